@@ -1,0 +1,81 @@
+// Processes, ports and scratch directories for the test environment. Every server a test starts is
+// a child process stopped by its own pid (never by name), on 127.0.0.1 and a free port.
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace sealift::testenv {
+
+// A scratch directory removed (recursively) on destruction unless SEALIFT_KEEP_TMP is set.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& prefix = "sealift-test");
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// A port on 127.0.0.1 that was free a moment ago (bind to port 0, read it back, close).
+int free_port();
+
+// Waits until something accepts TCP connections on 127.0.0.1:port; false on timeout.
+bool wait_for_port(int port, double timeout_seconds);
+
+// A child process with stdout and stderr going to a log file. The destructor stops it
+// (SIGTERM, then SIGKILL after a grace period) and reaps it.
+class Process {
+ public:
+  Process() = default;
+  Process(std::vector<std::string> argv, std::filesystem::path log,
+          std::map<std::string, std::string> env = {}, std::filesystem::path cwd = {});
+  ~Process();
+  Process(Process&& o) noexcept;
+  Process& operator=(Process&& o) noexcept;
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  pid_t pid() const { return pid_; }
+  bool running();
+  // SIGTERM, wait up to grace seconds, then SIGKILL; idempotent.
+  void stop(double grace_seconds = 5);
+  // SIGKILL right away (to simulate a crash).
+  void kill();
+  const std::filesystem::path& log() const { return log_; }
+  std::string log_tail(size_t bytes = 4000) const;
+
+ private:
+  pid_t pid_ = -1;
+  std::filesystem::path log_;
+};
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+// Runs a command to completion and captures its output. stdin_data is fed to its stdin.
+RunResult run(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env = {},
+              const std::string& stdin_data = {}, double timeout_seconds = 600);
+
+// Where the real peers live: $SEALIFT_PEERS (default ~/.cache/sealift/peers). peer("helm") returns
+// the path of the built binary, or fails the test with a hint to run scripts/setup.sh.
+std::filesystem::path peers_dir();
+std::string peer(const std::string& name);
+
+// Paths of this build's programs.
+std::string bundle_program();   // sealift-bundle
+std::string install_program();  // sealift-install
+std::filesystem::path source_dir();
+
+}  // namespace sealift::testenv
