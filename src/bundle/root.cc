@@ -1,0 +1,158 @@
+#include "bundle/root.h"
+
+#include <cstdlib>
+#include <ctime>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "util/error.h"
+
+namespace sealift::bundle {
+
+using nlohmann::ordered_json;
+
+namespace {
+
+[[noreturn]] void bad(const std::string& field, const std::string& why) {
+  throw Error(ErrorKind::Input, fmt::format("sealift.json: {}: {}", field, why),
+              "the bundle is damaged or was not written by sealift");
+}
+
+const ordered_json& need(const ordered_json& j, const char* key, const std::string& where) {
+  if (!j.is_object() || !j.contains(key)) bad(where.empty() ? key : where + "." + key, "missing");
+  return j.at(key);
+}
+
+std::string str(const ordered_json& j, const char* key, const std::string& where) {
+  const auto& v = need(j, key, where);
+  if (!v.is_string()) bad(where.empty() ? key : where + "." + key, "must be a string");
+  return v.get<std::string>();
+}
+
+oci::Digest digest(const ordered_json& j, const char* key, const std::string& where) {
+  std::string s = str(j, key, where);
+  try {
+    return oci::Digest::parse(s);
+  } catch (const Error& e) {
+    bad(where.empty() ? key : where + "." + key, e.what());
+  }
+}
+
+int64_t integer(const ordered_json& j, const char* key, const std::string& where) {
+  const auto& v = need(j, key, where);
+  if (!v.is_number_integer() || v.get<int64_t>() < 0)
+    bad(where.empty() ? key : where + "." + key, "must be a non-negative integer");
+  return v.get<int64_t>();
+}
+
+}  // namespace
+
+std::string Root::serialize() const {
+  ordered_json j;
+  j["formatVersion"] = format_version;
+  j["name"] = name;
+  j["version"] = version;
+  j["created"] = created;
+  j["tool"] = tool;
+  j["index"] = {{"digest", index.str()}, {"size", index_size}};
+  j["platforms"] = platforms;
+  ordered_json imgs = ordered_json::array();
+  for (const auto& i : images)
+    imgs.push_back({{"source", i.source},
+                    {"digest", i.digest.str()},
+                    {"mediaType", i.media_type},
+                    {"upstreamDigest", i.upstream_digest.str()},
+                    {"signature", i.signature.str()}});
+  j["images"] = imgs;
+  j["chart"] = {{"name", chart.name},
+                {"version", chart.version},
+                {"reference", chart.reference},
+                {"manifest", chart.manifest.str()},
+                {"manifestSize", chart.manifest_size},
+                {"package", chart.package.str()},
+                {"signature", chart.signature.str()}};
+  if (base)
+    j["base"] = {{"name", base->name}, {"version", base->version}, {"root", base->root.str()}};
+  else
+    j["base"] = nullptr;
+  ordered_json omitted = ordered_json::array();
+  for (const auto& d : omitted_blobs) omitted.push_back(d.str());
+  j["omittedBlobs"] = omitted;
+  j["lock"] = lock;
+  return j.dump(2) + "\n";
+}
+
+Root Root::parse(const std::string& bytes) {
+  ordered_json j;
+  try {
+    j = ordered_json::parse(bytes);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(ErrorKind::Input, fmt::format("sealift.json: not valid JSON: {}", e.what()));
+  }
+  if (!j.is_object()) bad("(top level)", "must be an object");
+  Root r;
+  r.format_version = static_cast<int>(integer(j, "formatVersion", ""));
+  if (r.format_version != kFormatVersion)
+    throw Error(ErrorKind::Input,
+                fmt::format("sealift.json: format version {} is not supported (this sealift reads {})",
+                            r.format_version, kFormatVersion),
+                "use a sealift release that matches the bundle");
+  r.name = str(j, "name", "");
+  r.version = str(j, "version", "");
+  r.created = str(j, "created", "");
+  r.tool = str(j, "tool", "");
+  r.lock = str(j, "lock", "");
+  const auto& idx = need(j, "index", "");
+  r.index = digest(idx, "digest", "index");
+  r.index_size = integer(idx, "size", "index");
+  const auto& plats = need(j, "platforms", "");
+  if (!plats.is_array()) bad("platforms", "must be an array");
+  for (const auto& p : plats) {
+    if (!p.is_string()) bad("platforms", "entries must be strings");
+    r.platforms.push_back(p.get<std::string>());
+  }
+  const auto& imgs = need(j, "images", "");
+  if (!imgs.is_array()) bad("images", "must be an array");
+  for (size_t n = 0; n < imgs.size(); ++n) {
+    std::string w = fmt::format("images[{}]", n);
+    const auto& i = imgs[n];
+    r.images.push_back({str(i, "source", w), digest(i, "digest", w), str(i, "mediaType", w),
+                        digest(i, "upstreamDigest", w), digest(i, "signature", w)});
+  }
+  const auto& c = need(j, "chart", "");
+  r.chart = {str(c, "name", "chart"),          str(c, "version", "chart"), str(c, "reference", "chart"),
+             digest(c, "manifest", "chart"),   integer(c, "manifestSize", "chart"),
+             digest(c, "package", "chart"),    digest(c, "signature", "chart")};
+  const auto& b = need(j, "base", "");
+  if (!b.is_null()) r.base = RootBase{str(b, "name", "base"), str(b, "version", "base"), digest(b, "root", "base")};
+  const auto& om = need(j, "omittedBlobs", "");
+  if (!om.is_array()) bad("omittedBlobs", "must be an array");
+  for (const auto& d : om) {
+    if (!d.is_string()) bad("omittedBlobs", "entries must be strings");
+    try {
+      r.omitted_blobs.push_back(oci::Digest::parse(d.get<std::string>()));
+    } catch (const Error& e) {
+      bad("omittedBlobs", e.what());
+    }
+  }
+  return r;
+}
+
+std::string creation_time() {
+  std::time_t t = std::time(nullptr);
+  if (const char* sde = std::getenv("SOURCE_DATE_EPOCH"); sde && *sde) {
+    char* end = nullptr;
+    long long v = std::strtoll(sde, &end, 10);
+    if (*end != '\0' || v < 0)
+      throw Error(ErrorKind::Usage, fmt::format("SOURCE_DATE_EPOCH=\"{}\" is not a number of seconds", sde));
+    t = static_cast<std::time_t>(v);
+  }
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+}  // namespace sealift::bundle

@@ -1,0 +1,65 @@
+// sealift.json, the signed root of a bundle (docs/bundle-format.md). It holds the lock, the digest
+// of index.json and the chart artifact; everything else in the bundle is reached from it by digest.
+// The bytes are what is signed, so a Root read from a bundle keeps them.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "oci/digest.h"
+
+namespace sealift::bundle {
+
+inline constexpr int kFormatVersion = 1;
+
+struct RootImage {
+  std::string source;          // source reference as locked, e.g. docker.io/library/postgres:16.4
+  oci::Digest digest;          // what the bundle carries for it (reduced index when filtered)
+  std::string media_type;      // of that manifest or index
+  oci::Digest upstream_digest; // the locked upstream digest (provenance; equals digest unless filtered)
+  oci::Digest signature;       // digest of its cosign .sig manifest in the bundle
+};
+
+struct RootChart {
+  std::string name;
+  std::string version;
+  std::string reference;       // ref.name in index.json, e.g. charts/ai-saas-dashboard:1.0.0
+  oci::Digest manifest;        // Helm OCI artifact manifest
+  int64_t manifest_size = 0;
+  oci::Digest package;         // the chart .tgz layer
+  oci::Digest signature;       // its cosign .sig manifest
+};
+
+struct RootBase {
+  std::string name;
+  std::string version;
+  oci::Digest root;            // sha256 of the base bundle's sealift.json
+};
+
+struct Root {
+  int format_version = kFormatVersion;
+  std::string name;
+  std::string version;
+  std::string created;         // RFC 3339 UTC
+  std::string tool;            // "sealift <version>"
+  std::string lock;            // images.lock, verbatim
+  oci::Digest index;           // index.json
+  int64_t index_size = 0;
+  std::vector<std::string> platforms;  // empty = every locked platform
+  std::vector<RootImage> images;
+  RootChart chart;
+  std::optional<RootBase> base;
+  std::vector<oci::Digest> omitted_blobs;  // delta bundles: blobs the base carries
+
+  // Deterministic JSON (2-space indent, fixed key order, trailing newline).
+  std::string serialize() const;
+  // Strict parse; throws Error(Input) naming the field on anything unexpected.
+  static Root parse(const std::string& bytes);
+};
+
+// RFC 3339 creation time: SOURCE_DATE_EPOCH when set (reproducible builds), else now.
+std::string creation_time();
+
+}  // namespace sealift::bundle
