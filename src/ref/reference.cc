@@ -12,7 +12,7 @@ constexpr std::string_view kDockerHub = "docker.io";
 // Older docker clients wrote this name; docker itself folds it into docker.io.
 constexpr std::string_view kLegacyDockerHub = "index.docker.io";
 constexpr std::string_view kDockerHubApi = "registry-1.docker.io";
-constexpr size_t kMaxNameLength = 255;
+constexpr size_t kMaxRepositoryLength = 255;
 constexpr size_t kMaxTagLength = 128;
 
 bool is_lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
@@ -188,8 +188,11 @@ Reference Reference::parse(std::string_view text) {
   r.repository = std::string(remainder);
   if (r.registry == kDockerHub && r.repository.find('/') == std::string::npos)
     r.repository = "library/" + r.repository;
-  if (r.name().size() > kMaxNameLength)
-    throw fail(fmt::format("name is {} characters long, the limit is {}", r.name().size(), kMaxNameLength));
+  // The limit applies to the repository path after normalisation, as in distribution/reference
+  // v0.6: "a"*250 fails because it becomes "library/" + 250 characters.
+  if (r.repository.size() > kMaxRepositoryLength)
+    throw fail(fmt::format("repository name \"{}...\" is {} characters long, the limit is {}",
+                           r.repository.substr(0, 40), r.repository.size(), kMaxRepositoryLength));
 
   if (r.tag.empty() && !r.digest) r.tag = "latest";
   return r;

@@ -68,7 +68,8 @@ INSTANTIATE_TEST_SUITE_P(
         Valid{"quay.io/a/b:TAG.With-Upper_", "quay.io", "a/b", "TAG.With-Upper_", ""},
         Valid{"reg.io/a:sha256-" + kHex + ".sig", "reg.io", "a", "sha256-" + kHex + ".sig", ""},
         Valid{"reg.io/a:" + std::string(128, 't'), "reg.io", "a", std::string(128, 't'), ""},
-        Valid{"reg.io/" + std::string(248, 'a'), "reg.io", std::string(248, 'a'), "latest", ""}));
+        Valid{"reg.io/" + std::string(255, 'a'), "reg.io", std::string(255, 'a'), "latest", ""},
+        Valid{std::string(247, 'a'), "docker.io", "library/" + std::string(247, 'a'), "latest", ""}));
 
 struct Invalid {
   std::string input;
@@ -123,9 +124,10 @@ INSTANTIATE_TEST_SUITE_P(
         Invalid{"foo@" + kHex, "missing algorithm prefix"},
         Invalid{"foo@" + kDigest + "@" + kDigest, "invalid digest"},
         Invalid{"foo:1@sha256:", "64 hex characters"},
-        Invalid{"reg.io/" + std::string(249, 'a'), "name is 256 characters long, the limit is 255"},
-        // docker.io/library/ counts towards the limit, as in docker.
-        Invalid{std::string(240, 'a'), "name is 258 characters long"},
+        Invalid{"reg.io/" + std::string(256, 'a'), "is 256 characters long, the limit is 255"},
+        Invalid{"reg.io/a/" + std::string(254, 'b'), "is 256 characters long, the limit is 255"},
+        // "library/" counts towards the limit, as in distribution/reference.
+        Invalid{std::string(248, 'a'), "is 256 characters long, the limit is 255"},
         Invalid{"a b", "whitespace"},
         Invalid{"foo:tag\n", "whitespace"},
         Invalid{"caf\xc3\xa9", "non-ASCII"},
@@ -137,6 +139,7 @@ INSTANTIATE_TEST_SUITE_P(
         Invalid{"[::1]x/y", "unexpected text after the IPv6 address"},
         Invalid{"-bad.com/x", "must not start or end with '-'"},
         Invalid{"ex..com/x", "empty label"},
+        // distribution/reference silently reads this as a docker.io path; a host name cannot hold '_'.
         Invalid{"reg_istry.io/x", "invalid character '_' in host name"},
         Invalid{kHex, "image ID"},
         Invalid{":tag", "empty repository name"},
