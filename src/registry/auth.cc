@@ -1,0 +1,175 @@
+#include "registry/auth.h"
+
+#include <algorithm>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "registry/remote_error.h"
+#include "registry/url.h"
+#include "util/encoding.h"
+#include "util/error.h"
+
+namespace sealift::registry {
+
+std::string repository_scope(std::string_view repository, std::string_view actions) {
+  return fmt::format("repository:{}:{}", repository, actions);
+}
+
+BearerToken parse_token_response(std::string_view body, SteadyClock::time_point now) {
+  auto doc = nlohmann::json::parse(body, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object())
+    throw Error(ErrorKind::Remote, "the token service answered with something that is not a JSON object");
+  std::string token;
+  for (const char* key : {"token", "access_token"}) {
+    if (doc.contains(key) && doc[key].is_string() && !doc[key].get<std::string>().empty()) {
+      token = doc[key].get<std::string>();
+      break;
+    }
+  }
+  if (token.empty()) throw Error(ErrorKind::Remote, "the token service answered without a token");
+  if (token.find_first_of("\r\n") != std::string::npos)
+    throw Error(ErrorKind::Remote, "the token service answered with a token containing line breaks");
+  double expires_in = 60;
+  if (doc.contains("expires_in")) {
+    if (!doc["expires_in"].is_number())
+      throw Error(ErrorKind::Remote, "the token service answered with a non-numeric expires_in");
+    expires_in = doc["expires_in"].get<double>();
+    if (expires_in <= 0) expires_in = 60;
+  }
+  // Renew in the last tenth of the lifetime (at most 30 s early): a token must not expire in flight.
+  double margin = std::min(30.0, expires_in / 10);
+  auto life = std::chrono::duration_cast<SteadyClock::duration>(std::chrono::duration<double>(expires_in - margin));
+  return BearerToken{token, now + life};
+}
+
+std::optional<std::string> TokenCache::get(const std::string& scope, SteadyClock::time_point now) {
+  std::lock_guard lock(mu_);
+  auto it = tokens_.find(scope);
+  if (it == tokens_.end()) return std::nullopt;
+  if (now >= it->second.expires) {
+    tokens_.erase(it);
+    return std::nullopt;
+  }
+  return it->second.value;
+}
+
+void TokenCache::put(const std::string& scope, BearerToken token) {
+  std::lock_guard lock(mu_);
+  tokens_[scope] = std::move(token);
+}
+
+void TokenCache::forget(const std::string& scope, const std::string& value) {
+  std::lock_guard lock(mu_);
+  auto it = tokens_.find(scope);
+  if (it != tokens_.end() && it->second.value == value) tokens_.erase(it);
+}
+
+Authenticator::Authenticator(std::string registry, Credentials credentials, HttpClient& http, RetryPolicy retry)
+    : registry_(std::move(registry)), credentials_(std::move(credentials)), http_(http), retry_(retry) {}
+
+bool Authenticator::basic() {
+  std::lock_guard lock(mu_);
+  return scheme_ == Scheme::Basic;
+}
+
+std::string Authenticator::basic_header() const {
+  if (credentials_.anonymous()) return {};
+  return "Basic " + util::base64_encode(credentials_.username + ":" + credentials_.password);
+}
+
+std::string Authenticator::authorization(const std::string& scope) {
+  Scheme scheme;
+  std::string realm, service;
+  {
+    std::lock_guard lock(mu_);
+    scheme = scheme_;
+    realm = realm_;
+    service = service_;
+  }
+  if (scheme == Scheme::Basic) return basic_header();
+  if (scheme != Scheme::Bearer) return {};
+  if (auto cached = tokens_.get(scope, SteadyClock::now())) return "Bearer " + *cached;
+  return "Bearer " + fetch_token(realm, service, scope);
+}
+
+void Authenticator::login_failed(const std::string& what) const {
+  if (credentials_.anonymous())
+    throw Error(ErrorKind::Remote, fmt::format("{} requires authentication: {}", registry_, what),
+                "pass --username with --password-stdin, set SEALIFT_REGISTRY_USER/SEALIFT_REGISTRY_PASSWORD, or "
+                "log in with docker login");
+  throw Error(ErrorKind::Remote,
+              fmt::format("login to {} failed for user \"{}\" (credentials from {}): {}", registry_,
+                          credentials_.username, credentials_.origin, what),
+              "check the user name and password");
+}
+
+std::string Authenticator::fetch_token(const std::string& realm, const std::string& service, const std::string& scope) {
+  std::string url = realm;
+  if (!service.empty()) url = set_query_param(url, "service", service);
+  // Several scopes go as repeated `scope` parameters.
+  std::istringstream scopes(scope);
+  std::string one;
+  while (scopes >> one) {
+    Url u = Url::parse(url);
+    u.query += (u.query.empty() ? "" : "&") + std::string("scope=") + percent_encode(one);
+    u.has_query = true;
+    url = u.str();
+  }
+  HttpRequest req;
+  req.url = url;
+  req.authorization = basic_header();
+  HttpResponse r = send_with_retries(http_, req, retry_);
+  if (r.failed())
+    throw Error(ErrorKind::Network, fmt::format("token service of {} ({}): {}", registry_, Url::parse(realm).authority, r.error));
+  if (r.status == 401 || r.status == 403) login_failed(describe_status(r.status, r.body));
+  if (r.status != 200)
+    throw Error(ErrorKind::Remote, fmt::format("token service of {} ({}): {}", registry_, Url::parse(realm).authority,
+                                               describe_status(r.status, r.body)));
+  BearerToken token = parse_token_response(r.body, SteadyClock::now());
+  std::string value = token.value;
+  tokens_.put(scope, std::move(token));
+  return value;
+}
+
+std::string Authenticator::on_unauthorized(const HttpResponse& response, const std::string& scope,
+                                           const std::string& rejected) {
+  std::vector<Challenge> challenges;
+  for (const auto& [name, value] : response.headers) {
+    if (name != "www-authenticate") continue;
+    auto more = parse_challenges(value);
+    challenges.insert(challenges.end(), more.begin(), more.end());
+  }
+  auto find = [&](std::string_view scheme) {
+    return std::find_if(challenges.begin(), challenges.end(), [&](const Challenge& c) { return c.scheme == scheme; });
+  };
+  if (auto bearer = find("bearer"); bearer != challenges.end()) {
+    std::string realm = bearer->param("realm");
+    if (realm.empty()) throw Error(ErrorKind::Remote, fmt::format("{} sent a Bearer challenge without a realm", registry_));
+    Url::parse(realm);
+    {
+      std::lock_guard lock(mu_);
+      scheme_ = Scheme::Bearer;
+      realm_ = realm;
+      service_ = bearer->param("service");
+    }
+    if (rejected.rfind("Bearer ", 0) == 0) tokens_.forget(scope, rejected.substr(7));
+    return "Bearer " + fetch_token(realm, bearer->param("service"), scope);
+  }
+  if (find("basic") != challenges.end()) {
+    if (rejected.rfind("Basic ", 0) == 0) login_failed(describe_status(response.status, response.body));
+    std::string header = basic_header();
+    if (header.empty()) login_failed(describe_status(response.status, response.body));
+    std::lock_guard lock(mu_);
+    scheme_ = Scheme::Basic;
+    return header;
+  }
+  if (challenges.empty() && !response.has_header("www-authenticate"))
+    throw Error(ErrorKind::Remote, fmt::format("{} answered 401 without saying how to authenticate", registry_));
+  throw Error(ErrorKind::Remote,
+              fmt::format("{} asks for an authentication scheme sealift does not support ({})", registry_,
+                          challenges.empty() ? std::string("none") : challenges.front().scheme));
+}
+
+}  // namespace sealift::registry

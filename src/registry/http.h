@@ -1,0 +1,107 @@
+// One HTTP exchange over libcurl, the way registries need it: bodies streamed from a Source and to
+// a Sink, redirects followed by hand so Authorization never reaches another host, no cookie engine
+// (Harbor's CSRF check rejects a replayed `sid`), no `Expect: 100-continue`, TLS verified unless
+// the user said otherwise, plain HTTP only when asked for, and stalled transfers cut off.
+// Thread-safe: each call borrows an easy handle; handles share DNS, TLS sessions and connections.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "io/stream.h"
+#include "registry/retry.h"
+
+namespace sealift::registry {
+
+struct HttpOptions {
+  bool plain_http = false;              // allow http:// (never chosen silently)
+  std::filesystem::path ca_file;        // extra trust anchor for a private CA (PEM)
+  std::filesystem::path client_cert;    // optional client certificate (PEM)
+  std::filesystem::path client_key;     // its key (PEM)
+  bool insecure_skip_verify = false;    // accept any server certificate
+  double connect_timeout_s = 30;
+  double stall_timeout_s = 60;          // abort when no byte moved for this long
+  // Receives one line per exchange ("PUT https://h/v2/... -> 201"); never headers or bodies.
+  std::function<void(std::string_view)> log;
+};
+
+struct HttpResponse;
+
+struct HttpRequest {
+  std::string method = "GET";
+  std::string url;
+  std::vector<std::string> headers;  // "Name: value"
+  // Sent only to the origin of `url`, and dropped for good once a redirect leaves it.
+  std::string authorization;
+  // Opens the request body from its start; called again when a redirect needs it resent.
+  std::function<std::unique_ptr<io::Source>()> body;
+  uint64_t body_size = 0;
+  // Receives a 2xx body; everything else (and 2xx when null) is kept in HttpResponse::body.
+  io::Sink* sink = nullptr;
+  // Called once the headers of a 2xx answer are in, before the first body byte reaches `sink`.
+  std::function<void(const HttpResponse&)> on_headers;
+  // Called as body bytes go out, with the running count for this request.
+  std::function<void(uint64_t sent)> on_upload;
+  size_t max_body = 1 << 20;  // cap on a body kept in memory
+  bool follow_redirects = true;
+};
+
+struct HttpResponse {
+  long status = 0;       // 0 when no answer arrived
+  std::string error;     // set when the exchange failed, in the user's words
+  bool retryable = false;  // whether that failure may go away on another attempt
+  std::vector<std::pair<std::string, std::string>> headers;  // lowercase names, final answer only
+  std::string body;
+  std::string url;       // the URL that gave this answer (the base for a relative Location)
+  uint64_t delivered = 0;  // body bytes handed to the sink
+  uint64_t sent = 0;       // request body bytes sent
+
+  bool failed() const { return !error.empty(); }
+  // The first header of that (lowercase) name, or "".
+  std::string header(std::string_view name) const;
+  bool has_header(std::string_view name) const;
+};
+
+class HttpClient {
+ public:
+  explicit HttpClient(HttpOptions options);
+  ~HttpClient();
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+
+  // One attempt (redirects included). Transport failures come back in HttpResponse::error;
+  // exceptions thrown by the body source or the sink propagate unchanged. Throws Error(Usage)
+  // for an http:// URL without plain_http.
+  HttpResponse send(const HttpRequest& request);
+
+  const HttpOptions& options() const { return options_; }
+
+ private:
+  struct Shared;
+  HttpResponse perform(void* handle, const HttpRequest& request, const std::string& method, const std::string& url,
+                       bool send_body, bool send_authorization);
+  void* borrow();
+  void give_back(void* handle);
+
+  HttpOptions options_;
+  std::unique_ptr<Shared> shared_;
+  std::mutex mu_;
+  std::vector<void*> idle_;
+};
+
+// Sends a request whose body can be re-opened, again after a retryable failure (connection errors,
+// 408, 429, 5xx), waiting as `policy` says (Retry-After honoured). Returns the last answer; the
+// caller turns a failure into an error with its own words.
+HttpResponse send_with_retries(HttpClient& http, const HttpRequest& request, const RetryPolicy& policy);
+
+// Waits before retry number `failures` after `r`; false when the policy says stop.
+bool wait_before_retry(const RetryPolicy& policy, int failures, const HttpResponse& r);
+
+}  // namespace sealift::registry

@@ -1,0 +1,59 @@
+// Token responses and the token cache; the flows against real servers are in auth_test.cc.
+#include "registry/auth.h"
+
+#include <gtest/gtest.h>
+
+#include "util/error.h"
+
+namespace sealift::registry {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(TokenResponse, TokenOrAccessToken) {
+  auto now = SteadyClock::now();
+  auto t = parse_token_response(R"({"token":"abc","access_token":"abc","expires_in":1800,"issued_at":"2026-01-01T00:00:00Z"})", now);
+  EXPECT_EQ(t.value, "abc");
+  EXPECT_EQ(t.expires, now + 1770s);
+  EXPECT_EQ(parse_token_response(R"({"access_token":"xyz","expires_in":300})", now).value, "xyz");
+  EXPECT_EQ(parse_token_response(R"({"token":"","access_token":"xyz"})", now).value, "xyz");
+}
+
+TEST(TokenResponse, DefaultLifetimeIsSixtySeconds) {
+  auto now = SteadyClock::now();
+  EXPECT_EQ(parse_token_response(R"({"token":"a"})", now).expires, now + 54s);
+  EXPECT_EQ(parse_token_response(R"({"token":"a","expires_in":0})", now).expires, now + 54s);
+  EXPECT_EQ(parse_token_response(R"({"token":"a","expires_in":-5})", now).expires, now + 54s);
+}
+
+TEST(TokenResponse, MalformedAnswers) {
+  auto now = SteadyClock::now();
+  for (const char* bad : {"", "not json", "[]", R"({})", R"({"token":42})", R"({"token":""})", R"({"token":"a\r\nX: y"})",
+                          R"({"token":"a","expires_in":"soon"})"}) {
+    try {
+      parse_token_response(bad, now);
+      ADD_FAILURE() << "accepted: " << bad;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::Remote) << bad;
+    }
+  }
+}
+
+TEST(TokenCache, ExpiresAndForgetsOnlyTheRejectedToken) {
+  TokenCache cache;
+  auto now = SteadyClock::now();
+  cache.put("repository:a:pull", {"t1", now + 10s});
+  EXPECT_EQ(cache.get("repository:a:pull", now), "t1");
+  EXPECT_FALSE(cache.get("repository:a:pull,push", now));
+  EXPECT_FALSE(cache.get("repository:a:pull", now + 10s));
+  cache.put("repository:a:pull", {"t2", now + 10s});
+  cache.forget("repository:a:pull", "t1");  // a stale rejection must not drop the renewed token
+  EXPECT_EQ(cache.get("repository:a:pull", now), "t2");
+  cache.forget("repository:a:pull", "t2");
+  EXPECT_FALSE(cache.get("repository:a:pull", now));
+}
+
+TEST(Scope, RepositoryScope) { EXPECT_EQ(repository_scope("proj/app", "pull,push"), "repository:proj/app:pull,push"); }
+
+}  // namespace
+}  // namespace sealift::registry
