@@ -111,13 +111,17 @@ bool is_schema1(std::string_view media_type) {
 
 }  // namespace
 
-Platform Platform::parse(std::string_view text) {
+Platform Platform::parse(std::string_view input) {
+  // Lowercased like containerd and docker do, so "linux/AMD64" means what the user meant.
+  std::string text(input);
+  for (char& c : text)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   std::vector<std::string_view> parts;
   size_t start = 0;
   for (;;) {
     size_t slash = text.find('/', start);
-    parts.push_back(text.substr(start, slash == std::string_view::npos ? text.size() - start : slash - start));
-    if (slash == std::string_view::npos) break;
+    parts.push_back(std::string_view(text).substr(start, slash == std::string::npos ? text.size() - start : slash - start));
+    if (slash == std::string::npos) break;
     start = slash + 1;
   }
   bool ok = parts.size() == 2 || parts.size() == 3;
@@ -127,7 +131,7 @@ Platform Platform::parse(std::string_view text) {
       if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.')) ok = false;
   }
   if (!ok)
-    throw Error(ErrorKind::Input, fmt::format("invalid platform \"{}\": expected os/architecture[/variant]", text),
+    throw Error(ErrorKind::Input, fmt::format("invalid platform \"{}\": expected os/architecture[/variant]", input),
                 "for example linux/amd64 or linux/arm64/v8");
   Platform p;
   p.os = std::string(parts[0]);
@@ -219,6 +223,8 @@ Manifest Manifest::parse(std::string bytes, std::string_view media_type) {
   m.bytes_ = std::move(bytes);
   std::string what = fmt::format("manifest {}", m.digest_.str());
 
+  // nlohmann skips a byte order mark; Go's encoding/json, which every registry uses, does not.
+  if (m.bytes_.starts_with("\xef\xbb\xbf")) bad(what, "not valid JSON: starts with a UTF-8 byte order mark");
   json doc;
   try {
     doc = json::parse(m.bytes_);

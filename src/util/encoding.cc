@@ -23,7 +23,7 @@ std::string base64_decode(std::string_view text) {
   for (size_t i = 0; i < clean.size(); ++i) {
     char c = clean[i];
     bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/' ||
-              (c == '=' && i + 2 >= clean.size());
+              (c == '=' && (i + 1 == clean.size() || (i + 2 == clean.size() && clean.back() == '=')));
     if (!ok) throw Error(ErrorKind::Input, "invalid base64: unexpected character");
   }
   std::string out(3 * clean.size() / 4, '\0');
