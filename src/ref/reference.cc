@@ -189,7 +189,7 @@ Reference Reference::parse(std::string_view text) {
   if (r.registry == kDockerHub && r.repository.find('/') == std::string::npos)
     r.repository = "library/" + r.repository;
   // The limit applies to the repository path after normalisation, as in distribution/reference
-  // v0.6: "a"*250 fails because it becomes "library/" + 250 characters.
+  // v0.6: "a"*248 fails because "library/" makes it 256 characters.
   if (r.repository.size() > kMaxRepositoryLength)
     throw fail(fmt::format("repository name \"{}...\" is {} characters long, the limit is {}",
                            r.repository.substr(0, 40), r.repository.size(), kMaxRepositoryLength));
