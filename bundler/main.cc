@@ -2,12 +2,16 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "cmd_build.h"
+#include "cmd_keygen.h"
 #include "util/error.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"sealift-bundle: build signed, air-gap ready bundles of a Helm application"};
   app.set_version_flag("--version", SEALIFT_VERSION);
   app.require_subcommand(1);
+  sealift::bundler::add_keygen_command(app);
+  sealift::bundler::add_build_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

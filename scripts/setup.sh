@@ -84,8 +84,23 @@ link_peer "$PEERS/helm-$HELM_VERSION/helm" helm
 link_peer "$PEERS/cosign-$COSIGN_VERSION/cosign" cosign
 link_peer "$PEERS/crane-$CRANE_VERSION/crane" crane
 
+# go_wrapped NAME MODULE VERSION PACKAGE: builds through a throwaway wrapper module. Used where
+# `go install pkg@version` fails: the proxy refuses oras.land/oras's version list, which
+# `go install` reads to check deprecation; `go get` of an exact version does not need it.
+go_wrapped() {
+  local name=$1 module=$2 version=$3 pkg=$4
+  local dir="$PEERS/$name-$version"
+  [ -x "$dir/$name" ] && return 0
+  log "building $name $version (wrapper module)"
+  local w; w=$(mktemp -d "$PEERS/.build-$name.XXXXXX")
+  (cd "$w" && go mod init "example.local/$name" >/dev/null 2>&1 &&
+   go get "$module@$version" >/dev/null 2>&1 &&
+   go build -trimpath -ldflags "-s -w" -o "$name" "$pkg")
+  mkdir -p "$dir" && mv "$w/$name" "$dir/$name" && rm -rf "$w"
+}
+
 if [ "$want_bench" = 1 ]; then
-  go_install oras "$ORAS_VERSION" oras.land/oras/cmd/oras
+  go_wrapped oras oras.land/oras "$ORAS_VERSION" oras.land/oras/cmd/oras
   link_peer "$PEERS/oras-$ORAS_VERSION/oras" oras
 fi
 
@@ -144,12 +159,19 @@ GO
 
   go_install kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok
   link_peer "$PEERS/kwok-$KWOK_VERSION/kwok" kwok
-  # kwok's stage definitions ship in its module zip; keep a copy beside the binary.
-  if [ ! -f "$PEERS/kwok-$KWOK_VERSION/stages.yaml" ]; then
+  # kwok's stage definitions ship in its module zip; keep the ones the test cluster needs beside
+  # the binary: what kwokctl's "fast" set uses (node-initialize, node heartbeat with leases, so
+  # the node lifecycle controller keeps the nodes Ready; pod ready/complete/delete) plus the
+  # volume stages, which provision a bound hostPath PV for each PVC of class kwok-volume.
+  # Only Stage documents: the directories also hold kustomizations and a StorageClass.
+  st="$PEERS/kwok-$KWOK_VERSION/stages.yaml"
+  if [ ! -f "$st" ]; then
     src=$(go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
-    { for f in "$src"/kustomize/stage/node/fast/*.yaml "$src"/kustomize/stage/pod/fast/*.yaml; do
-        echo "---"; cat "$f"; done; } > "$PEERS/kwok-$KWOK_VERSION/stages.yaml.tmp"
-    mv "$PEERS/kwok-$KWOK_VERSION/stages.yaml.tmp" "$PEERS/kwok-$KWOK_VERSION/stages.yaml"
+    { for f in "$src"/kustomize/stage/{node/fast,node/heartbeat-with-lease,pod/fast,volume/fast}/*.yaml; do
+        grep -q '^kind: Stage$' "$f" || continue
+        echo "---"; cat "$f"; done; } > "$st.tmp"
+    mv "$st.tmp" "$st"
   fi
+  link_peer "$st" kwok-stages.yaml
 fi
 exit 0

@@ -186,20 +186,25 @@ void PartedOutput::write(std::span<const std::byte> buf) {
 
 std::vector<fs::path> PartedOutput::commit() {
   std::vector<fs::path> written;
-  std::string sums;
-  for (size_t i = 0; i < parts_.size(); ++i) {
-    parts_[i].file->commit();
-    fs::path final_path = split_size_ ? part_path(path_, i) : path_;
-    sums += fmt::format("{}  {}\n", parts_[i].hash->finish().hex(), final_path.filename().string());
-    written.push_back(final_path);
+  try {
+    std::string sums;
+    for (size_t i = 0; i < parts_.size(); ++i) {
+      parts_[i].file->commit();
+      fs::path final_path = split_size_ ? part_path(path_, i) : path_;
+      written.push_back(final_path);
+      sums += fmt::format("{}  {}\n", parts_[i].hash->finish().hex(), final_path.filename().string());
+    }
+    if (split_size_) {
+      util::write_file_atomic(checksum_path(path_), sums);
+      written.push_back(checksum_path(path_));
+    }
+  } catch (...) {
+    // Some parts may already be in place: without the rest they are not a bundle.
+    std::error_code ec;
+    for (const fs::path& p : written) fs::remove(p, ec);
+    throw;
   }
-  if (split_size_) {
-    util::write_file_atomic(checksum_path(path_), sums);
-    written.push_back(checksum_path(path_));
-    remove_stale(parts_.size());
-  } else {
-    remove_stale(0);
-  }
+  remove_stale(split_size_ ? parts_.size() : 0);
   return written;
 }
 

@@ -1,0 +1,102 @@
+#include "cmd_build.h"
+
+#include <memory>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "bundle/build.h"
+#include "cli/flags.h"
+#include "util/progress.h"
+
+namespace sealift::bundler {
+
+namespace {
+struct BuildFlags {
+  std::string chart = "chart";
+  std::string lock = "images.lock";
+  std::string key;
+  std::string password_file;
+  std::string output;
+  std::string name;
+  std::string version;
+  std::vector<std::string> platforms;
+  std::vector<std::string> mirrors;
+  std::string cache;
+  std::string base;
+  std::string split_size;
+  int jobs = 8;
+  cli::RegistryFlags registry;
+  cli::OutputFlags out;
+};
+
+void run_build(const BuildFlags& f) {
+  bundle::BuildOptions o;
+  o.chart_dir = f.chart;
+  o.lock_file = f.lock;
+  o.key_file = f.key;
+  o.password.password_file = f.password_file;
+  o.output = f.output;
+  o.name = f.name;
+  o.version = f.version;
+  for (const auto& p : f.platforms) o.platforms.push_back(oci::Platform::parse(p));
+  o.mirrors = cli::parse_mappings(f.mirrors, "--mirror");
+  o.cache_dir = f.cache;
+  o.base = f.base;
+  if (!f.split_size.empty()) o.split_size = cli::parse_size(f.split_size);
+  o.jobs = f.jobs;
+  o.http = f.registry.http();
+  o.credentials = f.registry.credentials();
+
+  util::Progress progress(f.out.mode());
+  bundle::BuildResult r = bundle::build(o, progress);
+  if (f.out.json) {
+    nlohmann::json j;
+    std::vector<std::string> files;
+    for (const auto& p : r.files) files.push_back(p.string());
+    j["files"] = files;
+    j["name"] = r.root.name;
+    j["version"] = r.root.version;
+    j["images"] = r.root.images.size();
+    j["blobsWritten"] = r.blobs_written;
+    j["bytesWritten"] = r.bytes_written;
+    j["blobsOmitted"] = r.blobs_omitted;
+    j["bytesPulled"] = r.bytes_pulled;
+    fmt::print("{}\n", j.dump());
+    return;
+  }
+  if (f.out.quiet) return;
+  uint64_t size = 0;
+  for (const auto& p : r.files) size += std::filesystem::file_size(p);
+  fmt::print("bundle {} {}: {} images and the chart, {} blobs ({} uncompressed), {} on disk{}\n", r.root.name,
+             r.root.version, r.root.images.size(), r.blobs_written, util::human_bytes(r.bytes_written),
+             util::human_bytes(size),
+             r.root.base ? fmt::format(", delta against {} {} ({} blobs left out)", r.root.base->name,
+                                       r.root.base->version, r.blobs_omitted)
+                         : "");
+  for (const auto& p : r.files) fmt::print("  {}\n", p.string());
+}
+}  // namespace
+
+void add_build_command(CLI::App& app) {
+  auto f = std::make_shared<BuildFlags>();
+  CLI::App* cmd = app.add_subcommand("build", "Pull every locked image, sign images and chart, write one bundle");
+  cmd->add_option("-o,--output", f->output, "Bundle file to write (e.g. ai-saas-1.0.0.tar.zst)")->required();
+  cmd->add_option("--key", f->key, "cosign.key to sign with")->required();
+  cmd->add_option("--password-file", f->password_file, "Key password file (default: COSIGN_PASSWORD, else a prompt)");
+  cmd->add_option("--chart", f->chart, "Chart directory")->capture_default_str();
+  cmd->add_option("--lock", f->lock, "images.lock")->capture_default_str();
+  cmd->add_option("--name", f->name, "Bundle name (default: the chart's name)");
+  cmd->add_option("--bundle-version", f->version, "Bundle version (default: the chart's version)");
+  cmd->add_option("--platform", f->platforms, "Keep only this platform (os/arch[/variant]); repeatable");
+  cmd->add_option("--mirror", f->mirrors, "Pull images of registry SRC from host DEST (SRC=DEST); repeatable");
+  cmd->add_option("--cache", f->cache, "Blob cache directory (default ~/.cache/sealift/blobs)");
+  cmd->add_option("--base", f->base, "Write a delta: leave out every blob this earlier bundle carries");
+  cmd->add_option("--split-size", f->split_size, "Write numbered parts of at most this size (e.g. 4G)");
+  cmd->add_option("-j,--jobs", f->jobs, "Parallel transfers")->capture_default_str()->check(CLI::Range(1, 64));
+  cli::add_registry_flags(cmd, f->registry, "source registries");
+  cli::add_output_flags(cmd, f->out);
+  cmd->callback([f] { run_build(*f); });
+}
+
+}  // namespace sealift::bundler

@@ -1,0 +1,52 @@
+#include "cmd_keygen.h"
+
+#include <fmt/format.h>
+
+#include <memory>
+
+#include "sign/key.h"
+#include "sign/keypair.h"
+#include "sign/password.h"
+
+namespace sealift::bundler {
+
+namespace {
+struct KeygenFlags {
+  std::string output_prefix;
+  std::string dir;
+  std::string key_type = "ecdsa-p256";
+  std::string password_file;
+  bool force = false;
+  bool legacy_format = false;
+};
+
+void run_keygen(const KeygenFlags& f) {
+  std::filesystem::path prefix = "cosign";
+  if (!f.output_prefix.empty()) prefix = f.output_prefix;
+  if (!f.dir.empty()) prefix = std::filesystem::path(f.dir) / "cosign";
+  auto files = sign::KeyPairFiles::with_prefix(prefix);
+  sign::KeyType type = sign::parse_key_type(f.key_type);
+  sign::Secret password = sign::read_password({f.password_file, /*confirm=*/true});
+  sign::write_key_pair(files, sign::PrivateKey::generate(type), password,
+                       f.legacy_format ? sign::KeyFileFormat::Legacy : sign::KeyFileFormat::Current, f.force);
+  fmt::print("Private key written to {}\nPublic key written to {}\n", files.private_key.string(), files.public_key.string());
+}
+}  // namespace
+
+void add_keygen_command(CLI::App& app) {
+  auto flags = std::make_shared<KeygenFlags>();
+  CLI::App* cmd = app.add_subcommand("keygen", "Create a cosign-compatible key pair: cosign.key (encrypted) and cosign.pub");
+  auto* prefix = cmd->add_option("--output-prefix", flags->output_prefix,
+                                 "Write <prefix>.key and <prefix>.pub (default: cosign)");
+  cmd->add_option("--dir", flags->dir, "Write cosign.key and cosign.pub into this directory")->excludes(prefix);
+  cmd->add_option("--key-type", flags->key_type, "ecdsa-p256 (cosign's default) or ed25519")
+      ->check(CLI::IsMember({"ecdsa-p256", "ed25519"}));
+  cmd->add_option("--password-file", flags->password_file,
+                  "Read the key password from this file (default: COSIGN_PASSWORD, else a prompt)");
+  cmd->add_flag("--force", flags->force, "Replace an existing key pair");
+  cmd->add_flag("--legacy-format", flags->legacy_format,
+                "Write the COSIGN PEM label and scrypt N=32768, readable by cosign releases before 2.2");
+  cmd->callback([flags] { run_keygen(*flags); });
+}
+
+}  // namespace sealift::bundler

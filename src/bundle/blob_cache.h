@@ -1,0 +1,40 @@
+// The bundler's blob cache: a content-addressed directory (blobs/sha256/<hex>) that pulled blobs
+// and manifests land in before they go into the archive. An interrupted build resumes from it and
+// a rebuild downloads only what changed. Files appear only complete and verified (temp + rename);
+// their digest is checked again whenever they are read into a bundle.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+
+#include "oci/digest.h"
+#include "oci/manifest.h"
+#include "registry/image.h"
+
+namespace sealift::bundle {
+
+class BlobCache : public registry::ContentTarget {
+ public:
+  explicit BlobCache(std::filesystem::path dir);
+
+  std::filesystem::path path(const oci::Digest& digest) const;
+  bool has(const oci::Digest& digest, int64_t size) const;
+  // A source over a cached blob that throws Error(Integrity) at its end when the bytes no longer
+  // hash to `digest` (the cache file is then removed, so a re-run fetches it again).
+  std::unique_ptr<io::Source> open_verified(const oci::Descriptor& descriptor) const;
+  // Exact bytes of a cached manifest, checked against its digest.
+  std::string read_manifest(const oci::Descriptor& descriptor) const;
+
+  // registry::ContentTarget
+  bool has_blob(const oci::Descriptor& descriptor) override;
+  std::unique_ptr<registry::BlobWriter> write_blob(const oci::Descriptor& descriptor) override;
+  void put_manifest(const oci::Manifest& manifest) override;
+
+ private:
+  std::filesystem::path dir_;
+};
+
+// ~/.cache/sealift/blobs (XDG_CACHE_HOME honoured).
+std::filesystem::path default_cache_dir();
+
+}  // namespace sealift::bundle

@@ -1,0 +1,345 @@
+#include "bundle/build.h"
+
+#include <algorithm>
+#include <mutex>
+#include <set>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "bundle/archive_reader.h"
+#include "bundle/archive_writer.h"
+#include "bundle/blob_cache.h"
+#include "bundle/layout.h"
+#include "chart/artifact.h"
+#include "chart/metadata.h"
+#include "chart/package.h"
+#include "lock/image_lock.h"
+#include "registry/image.h"
+#include "registry/transfer.h"
+#include "sign/blob.h"
+#include "sign/key.h"
+#include "sign/sigmanifest.h"
+#include "util/error.h"
+#include "util/fs.h"
+
+namespace sealift::bundle {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// A source that reports bytes to the progress display as they pass.
+class CountingSource : public io::Source {
+ public:
+  CountingSource(io::Source& inner, util::Progress& progress) : inner_(inner), progress_(progress) {}
+  size_t read(std::span<std::byte> buf) override {
+    size_t n = inner_.read(buf);
+    progress_.advance(n);
+    return n;
+  }
+
+ private:
+  io::Source& inner_;
+  util::Progress& progress_;
+};
+
+// What the bundle carries for one locked image.
+struct PulledImage {
+  const lock::LockedImage* locked = nullptr;
+  oci::Descriptor carried;                   // root manifest or (reduced) index in the bundle
+  std::vector<oci::Descriptor> manifests;    // platform manifests, then the root
+  std::vector<oci::Descriptor> configs;
+  std::vector<oci::Descriptor> layers;
+};
+
+// The content the archive gets, by digest: small documents held in memory, big blobs in the cache.
+struct Content {
+  std::map<oci::Digest, std::string> documents;
+  std::vector<oci::Digest> document_order;
+  std::vector<oci::Descriptor> large;  // chart package, layers (in archive order)
+  std::set<oci::Digest> large_seen;
+
+  void add_document(const std::string& bytes) {
+    oci::Digest d = oci::Digest::of(bytes);
+    if (documents.emplace(d, bytes).second) document_order.push_back(d);
+  }
+  void add_large(const oci::Descriptor& d) {
+    if (documents.count(d.digest) || !large_seen.insert(d.digest).second) return;
+    large.push_back(d);
+  }
+};
+
+std::vector<oci::Platform> locked_platforms(const lock::LockedImage& image) {
+  std::vector<oci::Platform> out;
+  for (const auto& p : image.platforms) out.push_back(oci::Platform{p.os, p.architecture, p.variant, {}});
+  return out;
+}
+
+// The index with only `keep` among its manifests; everything else byte-for-byte as upstream wrote
+// it is impossible once an entry goes, so this is a new document (its digest is recorded).
+std::string reduce_index(const std::string& index_bytes, const std::vector<oci::Descriptor>& keep) {
+  auto j = nlohmann::ordered_json::parse(index_bytes);
+  std::set<std::string> wanted;
+  for (const auto& d : keep) wanted.insert(d.digest.str());
+  nlohmann::ordered_json kept = nlohmann::ordered_json::array();
+  for (const auto& m : j.at("manifests"))
+    if (wanted.count(m.at("digest").get<std::string>())) kept.push_back(m);
+  j["manifests"] = kept;
+  return j.dump();
+}
+
+struct BaseBundle {
+  RootBase identity;
+  std::set<oci::Digest> blobs;  // what a target that installed the base holds
+};
+
+BaseBundle read_base(const fs::path& path) {
+  ArchiveReader reader(path);
+  std::string bytes = reader.read_small(kRootFile);
+  Root root = Root::parse(bytes);
+  BaseBundle base{{root.name, root.version, oci::Digest::of(bytes)}, {}};
+  for (const auto& e : reader.entries())
+    if (auto d = blob_digest(e.name)) base.blobs.insert(*d);
+  base.blobs.insert(root.omitted_blobs.begin(), root.omitted_blobs.end());
+  return base;
+}
+
+class Clients {
+ public:
+  Clients(const BuildOptions& o, util::Progress& progress) : options_(o), progress_(progress) {}
+
+  registry::RegistryClient& for_source(const std::string& source_registry) {
+    auto m = options_.mirrors.find(source_registry);
+    std::string host = m != options_.mirrors.end() ? m->second : source_registry;
+    auto& slot = clients_[host];
+    if (!slot) {
+      registry::RegistryOptions ro;
+      ro.http = options_.http;
+      ro.credentials = registry::resolve_credentials(host, options_.credentials, registry::read_password_from_stdin,
+                                                     registry::process_environment());
+      ro.progress = [this](const oci::Digest& d, uint64_t done, uint64_t) {
+        std::lock_guard lock(mu_);
+        uint64_t& seen = seen_[d];
+        if (done > seen) {
+          progress_.advance(done - seen);
+          seen = done;
+        }
+      };
+      slot = std::make_unique<registry::RegistryClient>(host, ro);
+    }
+    return *slot;
+  }
+
+  uint64_t bytes_fetched() const {
+    uint64_t n = 0;
+    for (const auto& [_, c] : clients_) n += c->stats().bytes_fetched;
+    return n;
+  }
+
+ private:
+  const BuildOptions& options_;
+  util::Progress& progress_;
+  std::map<std::string, std::unique_ptr<registry::RegistryClient>> clients_;
+  std::mutex mu_;
+  std::map<oci::Digest, uint64_t> seen_;
+};
+
+PulledImage pull(const lock::LockedImage& image, const BuildOptions& o, Clients& clients,
+                 registry::TransferScheduler& scheduler, BlobCache& cache, Content& content) {
+  PulledImage out;
+  out.locked = &image;
+  std::vector<oci::Platform> wanted = o.platforms.empty() ? locked_platforms(image) : o.platforms;
+  auto& client = clients.for_source(image.source.registry);
+  // By the locked digest: a tag that moved upstream must not change what ships.
+  registry::ImageTransfer t =
+      registry::pull_image(client, scheduler, image.source.repository, image.digest.str(), wanted, cache);
+
+  std::string root_bytes = cache.read_manifest(t.root);
+  oci::Manifest root = oci::Manifest::parse(root_bytes, t.root.media_type);
+  for (const auto& d : t.manifests) {
+    if (d.digest == root.digest()) continue;
+    if (!image.has_digest(d.digest))
+      throw Error(ErrorKind::Integrity,
+                  fmt::format("{}: platform manifest {} is not in images.lock", image.source.str(), d.digest.str()),
+                  "run `sealift-bundle lock` to refresh the lock");
+    oci::Manifest m = oci::Manifest::parse(cache.read_manifest(d), d.media_type);
+    content.add_document(m.bytes());
+    out.manifests.push_back(d);
+    out.configs.push_back(m.config());
+    for (const auto& l : m.layers()) out.layers.push_back(l);
+  }
+  out.carried = root.descriptor();
+  if (root.is_index()) {
+    std::vector<oci::Descriptor> kept(out.manifests.begin(), out.manifests.end());
+    if (kept.size() != root.manifests().size()) {
+      std::string reduced = reduce_index(root_bytes, kept);
+      oci::Manifest r = oci::Manifest::parse(reduced, root.media_type());
+      out.carried = r.descriptor();
+      content.add_document(reduced);
+    } else {
+      content.add_document(root_bytes);
+    }
+  } else {
+    content.add_document(root_bytes);
+    out.configs.push_back(root.config());
+    for (const auto& l : root.layers()) out.layers.push_back(l);
+  }
+  for (const auto& c : out.configs) content.add_document(util::read_file(cache.path(c.digest)));
+  return out;
+}
+
+void add_signature(const sign::PrivateKey& key, const std::string& docker_reference, const oci::Digest& subject,
+                   Content& content, oci::Descriptor& manifest_out) {
+  sign::ImageSignature sig = sign::sign_image(key, docker_reference, subject);
+  sign::SignatureManifest sm;
+  sm.add(sig, key.public_key());
+  content.add_document(sig.payload);
+  content.add_document(sm.config());
+  oci::Manifest m = oci::Manifest::parse(sm.manifest(), oci::media::kOciManifest);
+  content.add_document(m.bytes());
+  manifest_out = m.descriptor();
+}
+
+}  // namespace
+
+BuildResult build(const BuildOptions& o, util::Progress& progress) {
+  if (o.output.empty()) throw Error(ErrorKind::Usage, "no output path given (--output)");
+  if (o.key_file.empty())
+    throw Error(ErrorKind::Usage, "no signing key given (--key)", "make one with `sealift-bundle keygen`");
+
+  // Inputs first: a stale lock or a wrong password should fail before any download.
+  lock::ImageLock lock = lock::ImageLock::load(o.lock_file);
+  std::string lock_text = util::read_file(o.lock_file);
+  chart::Metadata metadata = chart::Metadata::load(o.chart_dir);
+  io::StringSink package;
+  chart::Package pkg = chart::write_package(o.chart_dir, package);
+  if (pkg.digest != lock.chart.digest)
+    throw Error(ErrorKind::Input,
+                fmt::format("{} has changed since {} was written: it packages to {}, the lock says {}",
+                            o.chart_dir.string(), o.lock_file.string(), pkg.digest.str(), lock.chart.digest.str()),
+                "run `sealift-bundle lock` and review the new lock");
+  sign::Secret password = sign::read_password(o.password);
+  sign::PrivateKey key = sign::PrivateKey::from_file(o.key_file, password);
+  std::optional<BaseBundle> base;
+  if (!o.base.empty()) base = read_base(o.base);
+
+  BuildResult result;
+  Root& root = result.root;
+  root.name = o.name.empty() ? metadata.name : o.name;
+  root.version = o.version.empty() ? metadata.version : o.version;
+  root.created = creation_time();
+  root.tool = std::string("sealift ") + SEALIFT_VERSION;
+  root.lock = lock_text;
+  for (const auto& p : o.platforms) root.platforms.push_back(p.str());
+
+  // Pull.
+  BlobCache cache(o.cache_dir.empty() ? default_cache_dir() : o.cache_dir);
+  Content content;
+  std::vector<PulledImage> images;
+  {
+    Clients clients(o, progress);
+    registry::TransferScheduler scheduler(o.jobs);
+    progress.begin("pull", 0);
+    for (const auto& image : lock.images) images.push_back(pull(image, o, clients, scheduler, cache, content));
+    progress.end();
+    result.bytes_pulled = clients.bytes_fetched();
+  }
+
+  // The chart as a Helm OCI artifact.
+  chart::Artifact chart = chart::make_artifact(metadata, pkg.digest, static_cast<int64_t>(pkg.size));
+  content.add_document(chart.config);
+  content.add_document(chart.manifest.bytes());
+
+  // Signatures, over exactly what the bundle carries.
+  std::vector<LayoutEntry> entries;
+  for (auto& img : images) {
+    RootImage ri;
+    ri.source = img.locked->source.str();
+    ri.digest = img.carried.digest;
+    ri.media_type = img.carried.media_type;
+    ri.upstream_digest = img.locked->digest;
+    oci::Descriptor sig;
+    add_signature(key, img.locked->source.name(), img.carried.digest, content, sig);
+    ri.signature = sig.digest;
+    root.images.push_back(ri);
+    entries.push_back({EntryKind::Image, ri.source, img.carried});
+    entries.push_back({EntryKind::Signature,
+                       img.locked->source.name() + ":" + img.carried.digest.tag_form() + ".sig", sig});
+  }
+  std::string chart_repository = "charts/" + metadata.name;
+  oci::Descriptor chart_sig;
+  add_signature(key, chart_repository, chart.manifest.digest(), content, chart_sig);
+  std::string chart_tag = metadata.version;
+  std::replace(chart_tag.begin(), chart_tag.end(), '+', '_');  // helm's tag rule for SemVer build metadata
+  root.chart = {metadata.name,
+                metadata.version,
+                chart_repository + ":" + chart_tag,
+                chart.manifest.digest(),
+                chart.manifest.size(),
+                pkg.digest,
+                chart_sig.digest};
+  entries.push_back({EntryKind::Chart, root.chart.reference, chart.manifest.descriptor()});
+  entries.back().descriptor.artifact_type = std::string(oci::media::kHelmConfig);
+  entries.push_back({EntryKind::Signature, chart_repository + ":" + chart.manifest.digest().tag_form() + ".sig",
+                     chart_sig});
+
+  // Large blobs: the chart package, then the layers, each once; a delta leaves out what the base has.
+  oci::Descriptor package_descriptor = chart.package_descriptor;
+  content.add_large(package_descriptor);
+  for (const auto& img : images)
+    for (const auto& l : img.layers) content.add_large(l);
+  std::vector<oci::Descriptor> to_write;
+  for (const auto& d : content.large) {
+    if (base && base->blobs.count(d.digest)) {
+      root.omitted_blobs.push_back(d.digest);
+      continue;
+    }
+    to_write.push_back(d);
+  }
+  std::sort(root.omitted_blobs.begin(), root.omitted_blobs.end());
+  if (base) root.base = base->identity;
+  result.blobs_omitted = root.omitted_blobs.size();
+
+  std::string index = index_json(entries);
+  root.index = oci::Digest::of(index);
+  root.index_size = static_cast<int64_t>(index.size());
+  std::string root_bytes = root.serialize();
+  io::MemorySource root_source(root_bytes);
+  std::string root_signature = sign::sign_blob(key, root_source);
+
+  // Write: trust metadata first, documents next, big blobs last.
+  WriterOptions wo;
+  wo.split_size = o.split_size;
+  if (const char* sde = std::getenv("SOURCE_DATE_EPOCH"); sde && *sde) wo.mtime = std::strtoll(sde, nullptr, 10);
+  ArchiveWriter writer(o.output, wo);
+  uint64_t total = 0;
+  for (const auto& d : to_write) total += static_cast<uint64_t>(d.size);
+  progress.begin("write", total);
+  writer.add_bytes(std::string(kOciLayoutFile), kOciLayoutContent);
+  writer.add_bytes(std::string(kRootFile), root_bytes);
+  writer.add_bytes(std::string(kRootSignatureFile), root_signature);
+  writer.add_bytes(std::string(kIndexFile), index);
+  for (const auto& d : content.document_order) {
+    writer.add_bytes(blob_path(d), content.documents.at(d));
+    ++result.blobs_written;
+    result.bytes_written += content.documents.at(d).size();
+  }
+  for (const auto& d : to_write) {
+    std::unique_ptr<io::Source> src;
+    if (d.digest == package_descriptor.digest) {
+      src = std::make_unique<io::MemorySource>(package.out);
+    } else {
+      src = cache.open_verified(d);
+    }
+    CountingSource counted(*src, progress);
+    writer.add(blob_path(d.digest), static_cast<uint64_t>(d.size), counted);
+    ++result.blobs_written;
+    result.bytes_written += static_cast<uint64_t>(d.size);
+  }
+  result.files = writer.finish();
+  progress.end();
+  return result;
+}
+
+}  // namespace sealift::bundle

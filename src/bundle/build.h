@@ -1,0 +1,49 @@
+// `sealift-bundle build`: pulls every image of images.lock (by its locked digest, never by tag),
+// signs every image and the chart, and writes one bundle archive (docs/bundle-format.md).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "bundle/root.h"
+#include "oci/manifest.h"
+#include "registry/client.h"
+#include "registry/credentials.h"
+#include "sign/password.h"
+#include "util/progress.h"
+
+namespace sealift::bundle {
+
+struct BuildOptions {
+  std::filesystem::path chart_dir = "chart";
+  std::filesystem::path lock_file = "images.lock";
+  std::filesystem::path key_file;
+  sign::PasswordOptions password;
+  std::filesystem::path output;
+  std::string name;     // bundle name; default: the chart's name
+  std::string version;  // default: the chart's version
+  std::vector<oci::Platform> platforms;           // empty: every locked platform
+  std::map<std::string, std::string> mirrors;     // source registry -> host to pull from
+  std::filesystem::path cache_dir;                // empty: default_cache_dir()
+  std::filesystem::path base;                     // delta against this bundle (its first part)
+  uint64_t split_size = 0;
+  int jobs = 8;
+  registry::HttpOptions http;                     // --plain-http, --ca-file, ...
+  registry::CredentialFlags credentials;
+};
+
+struct BuildResult {
+  std::vector<std::filesystem::path> files;  // the bundle (or its parts, then the checksum file)
+  Root root;
+  uint64_t blobs_written = 0;
+  uint64_t bytes_written = 0;   // uncompressed content bytes
+  uint64_t blobs_omitted = 0;   // delta: carried by the base
+  uint64_t bytes_pulled = 0;
+};
+
+BuildResult build(const BuildOptions& options, util::Progress& progress);
+
+}  // namespace sealift::bundle

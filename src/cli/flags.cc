@@ -1,0 +1,80 @@
+#include "cli/flags.h"
+
+#include <cctype>
+
+#include <fmt/format.h>
+
+#include "util/error.h"
+
+namespace sealift::cli {
+
+registry::HttpOptions RegistryFlags::http() const {
+  registry::HttpOptions h;
+  h.plain_http = plain_http;
+  h.ca_file = ca_file;
+  h.client_cert = client_cert;
+  h.client_key = client_key;
+  h.insecure_skip_verify = insecure_skip_tls_verify;
+  return h;
+}
+
+registry::CredentialFlags RegistryFlags::credentials() const {
+  registry::CredentialFlags c;
+  c.username = username;
+  c.password_stdin = password_stdin;
+  return c;
+}
+
+void add_registry_flags(CLI::App* cmd, RegistryFlags& f, const std::string& which) {
+  cmd->add_flag("--plain-http", f.plain_http, fmt::format("Talk plain HTTP to the {} (never chosen silently)", which));
+  cmd->add_option("--ca-file", f.ca_file, fmt::format("PEM bundle of a private CA that signed the server certificate"));
+  cmd->add_option("--cert-file", f.client_cert, "Client certificate (PEM) for mutual TLS");
+  cmd->add_option("--key-file", f.client_key, "Key of the client certificate (PEM)");
+  cmd->add_flag("--insecure-skip-tls-verify", f.insecure_skip_tls_verify,
+                "Accept any server certificate (dangerous; prefer --ca-file)");
+  cmd->add_option("--username", f.username,
+                  fmt::format("User for the {} (else SEALIFT_REGISTRY_USER or ~/.docker/config.json)", which));
+  cmd->add_flag("--password-stdin", f.password_stdin,
+                "Read the password from stdin (else SEALIFT_REGISTRY_PASSWORD or ~/.docker/config.json)");
+}
+
+util::Progress::Mode OutputFlags::mode() const {
+  if (json) return util::Progress::Mode::Json;
+  if (quiet) return util::Progress::Mode::Quiet;
+  return util::Progress::Mode::Auto;
+}
+
+void add_output_flags(CLI::App* cmd, OutputFlags& f) {
+  cmd->add_flag("-q,--quiet", f.quiet, "Print only errors");
+  cmd->add_flag("--json", f.json, "Machine-readable output: JSON lines for progress, a JSON result");
+}
+
+uint64_t parse_size(const std::string& text) {
+  size_t i = 0;
+  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
+  if (i == 0) throw Error(ErrorKind::Usage, fmt::format("invalid size \"{}\": expected a number like 4G or 500M", text));
+  uint64_t n = std::stoull(text.substr(0, i));
+  std::string unit = text.substr(i);
+  uint64_t mult = 1;
+  if (unit == "" || unit == "B") mult = 1;
+  else if (unit == "K" || unit == "KiB" || unit == "k") mult = 1ull << 10;
+  else if (unit == "M" || unit == "MiB") mult = 1ull << 20;
+  else if (unit == "G" || unit == "GiB") mult = 1ull << 30;
+  else if (unit == "T" || unit == "TiB") mult = 1ull << 40;
+  else throw Error(ErrorKind::Usage, fmt::format("invalid size \"{}\": unknown unit \"{}\" (use K, M, G or T)", text, unit));
+  if (n == 0) throw Error(ErrorKind::Usage, fmt::format("invalid size \"{}\": must be greater than zero", text));
+  return n * mult;
+}
+
+std::map<std::string, std::string> parse_mappings(const std::vector<std::string>& pairs, const std::string& flag) {
+  std::map<std::string, std::string> out;
+  for (const auto& p : pairs) {
+    auto eq = p.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == p.size())
+      throw Error(ErrorKind::Usage, fmt::format("{} \"{}\": expected SRC=DEST", flag, p));
+    out[p.substr(0, eq)] = p.substr(eq + 1);
+  }
+  return out;
+}
+
+}  // namespace sealift::cli

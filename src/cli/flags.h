@@ -1,0 +1,48 @@
+// Command-line flags that both programs share (registry transport, credentials, output mode), so
+// sealift-bundle and sealift-install spell and document them the same way.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "registry/credentials.h"
+#include "registry/http.h"
+#include "util/progress.h"
+
+namespace sealift::cli {
+
+struct RegistryFlags {
+  bool plain_http = false;
+  std::string ca_file;
+  std::string client_cert;
+  std::string client_key;
+  bool insecure_skip_tls_verify = false;
+  std::string username;
+  bool password_stdin = false;
+
+  registry::HttpOptions http() const;
+  registry::CredentialFlags credentials() const;
+};
+
+// --plain-http, --ca-file, --cert-file, --key-file, --insecure-skip-tls-verify, --username,
+// --password-stdin. Passwords are never taken from argv: only stdin, SEALIFT_REGISTRY_PASSWORD or
+// the docker config.
+void add_registry_flags(CLI::App* cmd, RegistryFlags& flags, const std::string& which = "registry");
+
+struct OutputFlags {
+  bool quiet = false;
+  bool json = false;
+  util::Progress::Mode mode() const;
+};
+void add_output_flags(CLI::App* cmd, OutputFlags& flags);
+
+// "4G", "500M", "1024" (binary units: 4G = 4 GiB). Throws Error(Usage).
+uint64_t parse_size(const std::string& text);
+// "SRC=DEST" pairs. Throws Error(Usage).
+std::map<std::string, std::string> parse_mappings(const std::vector<std::string>& pairs, const std::string& flag);
+
+}  // namespace sealift::cli

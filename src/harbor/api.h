@@ -1,0 +1,52 @@
+// The few calls sealift makes to Harbor's own API v2.0 (wire-formats §13): whether a project
+// exists, creating it, and a pull-only robot account for the cluster's pull secret. Everything
+// else sealift does with Harbor is plain OCI distribution (registry/). Basic auth on every call
+// and never a cookie: Harbor's CSRF check refuses a POST that carries its `sid` login cookie.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "registry/credentials.h"
+#include "registry/http.h"
+#include "registry/retry.h"
+
+namespace sealift::harbor {
+
+struct RobotAccount {
+  int64_t id = 0;
+  std::string name;    // "robot$<project>+<name>": the user name for registry logins
+  std::string secret;  // shown by Harbor only once; never logged
+};
+
+// Harbor's project name rule: ^[a-z0-9]+(?:[._-][a-z0-9]+)*$, at most 255 characters.
+bool valid_project_name(const std::string& name);
+
+class HarborApi {
+ public:
+  // `host` as the user wrote it ("harbor.example.com", "127.0.0.1:8443"). Throws Error(Usage)
+  // for anonymous credentials: Harbor's API answers nobody anonymously.
+  HarborApi(std::string host, registry::HttpOptions http, registry::Credentials credentials,
+            registry::RetryPolicy retry = {});
+
+  bool project_exists(const std::string& project);
+  // Creates the project, private unless asked otherwise. False when it existed already (409).
+  bool create_project(const std::string& project, bool is_public = false);
+  // Creates the project when `create` is set; otherwise fails with a clear message when missing.
+  void ensure_project(const std::string& project, bool create);
+  // A project robot that may only pull from `project`, never expiring.
+  RobotAccount create_pull_robot(const std::string& project, const std::string& name,
+                                 const std::string& description = "sealift: image pulls for the cluster");
+
+ private:
+  registry::HttpResponse call(const std::string& what, registry::HttpRequest request);
+  [[noreturn]] void fail(const std::string& what, const registry::HttpResponse& r) const;
+
+  std::string host_;
+  std::string base_;
+  registry::HttpClient http_;
+  registry::Credentials credentials_;
+  registry::RetryPolicy retry_;
+};
+
+}  // namespace sealift::harbor

@@ -1,0 +1,76 @@
+// The real helm binary, run as a child process (never through a shell). sealift renders, lints,
+// installs and upgrades with it so that releases stay ordinary helm releases.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "util/process.h"
+
+namespace sealift::helm {
+
+// Where helm is: `explicit_path` when given, else $SEALIFT_HELM, else "helm" in PATH. Throws
+// Error(Tool) naming what was tried when none of them is an executable file.
+std::filesystem::path locate(const std::filesystem::path& explicit_path = {});
+
+// Values for one render or install: values files (-f, in order) and --set assignments.
+struct Values {
+  std::vector<std::filesystem::path> files;
+  std::vector<std::string> set;  // "key=value"
+};
+
+struct TemplateOptions {
+  std::string release = "sealift";
+  std::string namespace_name = "default";
+  Values values;
+  // Kubernetes version the chart is rendered for (--kube-version); empty = helm's default.
+  std::string kube_version;
+};
+
+struct UpgradeOptions {
+  std::string namespace_name = "default";
+  Values values;
+  bool install = true;         // --install: the first run installs
+  bool wait = true;            // --wait: until workloads are ready
+  bool atomic = false;         // --atomic: roll back on failure
+  bool create_namespace = false;
+  std::string timeout = "10m";  // helm duration
+};
+
+class Helm {
+ public:
+  // `env` is added to the environment of every helm run (KUBECONFIG, HELM_*_HOME, ...).
+  explicit Helm(std::filesystem::path binary, std::map<std::string, std::string> env = {});
+
+  const std::filesystem::path& binary() const { return binary_; }
+
+  // `helm version --short`, e.g. "v3.21.4".
+  std::string version() const;
+  // The manifests of `chart` (a directory or .tgz) as helm renders them, a multi-document YAML
+  // stream. Throws Error(Tool) carrying helm's message when rendering fails.
+  std::string render(const std::filesystem::path& chart, const TemplateOptions& options) const;
+  // `helm lint --strict`; returns helm's report, throws Error(Tool) with it when the chart fails.
+  std::string lint(const std::filesystem::path& chart, const Values& values, const std::string& kube_version = {}) const;
+  // `helm show chart`: the Chart.yaml helm reads from a directory or .tgz.
+  std::string show_chart(const std::filesystem::path& chart) const;
+
+  // Cluster operations (KUBECONFIG from env). Each returns helm's output; failures throw.
+  std::string upgrade(const std::string& release, const std::filesystem::path& chart, const UpgradeOptions& options) const;
+  // `helm status -o json` and `helm history -o json`.
+  std::string status_json(const std::string& release, const std::string& namespace_name) const;
+  std::string history_json(const std::string& release, const std::string& namespace_name) const;
+  // Back to `revision` (0 = the previous one).
+  std::string rollback(const std::string& release, int revision, const std::string& namespace_name,
+                       bool wait = true, const std::string& timeout = "10m") const;
+
+  // Runs helm with `args`; throws Error(Tool) with helm's stderr on a non-zero exit.
+  util::ProcessResult run(const std::vector<std::string>& args) const;
+
+ private:
+  std::filesystem::path binary_;
+  std::map<std::string, std::string> env_;
+};
+
+}  // namespace sealift::helm

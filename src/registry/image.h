@@ -1,0 +1,64 @@
+// Whole images (a manifest or an index with everything below it) moved with a RegistryClient:
+// blobs in parallel on the transfer scheduler, manifests children before parents, tags last.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "io/stream.h"
+#include "oci/manifest.h"
+#include "registry/client.h"
+#include "registry/transfer.h"
+
+namespace sealift::registry {
+
+// The entries of an index that match any of `wanted` (all entries when `wanted` is empty).
+// Throws Error(Input) naming a wanted platform that the index does not offer.
+std::vector<oci::Descriptor> select_platforms(const oci::Manifest& index, const std::vector<oci::Platform>& wanted);
+
+// Where pushed content comes from: an OCI layout on disk, the bundle archive.
+class ContentSource {
+ public:
+  virtual ~ContentSource() = default;
+  // The exact bytes of a manifest or index (checked against its digest by the caller).
+  virtual std::string manifest_bytes(const oci::Descriptor& descriptor) = 0;
+  // A blob's content from `offset`; may be called again for retries and resumes.
+  virtual std::unique_ptr<io::Source> open_blob(const oci::Descriptor& descriptor, uint64_t offset) = 0;
+};
+
+// A blob being written into a ContentTarget; nothing is visible before commit().
+class BlobWriter : public io::Sink {
+ public:
+  virtual void commit() = 0;
+};
+
+// Where pulled content goes: the bundler's store.
+class ContentTarget {
+ public:
+  virtual ~ContentTarget() = default;
+  virtual bool has_blob(const oci::Descriptor& descriptor) = 0;
+  virtual std::unique_ptr<BlobWriter> write_blob(const oci::Descriptor& descriptor) = 0;
+  virtual void put_manifest(const oci::Manifest& manifest) = 0;
+};
+
+struct ImageTransfer {
+  oci::Descriptor root;
+  std::vector<oci::Descriptor> manifests;  // every manifest and index moved, children first
+  std::vector<oci::Descriptor> blobs;      // every config and layer, deduplicated
+};
+
+// Pushes everything under `root` into `repository`: all blobs (in parallel), then image manifests,
+// then indexes (each by digest, skipped when already present), then each tag. Manifest bytes are
+// checked against their descriptors before they leave.
+ImageTransfer push_image(RegistryClient& client, TransferScheduler& scheduler, const std::string& repository,
+                         const oci::Descriptor& root, ContentSource& source, const std::vector<std::string>& tags);
+
+// Pulls `reference` from `repository` into `target`: the root manifest or index, the platform
+// manifests selected by `platforms` (all when empty), and their blobs in parallel. The root index
+// keeps its exact bytes even when only some of its platforms are pulled.
+ImageTransfer pull_image(RegistryClient& client, TransferScheduler& scheduler, const std::string& repository,
+                         const std::string& reference, const std::vector<oci::Platform>& platforms, ContentTarget& target);
+
+}  // namespace sealift::registry

@@ -1,0 +1,88 @@
+// cosign-compatible keys. A private key lives in `cosign.key`: PEM "ENCRYPTED SIGSTORE PRIVATE KEY"
+// around the encrypted envelope (envelope.h) around PKCS#8 DER. The public key lives in
+// `cosign.pub`: PEM "PUBLIC KEY" around PKIX SubjectPublicKeyInfo DER. sealift signs with ECDSA
+// P-256 (cosign's default) or Ed25519.
+#pragma once
+
+#include <openssl/types.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "sign/envelope.h"
+#include "sign/secret.h"
+
+namespace sealift::sign {
+
+enum class KeyType { EcdsaP256, Ed25519 };
+
+// "ecdsa-p256" / "ed25519", the spelling of `keygen --key-type`.
+std::string_view key_type_name(KeyType type);
+// Throws Error(Usage) naming the accepted values.
+KeyType parse_key_type(std::string_view name);
+
+enum class KeyFileFormat {
+  Current,  // label ENCRYPTED SIGSTORE PRIVATE KEY, scrypt N=65536: what cosign >= 2.2 writes and reads
+  Legacy,   // label ENCRYPTED COSIGN PRIVATE KEY, scrypt N=32768: readable by every cosign release
+};
+
+inline constexpr std::string_view kSigstorePrivateKeyLabel = "ENCRYPTED SIGSTORE PRIVATE KEY";
+inline constexpr std::string_view kCosignPrivateKeyLabel = "ENCRYPTED COSIGN PRIVATE KEY";
+inline constexpr std::string_view kPublicKeyLabel = "PUBLIC KEY";
+
+class PublicKey {
+ public:
+  // Parses PEM "PUBLIC KEY" (PKIX). `what` names the source in errors. Throws Error(Input) for
+  // other PEM types, malformed DER and key types other than P-256 and Ed25519.
+  static PublicKey from_pem(std::string_view text, std::string_view what);
+  static PublicKey from_file(const std::filesystem::path& path);
+
+  KeyType type() const { return type_; }
+  // PKIX SubjectPublicKeyInfo DER.
+  const std::string& der() const { return der_; }
+  // The `cosign.pub` text.
+  std::string pem() const;
+  // "sha256:<hex>" of the DER: names a key in messages and logs without printing it.
+  std::string fingerprint() const;
+
+  EVP_PKEY* evp() const { return pkey_.get(); }
+
+ private:
+  PublicKey(std::shared_ptr<EVP_PKEY> pkey, KeyType type, std::string der);
+  std::shared_ptr<EVP_PKEY> pkey_;
+  KeyType type_;
+  std::string der_;
+};
+
+class PrivateKey {
+ public:
+  static PrivateKey generate(KeyType type);
+  // Decrypts a cosign key file: either PEM label, any of the three scrypt parameter sets,
+  // PKCS#8 P-256 or Ed25519 inside. `what` names the file in errors. Throws Error(Input) for a
+  // wrong password, unsupported parameters or key types, a SEC1 key inside, truncated or garbage
+  // input.
+  static PrivateKey from_encrypted_pem(std::string_view text, const Secret& password, std::string_view what);
+  static PrivateKey from_file(const std::filesystem::path& path, const Secret& password);
+
+  // The `cosign.key` text: this key as PKCS#8, encrypted under `password`.
+  std::string to_encrypted_pem(const Secret& password, KeyFileFormat format = KeyFileFormat::Current) const;
+  // PKCS#8 PrivateKeyInfo DER, as Go's x509.MarshalPKCS8PrivateKey writes it.
+  Secret pkcs8() const;
+
+  KeyType type() const { return type_; }
+  PublicKey public_key() const;
+
+  EVP_PKEY* evp() const { return pkey_.get(); }
+
+ private:
+  struct Free {
+    void operator()(EVP_PKEY* p) const;
+  };
+  PrivateKey(std::unique_ptr<EVP_PKEY, Free> pkey, KeyType type) : pkey_(std::move(pkey)), type_(type) {}
+  std::unique_ptr<EVP_PKEY, Free> pkey_;
+  KeyType type_;
+};
+
+}  // namespace sealift::sign

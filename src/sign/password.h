@@ -1,0 +1,23 @@
+// The password of a cosign key file, from where cosign users keep it.
+#pragma once
+
+#include <filesystem>
+
+#include "sign/secret.h"
+
+namespace sealift::sign {
+
+struct PasswordOptions {
+  // --password-file: the whole file is the password, minus one trailing newline.
+  std::filesystem::path password_file;
+  // Ask twice when prompting (a new key): a typo would lock the key away.
+  bool confirm = false;
+};
+
+// In order: --password-file; COSIGN_PASSWORD when set, even to "" (an empty password is valid,
+// as for cosign); a prompt on the terminal (echo off) when stdin is one. Otherwise throws
+// Error(Usage) "no password: set COSIGN_PASSWORD or --password-file". The password is never
+// echoed, logged or put in an error message.
+Secret read_password(const PasswordOptions& options);
+
+}  // namespace sealift::sign

@@ -1,0 +1,238 @@
+#include "util/process.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "util/error.h"
+
+extern char** environ;
+
+namespace sealift::util {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Owns a file descriptor and closes it once.
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() { reset(); }
+  Fd(Fd&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+  Fd& operator=(Fd&& o) noexcept {
+    if (this != &o) {
+      reset();
+      fd_ = o.fd_;
+      o.fd_ = -1;
+    }
+    return *this;
+  }
+  int get() const { return fd_; }
+  bool open() const { return fd_ >= 0; }
+  void reset() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+struct Pipe {
+  Fd read, write;
+};
+
+Pipe make_pipe() {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0)
+    throw Error(ErrorKind::Internal, fmt::format("cannot create a pipe: {}", std::strerror(errno)));
+  Pipe p;
+  p.read = Fd(fds[0]);
+  p.write = Fd(fds[1]);
+  return p;
+}
+
+std::vector<std::string> child_environment(const std::map<std::string, std::string>& extra) {
+  std::map<std::string, std::string> all;
+  for (char** e = environ; e && *e; ++e) {
+    std::string_view kv(*e);
+    auto eq = kv.find('=');
+    if (eq != std::string_view::npos) all.emplace(std::string(kv.substr(0, eq)), std::string(kv.substr(eq + 1)));
+  }
+  for (const auto& [k, v] : extra) all[k] = v;
+  std::vector<std::string> out;
+  out.reserve(all.size());
+  for (const auto& [k, v] : all) out.push_back(k + "=" + v);
+  return out;
+}
+
+std::vector<char*> c_strings(std::vector<std::string>& v) {
+  std::vector<char*> out;
+  out.reserve(v.size() + 1);
+  for (auto& s : v) out.push_back(s.data());
+  out.push_back(nullptr);
+  return out;
+}
+
+// Blocks SIGPIPE in this thread while we write to the child's stdin, so a child that exits without
+// reading makes write() fail with EPIPE instead of killing us; restores the mask afterwards and
+// swallows a SIGPIPE left pending.
+class SigpipeGuard {
+ public:
+  SigpipeGuard() {
+    sigset_t pipe_set;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old_);
+  }
+  ~SigpipeGuard() {
+    sigset_t pending;
+    sigpending(&pending);
+    if (sigismember(&pending, SIGPIPE) && !sigismember(&old_, SIGPIPE)) {
+      sigset_t pipe_set;
+      sigemptyset(&pipe_set);
+      sigaddset(&pipe_set, SIGPIPE);
+      timespec zero{0, 0};
+      sigtimedwait(&pipe_set, nullptr, &zero);
+    }
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  SigpipeGuard(const SigpipeGuard&) = delete;
+  SigpipeGuard& operator=(const SigpipeGuard&) = delete;
+
+ private:
+  sigset_t old_;
+};
+
+pid_t spawn(const std::vector<std::string>& argv, const ProcessOptions& options, Pipe& in, Pipe& out, Pipe& err) {
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, in.read.get(), 0);
+  posix_spawn_file_actions_adddup2(&actions, out.write.get(), 1);
+  posix_spawn_file_actions_adddup2(&actions, err.write.get(), 2);
+  if (!options.cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, options.cwd.c_str());
+
+  // The child starts with no blocked signals and SIGPIPE at its default, whatever ours are.
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none, defaults;
+  sigemptyset(&none);
+  sigemptyset(&defaults);
+  sigaddset(&defaults, SIGPIPE);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+
+  std::vector<std::string> args = argv;
+  std::vector<std::string> envs = child_environment(options.env);
+  auto c_args = c_strings(args);
+  auto c_envs = c_strings(envs);
+  pid_t pid = -1;
+  int rc = posix_spawnp(&pid, c_args[0], &actions, &attr, c_args.data(), c_envs.data());
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  if (rc != 0)
+    throw Error(ErrorKind::Tool, fmt::format("cannot start {}: {}", argv[0], std::strerror(rc)),
+                argv[0].find('/') == std::string::npos ? "is it installed and in PATH?" : "");
+  return pid;
+}
+
+}  // namespace
+
+ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOptions& options) {
+  if (argv.empty() || argv[0].empty()) throw Error(ErrorKind::Internal, "run_process: empty command");
+  Pipe in = make_pipe(), out = make_pipe(), err = make_pipe();
+  pid_t pid = spawn(argv, options, in, out, err);
+  in.read.reset();
+  out.write.reset();
+  err.write.reset();
+
+  SigpipeGuard sigpipe;
+  ProcessResult result;
+  size_t written = 0;
+  if (options.stdin_data.empty()) {
+    in.write.reset();
+  } else {
+    fcntl(in.write.get(), F_SETFL, O_NONBLOCK);
+  }
+  const bool has_deadline = options.timeout_seconds > 0;
+  const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                           std::chrono::duration<double>(options.timeout_seconds));
+  char buf[65536];
+  while (out.read.open() || err.read.open()) {
+    pollfd fds[3];
+    nfds_t n = 0;
+    int out_i = -1, err_i = -1, in_i = -1;
+    if (out.read.open()) { fds[n] = {out.read.get(), POLLIN, 0}; out_i = static_cast<int>(n++); }
+    if (err.read.open()) { fds[n] = {err.read.get(), POLLIN, 0}; err_i = static_cast<int>(n++); }
+    if (in.write.open()) { fds[n] = {in.write.get(), POLLOUT, 0}; in_i = static_cast<int>(n++); }
+    int wait_ms = -1;
+    if (has_deadline) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      if (left <= 0) {
+        ::kill(pid, SIGKILL);
+        result.timed_out = true;
+        break;
+      }
+      wait_ms = static_cast<int>(std::min<long long>(left, 1000));
+    }
+    if (poll(fds, n, wait_ms) < 0) {
+      if (errno == EINTR) continue;
+      ::kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+      throw Error(ErrorKind::Internal, fmt::format("poll failed while running {}: {}", argv[0], std::strerror(errno)));
+    }
+    auto drain = [&](int index, Fd& fd, std::string& into) {
+      if (index < 0 || fds[index].revents == 0) return;
+      ssize_t r = ::read(fd.get(), buf, sizeof buf);
+      if (r > 0) into.append(buf, static_cast<size_t>(r));
+      else if (r == 0 || errno != EINTR) fd.reset();
+    };
+    drain(out_i, out.read, result.out);
+    drain(err_i, err.read, result.err);
+    if (in_i >= 0 && fds[in_i].revents) {
+      ssize_t w = ::write(in.write.get(), options.stdin_data.data() + written, options.stdin_data.size() - written);
+      if (w > 0) written += static_cast<size_t>(w);
+      // EPIPE: the child stopped reading; what it did not take is its business.
+      if ((w < 0 && errno != EINTR && errno != EAGAIN) || written == options.stdin_data.size()) in.write.reset();
+    }
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return result;
+}
+
+std::filesystem::path find_in_path(std::string_view name) {
+  const char* path = std::getenv("PATH");
+  if (!path || name.empty()) return {};
+  std::string_view dirs(path);
+  while (true) {
+    auto colon = dirs.find(':');
+    std::string_view dir = dirs.substr(0, colon);
+    std::filesystem::path candidate = std::filesystem::path(dir.empty() ? "." : std::string(dir)) / std::string(name);
+    struct stat st{};
+    if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(candidate.c_str(), X_OK) == 0)
+      return candidate;
+    if (colon == std::string_view::npos) break;
+    dirs.remove_prefix(colon + 1);
+  }
+  return {};
+}
+
+}  // namespace sealift::util

@@ -1,0 +1,90 @@
+// Split parts: written under temporary names with a sha256sum file, read as one byte range.
+#include <gtest/gtest.h>
+
+#include "archive_fixtures.h"
+#include "env/process.h"
+
+namespace sealift::bundle {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace sealift::bundle::testing;
+using testenv::run;
+using testenv::TempDir;
+
+std::string read_range(const PartedFile& f, uint64_t offset, size_t size) {
+  std::string out(size, '\0');
+  f.read_at(offset, std::as_writable_bytes(std::span(out)));
+  return out;
+}
+
+void write_parts(const fs::path& base, const std::string& data, uint64_t split) {
+  PartedOutput out(base, split);
+  // Uneven writes, so that writes straddle part boundaries.
+  for (size_t at = 0; at < data.size();) {
+    size_t n = std::min<size_t>(data.size() - at, 1 + (at * 7919) % 100000);
+    out.write(std::as_bytes(std::span(data)).subspan(at, n));
+    at += n;
+  }
+  out.commit();
+}
+
+TEST(PartedFileTest, ReadsAcrossPartBoundaries) {
+  TempDir dir;
+  std::string data = random_bytes(1000000, 11);
+  write_parts(dir / "b", data, 65536);
+  auto sums = run({"sh", "-c", "cd " + dir.path().string() + " && sha256sum -c --quiet b.sha256"});
+  EXPECT_EQ(sums.exit_code, 0) << sums.out << sums.err;
+
+  PartedFile f(dir / "b");
+  EXPECT_EQ(f.paths().size(), 16u);
+  EXPECT_EQ(f.size(), data.size());
+  for (uint64_t offset : {0ul, 65535ul, 65536ul, 65530ul, 131071ul, 999990ul}) {
+    EXPECT_EQ(read_range(f, offset, 10), data.substr(offset, 10)) << offset;
+  }
+  EXPECT_EQ(read_range(f, 1, data.size() - 1), data.substr(1));
+  EXPECT_EQ(read_range(f, data.size(), 0), "");
+  expect_error([&] { read_range(f, data.size() - 5, 10); }, ErrorKind::Input, "goes past the end");
+}
+
+TEST(PartedFileTest, WithoutAChecksumFileThePartsRunToTheFirstGap) {
+  TempDir dir;
+  std::string data = random_bytes(300000, 12);
+  write_parts(dir / "b", data, 100000);
+  fs::remove(dir / "b.sha256");
+  util::write_file_atomic(dir / "b.005", "stray part after a gap");
+  PartedFile f(dir / "b.000");
+  EXPECT_EQ(f.paths().size(), 3u);
+  EXPECT_EQ(read_range(f, 0, data.size()), data);
+}
+
+TEST(PartedFileTest, TheChecksumFileDecidesWhichPartsBelong) {
+  TempDir dir;
+  std::string data = random_bytes(300000, 13);
+  write_parts(dir / "b", data, 100000);
+  util::write_file_atomic(dir / "b.003", "a part the checksum file does not list");
+  PartedFile f(dir / "b");
+  EXPECT_EQ(f.size(), data.size());
+
+  util::write_file_atomic(dir / "b.001", "");
+  expect_error([&] { PartedFile g(dir / "b"); }, ErrorKind::Input, "part " + (dir / "b.001").string() + " is empty");
+}
+
+TEST(PartedFileTest, AnUncommittedOutputLeavesNothing) {
+  TempDir dir;
+  {
+    PartedOutput out(dir / "b", 65536);
+    std::string data = random_bytes(200000, 14);
+    out.write(std::as_bytes(std::span(data)));
+  }
+  EXPECT_TRUE(fs::is_empty(dir.path()));
+  expect_error([&] { PartedOutput out(dir / "b", 1000); }, ErrorKind::Usage, "below the minimum");
+}
+
+TEST(PartedFileTest, MissingBundlesAreNamed) {
+  TempDir dir;
+  expect_error([&] { PartedFile f(dir / "none.tar.zst"); }, ErrorKind::Io, "no such file, and no parts none.tar.zst.000");
+}
+
+}  // namespace
+}  // namespace sealift::bundle

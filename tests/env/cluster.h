@@ -1,0 +1,73 @@
+// A real Kubernetes control plane for tests: etcd, kube-apiserver, kube-controller-manager and
+// kube-scheduler built from the Go module proxy, plus kwok, which plays the kubelet for three fake
+// Nodes (pods become Running/Ready, Job pods Succeeded) and provisions a bound hostPath PV for every
+// PVC of the default StorageClass "kwok-volume". Deployments, StatefulSets, DaemonSets and Jobs
+// therefore really roll out, so helm --wait and --atomic rollbacks are exercised for real.
+//
+// Everything listens on 127.0.0.1 and free ports, lives in one TempDir, and is stopped by pid in
+// reverse start order. Each child dies with the test process even if that crashes
+// (setpriv --pdeathsig), so an aborted test leaves no servers behind.
+// scripts/lib/cluster.sh starts the same cluster from the shell for the demo and benchmarks.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "env/process.h"
+
+namespace sealift::testenv {
+
+class Cluster {
+ public:
+  // Starts the cluster and returns once the Nodes are Ready and the default ServiceAccount exists.
+  // Throws std::runtime_error naming the component that failed, with the tail of its log.
+  Cluster();
+  ~Cluster();
+  Cluster(const Cluster&) = delete;
+  Cluster& operator=(const Cluster&) = delete;
+
+  // One cluster per test process, started on first use and stopped at exit. Startup takes
+  // seconds, so tests share it and isolate themselves with their own namespaces.
+  static Cluster& shared();
+
+  // Kubeconfig (0600) for the cluster admin: token auth, TLS verified against the apiserver's
+  // self-signed certificate.
+  const std::filesystem::path& kubeconfig() const { return kubeconfig_; }
+  int api_port() const { return api_port_; }
+  // "https://127.0.0.1:PORT"
+  std::string server() const;
+
+  // Environment for programs that talk to the cluster (helm, sealift-install): KUBECONFIG, and
+  // HELM_CACHE_HOME/HELM_CONFIG_HOME/HELM_DATA_HOME inside the cluster's directory so tests
+  // never read or write the developer's helm settings.
+  std::map<std::string, std::string> env() const;
+
+  // Runs the built kubectl against this cluster.
+  RunResult kubectl(const std::vector<std::string>& args, const std::string& stdin_data = {}) const;
+  // Runs the real helm (peer "helm") against this cluster with env().
+  RunResult helm(const std::vector<std::string>& args) const;
+
+  // Resident memory of the control plane processes, in KiB (for the benchmark report).
+  long resident_kib();
+
+ private:
+  void start_etcd();
+  void write_credentials();
+  void start_apiserver();
+  void start_controllers();
+  void create_nodes();
+  [[noreturn]] void fail(const std::string& what, const Process* proc) const;
+
+  std::unique_ptr<TempDir> dir_;
+  std::filesystem::path kubeconfig_;
+  std::string token_;
+  int etcd_port_ = 0;
+  int api_port_ = 0;
+  // Start order; stopped in reverse.
+  Process etcd_, apiserver_, controller_manager_, scheduler_, kwok_;
+};
+
+}  // namespace sealift::testenv

@@ -1,0 +1,224 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The /api/v2.0 endpoints sealift uses, shaped after goharbor/harbor api/v2.0/swagger.yaml.
+type apiHandler struct {
+	state *state
+}
+
+type harborError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, code, message string) {
+	writeJSON(w, status, map[string]any{"errors": []harborError{{Code: code, Message: message}}})
+}
+
+func (h *apiHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if id := r.Header.Get("X-Request-Id"); id != "" {
+		w.Header().Set("X-Request-Id", id)
+	}
+	// Harbor's CSRF middleware exempts /api/ only for requests without its login cookie.
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		if _, err := r.Cookie("sid"); err == nil {
+			writeError(w, http.StatusForbidden, "FORBIDDEN", "CSRF token invalid")
+			return
+		}
+	}
+	who, valid := h.state.authenticate(r)
+	if !valid || who == nil {
+		writeError(w, http.StatusUnauthorized, "UNAUTHORIZED", "UnAuthorized")
+		return
+	}
+	path := strings.TrimPrefix(r.URL.Path, "/api/v2.0")
+	switch {
+	case path == "/projects" && r.Method == http.MethodHead:
+		h.headProject(w, r)
+	case path == "/projects" && r.Method == http.MethodPost:
+		h.createProject(w, r, who)
+	case strings.HasPrefix(path, "/projects/") && r.Method == http.MethodGet:
+		h.getProject(w, r, strings.TrimPrefix(r.URL.EscapedPath(), "/api/v2.0/projects/"))
+	case path == "/robots" && r.Method == http.MethodPost:
+		h.createRobot(w, r, who)
+	default:
+		writeError(w, http.StatusNotFound, "NOT_FOUND", fmt.Sprintf("%s %s is not served by this Harbor stand-in", r.Method, path))
+	}
+}
+
+func (h *apiHandler) headProject(w http.ResponseWriter, r *http.Request) {
+	name := r.URL.Query().Get("project_name")
+	if name == "" {
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	if h.state.project(name) == nil {
+		w.WriteHeader(http.StatusNotFound)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+type projectReq struct {
+	ProjectName  string            `json:"project_name"`
+	Public       *bool             `json:"public"`
+	Metadata     map[string]string `json:"metadata"`
+	StorageLimit *int64            `json:"storage_limit"`
+}
+
+func decodeStrict(r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		return fmt.Errorf("Content-Type must be application/json, not %q", ct)
+	}
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}
+
+func (h *apiHandler) createProject(w http.ResponseWriter, r *http.Request, who *principal) {
+	var req projectReq
+	if err := decodeStrict(r, &req); err != nil {
+		writeError(w, http.StatusBadRequest, "BAD_REQUEST", err.Error())
+		return
+	}
+	if !who.admin {
+		writeError(w, http.StatusForbidden, "FORBIDDEN", "forbidden")
+		return
+	}
+	if len(req.ProjectName) > 255 || !projectNameRE.MatchString(req.ProjectName) {
+		writeError(w, http.StatusBadRequest, "BAD_REQUEST", fmt.Sprintf("project name %q is invalid", req.ProjectName))
+		return
+	}
+	public := false
+	if req.Public != nil {
+		public = *req.Public
+	}
+	if v, ok := req.Metadata["public"]; ok {
+		// Metadata values are strings in Harbor's API, "true" or "false".
+		b, err := strconv.ParseBool(v)
+		if err != nil || (v != "true" && v != "false") {
+			writeError(w, http.StatusBadRequest, "BAD_REQUEST", fmt.Sprintf("metadata.public must be \"true\" or \"false\", not %q", v))
+			return
+		}
+		public = b
+	}
+	p, err := h.state.createProject(req.ProjectName, public)
+	if err == errConflict {
+		writeError(w, http.StatusConflict, "CONFLICT", fmt.Sprintf("The project named %s already exists", req.ProjectName))
+		return
+	}
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "UNKNOWN", err.Error())
+		return
+	}
+	location := "/api/v2.0/projects/" + strconv.FormatInt(p.ID, 10)
+	if r.Header.Get("X-Resource-Name-In-Location") == "true" {
+		location = "/api/v2.0/projects/" + p.Name
+	}
+	w.Header().Set("Location", location)
+	w.WriteHeader(http.StatusCreated)
+}
+
+func (h *apiHandler) getProject(w http.ResponseWriter, r *http.Request, nameOrID string) {
+	nameOrID, err := url.PathUnescape(nameOrID)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "BAD_REQUEST", err.Error())
+		return
+	}
+	var p *project
+	if id, err := strconv.ParseInt(nameOrID, 10, 64); err == nil && r.Header.Get("X-Is-Resource-Name") != "true" {
+		p = h.state.projectByID(id)
+	} else {
+		p = h.state.project(nameOrID)
+	}
+	if p == nil {
+		writeError(w, http.StatusNotFound, "NOT_FOUND", fmt.Sprintf("project %s not found", nameOrID))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"project_id": p.ID, "name": p.Name, "creation_time": p.CreationTime.Format(time.RFC3339),
+		"metadata": map[string]string{"public": strconv.FormatBool(p.Public)},
+	})
+}
+
+type robotCreate struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	Level       string `json:"level"`
+	Duration    *int64 `json:"duration"`
+	Disable     bool   `json:"disable"`
+	Secret      string `json:"secret"`
+	Permissions []struct {
+		Kind      string `json:"kind"`
+		Namespace string `json:"namespace"`
+		Access    []struct {
+			Resource string `json:"resource"`
+			Action   string `json:"action"`
+			Effect   string `json:"effect"`
+		} `json:"access"`
+	} `json:"permissions"`
+}
+
+func (h *apiHandler) createRobot(w http.ResponseWriter, r *http.Request, who *principal) {
+	var req robotCreate
+	if err := decodeStrict(r, &req); err != nil {
+		writeError(w, http.StatusBadRequest, "BAD_REQUEST", err.Error())
+		return
+	}
+	if !who.admin {
+		writeError(w, http.StatusForbidden, "FORBIDDEN", "forbidden")
+		return
+	}
+	if req.Name == "" || req.Level != "project" || len(req.Permissions) != 1 || req.Permissions[0].Kind != "project" ||
+		req.Duration == nil {
+		writeError(w, http.StatusBadRequest, "BAD_REQUEST",
+			"this stand-in takes project robots: a name, level \"project\", a duration and one permission of kind \"project\"")
+		return
+	}
+	perm := req.Permissions[0]
+	if h.state.project(perm.Namespace) == nil {
+		writeError(w, http.StatusNotFound, "NOT_FOUND", fmt.Sprintf("project %s not found", perm.Namespace))
+		return
+	}
+	actions := map[string]bool{}
+	for _, a := range perm.Access {
+		if a.Resource != "repository" || (a.Action != "pull" && a.Action != "push") {
+			writeError(w, http.StatusBadRequest, "BAD_REQUEST", fmt.Sprintf("unsupported access %s:%s", a.Resource, a.Action))
+			return
+		}
+		actions[a.Action] = true
+	}
+	rb, err := h.state.createRobot(perm.Namespace, req.Name, actions)
+	if err == errConflict {
+		writeError(w, http.StatusConflict, "CONFLICT", fmt.Sprintf("robot account robot$%s+%s already exists", perm.Namespace, req.Name))
+		return
+	}
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "UNKNOWN", err.Error())
+		return
+	}
+	expires := int64(-1)
+	if *req.Duration > 0 {
+		expires = rb.Created.Add(time.Duration(*req.Duration) * 24 * time.Hour).Unix()
+	}
+	w.Header().Set("Location", "/api/v2.0/robots/"+strconv.FormatInt(rb.ID, 10))
+	writeJSON(w, http.StatusCreated, map[string]any{
+		"id": rb.ID, "name": rb.Name, "secret": rb.Secret,
+		"creation_time": rb.Created.Format(time.RFC3339), "expires_at": expires,
+	})
+}

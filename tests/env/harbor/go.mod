@@ -1,0 +1,3 @@
+module sealift.local/harborlike
+
+go 1.23
