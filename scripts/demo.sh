@@ -58,7 +58,9 @@ want=$(jq -r '.images[] | select(.name == "postgres") | .digest' "$WORK/fixtures
 got="sha256:$(skopeo inspect --raw --tls-verify=false "docker://$UPSTREAM/$ref" | sha256sum | cut -d' ' -f1)"
 echo "skopeo inspect --raw docker://$UPSTREAM/$ref | sha256sum -> $got"
 [ "$got" = "$want" ] || { echo "demo: digest mismatch: expected $want" >&2; exit 1; }
+arm64=$(jq -r '.images[] | select(.name == "postgres") | .manifests[] | select(.platform == "linux/arm64") | .digest' \
+  "$WORK/fixtures.json")
 skopeo --override-os linux --override-arch arm64 inspect --tls-verify=false "docker://$UPSTREAM/$ref" |
-  jq -r '"linux/arm64 manifest \(.Digest): \(.Layers | length) layers, built for \(.Os)/\(.Architecture)"'
+  jq -r --arg m "$arm64" '"skopeo picks linux/arm64 (\($m)): \(.Layers | length) layers, config says \(.Os)/\(.Architecture)"'
 
 step "Done; stopping the registry"
