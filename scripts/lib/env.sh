@@ -12,7 +12,7 @@
 #                   helm --registry-config and DOCKER_CONFIG=DIR/docker.
 #       --tls       HTTPS with a throwaway CA: DIR/tls/trust/ca.crt (a --cert-dir of its own).
 #   stop_all DIR
-#       stops every process recorded in a "pids" file under DIR, by pid, newest first.
+#       stops every process recorded in a "pids" file under DIR, by pid, the last started first.
 #
 # Every process started here also gets SIGKILL from the kernel when the calling shell dies
 # (setpriv --pdeathsig), so even a killed script leaves no server behind.
