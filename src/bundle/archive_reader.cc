@@ -185,7 +185,10 @@ const TocEntry* ArchiveReader::find(std::string_view name) const {
 
 const TocEntry& ArchiveReader::entry(std::string_view name) const {
   const TocEntry* e = find(name);
-  if (!e) throw Error(ErrorKind::Input, fmt::format("{}: the bundle has no entry '{}'", file_.name().string(), name));
+  if (!e) {
+    throw Error(ErrorKind::Input,
+                fmt::format("{}: the bundle has no entry '{}'", file_.name().string(), printable_name(name)));
+  }
   return *e;
 }
 

@@ -53,7 +53,7 @@ void check_tar_header(std::span<const std::byte> header, const TocEntry& entry) 
     refuse(fmt::format("it is a {}, not a regular file", kind_of(e)));
   }
   const char* path = archive_entry_pathname(e);
-  if (!path || entry.name != path) refuse(fmt::format("it names '{}'", path ? path : ""));
+  if (!path || entry.name != path) refuse(fmt::format("it names '{}'", printable_name(path ? path : "")));
   if (archive_entry_sparse_count(e) != 0) refuse("it is a sparse file");
   if (!archive_entry_size_is_set(e) || archive_entry_size(e) < 0 ||
       static_cast<uint64_t>(archive_entry_size(e)) != entry.size) {

@@ -28,9 +28,22 @@ uint64_t unsigned_field(const json& entry, const char* key, size_t index) {
 
 }  // namespace
 
+std::string printable_name(std::string_view name) {
+  std::string out;
+  for (char c : name.substr(0, 200)) {
+    if (c >= ' ' && c <= '~') {
+      out.push_back(c);
+    } else {
+      out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
+    }
+  }
+  if (name.size() > 200) out += "...";
+  return out;
+}
+
 void check_entry_name(std::string_view name) {
   auto refuse = [&](std::string_view why) {
-    throw Error(ErrorKind::Input, fmt::format("unsafe entry name '{}': {}", name, why),
+    throw Error(ErrorKind::Input, fmt::format("unsafe entry name '{}': {}", printable_name(name), why),
                 "bundle entries are relative paths inside the OCI layout");
   };
   if (name.empty()) refuse("it is empty");

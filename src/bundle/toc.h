@@ -46,4 +46,7 @@ Toc parse_toc(std::string_view json, uint64_t tar_size);
 // leading "/", backslashes or characters outside printable ASCII.
 void check_entry_name(std::string_view name);
 
+// A name as it can be shown in a message: bytes outside printable ASCII escaped, at most 200 kept.
+std::string printable_name(std::string_view name);
+
 }  // namespace sealift::bundle

@@ -243,14 +243,15 @@ TEST(ArchiveTest, AFailedBuildLeavesNothingBehind) {
 
 TEST(ArchiveTest, ContentMustMatchTheDeclaredSize) {
   TempDir dir;
+  const std::string content(100, 'a');
   {
     ArchiveWriter w(dir / "short.tar.zst", small_frames());
-    io::MemorySource src(std::string(100, 'a'));
+    io::MemorySource src(content);
     expect_error([&] { w.add("short", 101, src); }, ErrorKind::Input, "ended after 100 of 101 bytes");
   }
   {
     ArchiveWriter w(dir / "long.tar.zst", small_frames());
-    io::MemorySource src(std::string(100, 'a'));
+    io::MemorySource src(content);
     expect_error([&] { w.add("long", 99, src); }, ErrorKind::Input, "longer than the declared 99 bytes");
   }
   EXPECT_TRUE(files_in(dir.path()).empty());

@@ -148,7 +148,8 @@ TEST_F(OciLayoutTest, TheBundleReaderServesTheSameBlobs) {
     std::string digest = d["digest"];
     std::string manifest = r.read_small("blobs/sha256/" + digest.substr(7));
     EXPECT_EQ(oci::Digest::of(manifest).str(), digest);
-    for (const json& layer : json::parse(manifest)["layers"]) {
+    json parsed = json::parse(manifest);
+    for (const json& layer : parsed["layers"]) {
       std::string name = "blobs/sha256/" + layer["digest"].get<std::string>().substr(7);
       EXPECT_EQ(oci::Digest::of(read_entry(r, name)).str(), layer["digest"]);
     }
