@@ -19,17 +19,20 @@ trap 'rm -rf "$WORK"' EXIT
 head -c "${SIZE_MB}M" /dev/urandom > "$WORK/payload"
 sync
 
-# Runs a command, prints "<label>: <MiB/s> MiB/s, peak RSS <MiB> MiB".
+# Runs a command and prints its throughput over wall-clock time and over CPU time (user + system,
+# all threads: what the work costs on a machine shared with other jobs), and its peak RSS.
 measure() {
   local label=$1
   shift
-  /usr/bin/time -f '%e %M' -o "$WORK/time" "$@" >/dev/null
-  read -r seconds rss_kb < "$WORK/time"
-  awk -v l="$label" -v s="$seconds" -v r="$rss_kb" -v m="$SIZE_MB" \
-    'BEGIN { printf "%-40s %7.0f MiB/s  %6.1f s  peak RSS %6.1f MiB\n", l, m / s, s, r / 1024 }'
+  /usr/bin/time -f '%e %M %U %S' -o "$WORK/time" "$@" >/dev/null
+  read -r seconds rss_kb user sys < "$WORK/time"
+  awk -v l="$label" -v s="$seconds" -v r="$rss_kb" -v u="$user" -v y="$sys" -v m="$SIZE_MB" \
+    'BEGIN { c = u + y; printf "%-36s %6.0f MiB/s wall (%5.1f s)  %6.0f MiB/s CPU (%5.1f s)  peak RSS %5.1f MiB\n",
+             l, m / s, s, m / c, c, r / 1024 }'
 }
 
-echo "payload: $SIZE_MB MiB from /dev/urandom, $(nproc) cores, zstd $(zstd -V | grep -o 'v[0-9.]*')"
+echo "payload: $SIZE_MB MiB from /dev/urandom, $(nproc) cores, load average $(cut -d' ' -f1 /proc/loadavg)," \
+  "zstd $(zstd -V | grep -o 'v[0-9.]*')"
 measure "sealift write (2 threads, level 3)" "$BENCH" write "$WORK/payload" "$WORK/bundle.tar.zst" 2 3
 measure "sealift write (1 thread, level 3)" "$BENCH" write "$WORK/payload" "$WORK/bundle1.tar.zst" 1 3
 measure "sealift write (2 threads, level 1)" "$BENCH" write "$WORK/payload" "$WORK/bundle-l1.tar.zst" 2 1

@@ -167,7 +167,8 @@ void PartedOutput::start_part() {
   }
   Part p;
   p.file = std::make_unique<util::AtomicFile>(split_size_ ? part_path(path_, parts_.size()) : path_);
-  p.hash = std::make_unique<oci::Sha256>();
+  // Only parts get a checksum file; hashing a single file would cost CPU for nothing.
+  if (split_size_) p.hash = std::make_unique<oci::Sha256>();
   parts_.push_back(std::move(p));
 }
 
@@ -177,7 +178,7 @@ void PartedOutput::write(std::span<const std::byte> buf) {
     Part& p = parts_.back();
     size_t n = split_size_ ? static_cast<size_t>(std::min<uint64_t>(buf.size(), split_size_ - p.size)) : buf.size();
     p.file->write(buf.first(n));
-    p.hash->update(buf.first(n));
+    if (p.hash) p.hash->update(buf.first(n));
     p.size += n;
     size_ += n;
     buf = buf.subspan(n);
@@ -192,7 +193,9 @@ std::vector<fs::path> PartedOutput::commit() {
       parts_[i].file->commit();
       fs::path final_path = split_size_ ? part_path(path_, i) : path_;
       written.push_back(final_path);
-      sums += fmt::format("{}  {}\n", parts_[i].hash->finish().hex(), final_path.filename().string());
+      if (parts_[i].hash) {
+        sums += fmt::format("{}  {}\n", parts_[i].hash->finish().hex(), final_path.filename().string());
+      }
     }
     if (split_size_) {
       util::write_file_atomic(checksum_path(path_), sums);

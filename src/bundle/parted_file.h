@@ -70,7 +70,7 @@ class PartedOutput : public io::Sink {
  private:
   struct Part {
     std::unique_ptr<util::AtomicFile> file;
-    std::unique_ptr<oci::Sha256> hash;
+    std::unique_ptr<oci::Sha256> hash;  // split parts only
     uint64_t size = 0;
   };
   void start_part();
