@@ -20,7 +20,12 @@ SeekableWriter::SeekableWriter(io::Sink& out, CompressionOptions options) : out_
     throw Error(ErrorKind::Usage, fmt::format("zstd level {} is outside {}..{}", options_.level,
                                               ZSTD_minCLevel(), ZSTD_maxCLevel()));
   }
-  unsigned threads = options_.threads ? options_.threads : std::max(1u, std::thread::hardware_concurrency());
+  if (options_.threads > 256) {
+    throw Error(ErrorKind::Usage, fmt::format("{} compression threads is more than the 256 allowed", options_.threads));
+  }
+  unsigned threads = options_.threads ? options_.threads
+                                      : std::clamp(std::thread::hardware_concurrency(), 1u,
+                                                   CompressionOptions::kMaxDefaultThreads);
   // Two frames per thread keep every thread busy while the oldest frame is being written out.
   max_in_flight_ = 2 * threads;
   current_ = new_job();

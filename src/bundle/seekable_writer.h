@@ -27,7 +27,10 @@ struct CompressionOptions {
   // little better; smaller ones make random reads cheaper.
   size_t frame_size = 4 << 20;
   int level = 3;
-  unsigned threads = 0;  // compression threads; 0: one per core
+  // Compression threads; 0: one per core, at most kMaxDefaultThreads. Memory grows with them
+  // (two frames in flight each).
+  unsigned threads = 0;
+  static constexpr unsigned kMaxDefaultThreads = 8;
 };
 
 class SeekableWriter : public io::Sink {
