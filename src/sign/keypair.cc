@@ -1,5 +1,7 @@
 #include "sign/keypair.h"
 
+#include <span>
+
 #include <fmt/format.h>
 
 #include "util/error.h"
@@ -25,8 +27,13 @@ void write_key_pair(const KeyPairFiles& files, const PrivateKey& key, const Secr
   }
   std::string encrypted = key.to_encrypted_pem(password, format);
   std::string pub = key.public_key().pem();
-  util::write_file_atomic(files.private_key, encrypted, 0600);
-  util::write_file_atomic(files.public_key, pub, 0644);
+  // Both files are complete on disk before either takes its name, so a failure leaves neither.
+  util::AtomicFile private_file(files.private_key, 0600), public_file(files.public_key, 0644);
+  auto bytes = [](const std::string& s) { return std::span(reinterpret_cast<const std::byte*>(s.data()), s.size()); };
+  private_file.write(bytes(encrypted));
+  public_file.write(bytes(pub));
+  private_file.commit();
+  public_file.commit();
 }
 
 }  // namespace sealift::sign

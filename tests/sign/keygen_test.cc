@@ -97,6 +97,14 @@ TEST(Keygen, FailsClearlyWithoutAPasswordSource) {
   EXPECT_FALSE(fs::exists(dir / "cosign.pub"));
 }
 
+TEST(Keygen, AMissingDirectoryIsAnIoErrorAndLeavesNothing) {
+  testenv::TempDir dir;
+  auto r = keygen({"--dir", (dir / "missing").string()}, "x");
+  EXPECT_EQ(r.exit_code, 7) << r.err;
+  EXPECT_NE(r.err.find("cannot create a temporary file"), std::string::npos) << r.err;
+  EXPECT_TRUE(fs::is_empty(dir.path()));
+}
+
 TEST(Keygen, RejectsBadFlags) {
   testenv::TempDir dir;
   EXPECT_NE(keygen({"--dir", dir.path().string(), "--key-type", "rsa"}, "x").exit_code, 0);
