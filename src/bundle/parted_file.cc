@@ -77,6 +77,7 @@ fs::path checksum_path(const fs::path& base) { return fs::path(base.string() + "
 
 PartedFile::PartedFile(const fs::path& path) : name_(path) {
   fs::path base;
+  bool single = false;
   int number = part_number(path);
   fs::path stripped = number >= 0 ? fs::path(path.string().substr(0, path.string().size() - 4)) : fs::path();
   if (number >= 0 && fs::exists(part_path(stripped, 0))) {
@@ -86,31 +87,42 @@ PartedFile::PartedFile(const fs::path& path) : name_(path) {
     }
     base = stripped;
   } else if (fs::is_regular_file(path)) {
-    open_part(path, false);
+    single = true;
   } else if (fs::exists(part_path(path, 0))) {
     base = path;
   } else {
     throw Error(ErrorKind::Io, fmt::format("cannot open {}: no such file, and no parts {}", path.string(),
                                            part_path(path, 0).filename().string()));
   }
-  if (!base.empty()) {
-    if (fs::exists(checksum_path(base))) {
+  try {
+    if (single) {
+      open_part(path, false);
+    } else if (fs::exists(checksum_path(base))) {
       for (const fs::path& p : parts_from_checksum_file(base)) open_part(p, true);
     } else {
       for (size_t i = 0; fs::exists(part_path(base, i)); ++i) open_part(part_path(base, i), true);
     }
+  } catch (...) {
+    close_all();
+    throw;
   }
   starts_.push_back(size_);
 }
 
-PartedFile::~PartedFile() {
-  for (int fd : fds_) close(fd);
+PartedFile::~PartedFile() { close_all(); }
+
+void PartedFile::close_all() {
+  for (int& fd : fds_) {
+    if (fd >= 0) close(fd);
+    fd = -1;
+  }
 }
 
 void PartedFile::open_part(const fs::path& p, bool is_part) {
   int fd = open(p.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) io_error("cannot open", p, errno);
   fds_.push_back(fd);
+  paths_.push_back(p);
   struct stat st {};
   if (fstat(fd, &st) != 0) io_error("cannot stat", p, errno);
   if (!S_ISREG(st.st_mode)) throw Error(ErrorKind::Input, fmt::format("{} is not a regular file", p.string()));
@@ -118,9 +130,14 @@ void PartedFile::open_part(const fs::path& p, bool is_part) {
     throw Error(ErrorKind::Input, fmt::format("part {} is empty", p.string()),
                 "the copy of the bundle is incomplete; compare the parts with the checksum file");
   }
-  paths_.push_back(p);
   starts_.push_back(size_);
   size_ += static_cast<uint64_t>(st.st_size);
+  // Hundreds of parts would hold as many descriptors for the reader's lifetime: the parts beyond
+  // the first ones are opened for each read instead.
+  if (fds_.size() > kMaxOpenParts) {
+    close(fd);
+    fds_.back() = -1;
+  }
 }
 
 void PartedFile::read_at(uint64_t offset, std::span<std::byte> buf) const {
@@ -132,12 +149,30 @@ void PartedFile::read_at(uint64_t offset, std::span<std::byte> buf) const {
   }
   // The part holding `offset`: the last one starting at or before it.
   size_t part = static_cast<size_t>(std::upper_bound(starts_.begin(), starts_.end() - 1, offset) - starts_.begin()) - 1;
-  size_t done = 0;
-  while (done < buf.size()) {
+  for (size_t done = 0; done < buf.size(); ++part) {
     while (offset >= starts_[part + 1]) ++part;
-    uint64_t in_part = offset - starts_[part];
     size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size() - done, starts_[part + 1] - offset));
-    ssize_t n = pread(fds_[part], buf.data() + done, want, static_cast<off_t>(in_part));
+    read_part(part, offset - starts_[part], buf.subspan(done, want));
+    done += want;
+    offset += want;
+  }
+}
+
+void PartedFile::read_part(size_t part, uint64_t offset, std::span<std::byte> buf) const {
+  int fd = fds_[part];
+  if (fd < 0) {
+    fd = open(paths_[part].c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) io_error("cannot open", paths_[part], errno);
+  }
+  struct Closer {
+    int fd;
+    bool own;
+    ~Closer() {
+      if (own) close(fd);
+    }
+  } closer{fd, fd != fds_[part]};
+  for (size_t done = 0; done < buf.size();) {
+    ssize_t n = pread(fd, buf.data() + done, buf.size() - done, static_cast<off_t>(offset + done));
     if (n < 0) {
       if (errno == EINTR) continue;
       io_error("cannot read", paths_[part], errno);
@@ -146,7 +181,6 @@ void PartedFile::read_at(uint64_t offset, std::span<std::byte> buf) const {
       throw Error(ErrorKind::Io, fmt::format("{} became shorter while it was read", paths_[part].string()));
     }
     done += static_cast<size_t>(n);
-    offset += static_cast<uint64_t>(n);
   }
 }
 

@@ -40,11 +40,15 @@ class PartedFile {
   const std::filesystem::path& name() const { return name_; }
 
  private:
+  static constexpr size_t kMaxOpenParts = 128;
+
   void open_part(const std::filesystem::path& p, bool is_part);
+  void read_part(size_t part, uint64_t offset, std::span<std::byte> buf) const;
+  void close_all();
 
   std::filesystem::path name_;
   std::vector<std::filesystem::path> paths_;
-  std::vector<int> fds_;
+  std::vector<int> fds_;  // -1: opened for each read
   std::vector<uint64_t> starts_;  // offset of each part in the whole; one more entry: the total
   uint64_t size_ = 0;
 };

@@ -18,6 +18,10 @@ std::string read_range(const PartedFile& f, uint64_t offset, size_t size) {
   return out;
 }
 
+size_t open_descriptors() {
+  return static_cast<size_t>(std::distance(fs::directory_iterator("/proc/self/fd"), fs::directory_iterator()));
+}
+
 void write_parts(const fs::path& base, const std::string& data, uint64_t split) {
   PartedOutput out(base, split);
   // Uneven writes, so that writes straddle part boundaries.
@@ -67,7 +71,27 @@ TEST(PartedFileTest, TheChecksumFileDecidesWhichPartsBelong) {
   EXPECT_EQ(f.size(), data.size());
 
   util::write_file_atomic(dir / "b.001", "");
+  size_t before = open_descriptors();
   expect_error([&] { PartedFile g(dir / "b"); }, ErrorKind::Input, "part " + (dir / "b.001").string() + " is empty");
+  EXPECT_EQ(open_descriptors(), before);
+}
+
+TEST(PartedFileTest, HundredsOfPartsAreReadWithoutHoldingADescriptorEach) {
+  TempDir dir;
+  std::string data = random_bytes(300 * 65536 + 100, 15);
+  write_parts(dir / "b", data, 65536);
+  size_t before = open_descriptors();
+  {
+    PartedFile f(dir / "b");
+    EXPECT_EQ(f.paths().size(), 301u);
+    EXPECT_LE(open_descriptors(), before + 128);
+    EXPECT_EQ(read_range(f, 0, data.size()), data);
+    for (uint64_t at : {65536ul * 7 - 3, 65536ul * 200 - 3}) {
+      EXPECT_EQ(read_range(f, at, 65536 * 2 + 6), data.substr(at, 65536 * 2 + 6)) << at;
+    }
+    EXPECT_LE(open_descriptors(), before + 128);
+  }
+  EXPECT_EQ(open_descriptors(), before);
 }
 
 TEST(PartedFileTest, AnUncommittedOutputLeavesNothing) {
