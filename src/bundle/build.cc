@@ -291,7 +291,8 @@ BuildResult build(const BuildOptions& o, util::Progress& progress) {
     for (const auto& l : img.layers) content.add_large(l);
   std::vector<oci::Descriptor> to_write;
   for (const auto& d : content.large) {
-    if (base && base->blobs.count(d.digest)) {
+    // The chart package always travels: it is small, and installing needs it from the bundle.
+    if (base && base->blobs.count(d.digest) && d.digest != package_descriptor.digest) {
       root.omitted_blobs.push_back(d.digest);
       continue;
     }

@@ -89,6 +89,7 @@ std::string Helm::version() const {
 
 std::string Helm::render(const fs::path& chart, const TemplateOptions& options) const {
   std::vector<std::string> args{"template", options.release, chart.string(), "--namespace", options.namespace_name};
+  if (options.validate) args.push_back("--validate");
   if (!options.kube_version.empty()) {
     args.push_back("--kube-version");
     args.push_back(options.kube_version);
@@ -116,6 +117,7 @@ std::string Helm::upgrade(const std::string& release, const fs::path& chart, con
   if (options.wait) args.push_back("--wait");
   if (options.atomic) args.push_back("--atomic");
   if (options.create_namespace) args.push_back("--create-namespace");
+  if (!options.description.empty()) args.insert(args.end(), {"--description", options.description});
   add_values(args, options.values);
   return run(args).out;
 }

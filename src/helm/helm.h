@@ -27,6 +27,8 @@ struct TemplateOptions {
   Values values;
   // Kubernetes version the chart is rendered for (--kube-version); empty = helm's default.
   std::string kube_version;
+  // --validate: render against the cluster of KUBECONFIG (its version and APIs) and check there.
+  bool validate = false;
 };
 
 struct UpgradeOptions {
@@ -37,6 +39,7 @@ struct UpgradeOptions {
   bool atomic = false;         // --atomic: roll back on failure
   bool create_namespace = false;
   std::string timeout = "10m";  // helm duration
+  std::string description;      // --description: recorded in the release (sealift: the bundle)
 };
 
 class Helm {

@@ -1,0 +1,264 @@
+#include "cmd_release.h"
+
+#include <cstdlib>
+#include <memory>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/flags.h"
+#include "cmd_verify.h"
+#include "harbor/api.h"
+#include "install/push.h"
+#include "install/release.h"
+#include "install/relocation.h"
+#include "registry/client.h"
+#include "registry/credentials.h"
+#include "util/error.h"
+
+namespace sealift::installer {
+
+namespace {
+
+struct HelmFlags {
+  std::string release;
+  std::string namespace_name = "sealift";
+  std::vector<std::string> values;
+  std::vector<std::string> set;
+  std::string helm;
+  std::string kubeconfig;
+  std::string kube_context;
+  std::string timeout = "10m";
+  bool no_wait = false;
+  bool no_atomic = false;
+};
+
+void add_helm_flags(CLI::App* cmd, HelmFlags& f, bool with_values) {
+  cmd->add_option("--release", f.release, "Helm release name (default: the chart's name)");
+  cmd->add_option("-n,--namespace", f.namespace_name, "Namespace of the helm release")->capture_default_str();
+  if (with_values) {
+    cmd->add_option("-f,--values", f.values, "Values file, layered under sealift's relocation values; repeatable");
+    cmd->add_option("--set", f.set, "key=value, layered over everything; repeatable");
+  }
+  cmd->add_option("--helm", f.helm, "helm binary (default: $SEALIFT_HELM, else helm in PATH)");
+  cmd->add_option("--kubeconfig", f.kubeconfig, "kubeconfig file (default: $KUBECONFIG)");
+  cmd->add_option("--kube-context", f.kube_context, "kubeconfig context");
+}
+
+helm::Helm make_helm(const HelmFlags& f) {
+  std::map<std::string, std::string> env;
+  if (!f.kubeconfig.empty()) env["KUBECONFIG"] = f.kubeconfig;
+  if (!f.kube_context.empty()) env["HELM_KUBECONTEXT"] = f.kube_context;
+  return helm::Helm(helm::locate(f.helm), env);
+}
+
+struct ReleaseFlags {
+  std::string bundle;
+  TrustFlags trust;
+  std::string registry;
+  std::string project;
+  bool create_project = false;
+  bool keep_source_host = false;
+  bool skip_push = false;
+  bool dry_run = false;
+  bool create_pull_robot = false;
+  std::string pull_username;
+  int jobs = 8;
+  HelmFlags helm;
+  cli::RegistryFlags target;
+  cli::OutputFlags out;
+};
+
+void add_target_flags(CLI::App* cmd, ReleaseFlags& f) {
+  cmd->add_option("bundle", f.bundle, "The bundle file, or its first part (.000)")->required();
+  add_trust_flags(cmd, f.trust);
+  cmd->add_option("--registry", f.registry, "Harbor host, as the cluster reaches it (harbor.example.com)")->required();
+  cmd->add_option("--project", f.project, "Harbor project")->required();
+  cmd->add_flag("--keep-source-host", f.keep_source_host,
+                "Keep the source registry in the path (PROJECT/docker.io/library/postgres)");
+  cli::add_registry_flags(cmd, f.target, "Harbor");
+  cli::add_output_flags(cmd, f.out);
+}
+
+install::ReleaseOptions release_options(const HelmFlags& h, bool dry_run) {
+  install::ReleaseOptions o;
+  o.release = h.release;
+  o.namespace_name = h.namespace_name;
+  for (const auto& v : h.values) o.values_files.push_back(v);
+  o.set = h.set;
+  o.timeout = h.timeout;
+  o.wait = !h.no_wait;
+  o.atomic = !h.no_atomic;
+  o.dry_run = dry_run;
+  return o;
+}
+
+// install and upgrade: verify, push (unless --skip-push), then helm upgrade --install.
+void run_release(const ReleaseFlags& f, bool upgrade) {
+  sign::TrustedKeys keys = trusted_keys(f.trust);
+  registry::Credentials credentials = registry::resolve_credentials(
+      f.registry, f.target.credentials(), registry::read_password_from_stdin, registry::process_environment());
+  harbor::HarborApi harbor(f.registry, f.target.http(), credentials);
+  helm::Helm helm = make_helm(f.helm);
+  install::ReleaseOptions ro = release_options(f.helm, f.dry_run);
+
+  bundle::ArchiveReader reader(f.bundle);
+  util::Progress progress(f.out.mode());
+  install::VerifiedBundle verified = verify_for_command(reader, keys, f.trust, f.jobs, progress);
+  install::Relocation relocation =
+      install::relocate(verified.root, verified.lock, {f.registry, f.project, f.keep_source_host});
+  std::string release = ro.release.empty() ? verified.root.chart.name : ro.release;
+
+  if (upgrade) {
+    try {
+      install::release_status(helm, release, ro.namespace_name);
+    } catch (const Error&) {
+      throw Error(ErrorKind::Usage,
+                  fmt::format("no release {} in namespace {} to upgrade", release, ro.namespace_name),
+                  "use `sealift-install install` for the first installation");
+    }
+  }
+
+  if (!f.skip_push) {
+    registry::RegistryOptions opts;
+    opts.http = f.target.http();
+    opts.credentials = credentials;
+    opts.progress = install::progress_reporter(progress);
+    registry::RegistryClient target(f.registry, opts);
+    install::PushOptions po;
+    po.create_project = f.create_project;
+    po.dry_run = f.dry_run;
+    po.jobs = f.jobs;
+    install::PushReport pr = install::push_bundle(reader, verified, relocation, target, harbor, keys, po, progress);
+    if (!f.out.quiet && !f.out.json)
+      fmt::print("pushed to {}/{}: {} blobs uploaded ({}), {} mounted, {} already there; {} tags written\n",
+                 relocation.registry, relocation.project, pr.blobs_uploaded, util::human_bytes(pr.bytes_uploaded),
+                 pr.blobs_mounted, pr.blobs_skipped, pr.tags_written);
+  }
+
+  if (f.create_pull_robot && !f.dry_run) {
+    std::string name = fmt::format("{}-{}", release, verified.root.version);
+    for (char& c : name)
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') c = '-';
+    harbor::RobotAccount robot = harbor.create_pull_robot(f.project, name);
+    ro.pull = install::PullCredentials{robot.name, robot.secret};
+    if (!f.out.quiet && !f.out.json) fmt::print("pull robot {} created (pull-only on {})\n", robot.name, f.project);
+  } else if (!f.pull_username.empty()) {
+    const char* pw = std::getenv("SEALIFT_PULL_PASSWORD");
+    if (!pw) throw Error(ErrorKind::Usage, "--pull-username needs the password in SEALIFT_PULL_PASSWORD");
+    ro.pull = install::PullCredentials{f.pull_username, pw};
+  }
+
+  install::Workspace ws;
+  install::PreparedRelease prepared = install::prepare_release(reader, verified, relocation, ro, ws);
+  progress.begin("helm upgrade --install", 0);
+  install::ReleaseReport r = install::install_release(helm, prepared, verified, relocation, ro);
+  progress.end();
+  if (f.out.json) {
+    fmt::print("{}\n", nlohmann::json{{"release", r.release},
+                                      {"namespace", r.namespace_name},
+                                      {"revision", r.revision},
+                                      {"status", r.status},
+                                      {"bundle", prepared.description},
+                                      {"dryRun", f.dry_run}}
+                           .dump());
+  } else if (!f.out.quiet) {
+    if (f.dry_run)
+      fmt::print("dry run: {} would be installed as release {} in {}; the air-gap lint passed\n",
+                 prepared.description, r.release, r.namespace_name);
+    else
+      fmt::print("release {} in {}: revision {}, {} ({})\n", r.release, r.namespace_name, r.revision, r.status,
+                 prepared.description);
+  }
+}
+
+void add_release_command(CLI::App& app, bool upgrade) {
+  auto f = std::make_shared<ReleaseFlags>();
+  CLI::App* cmd = app.add_subcommand(
+      upgrade ? "upgrade" : "install",
+      upgrade ? "Verify and push a newer bundle (full or delta), then upgrade the release; a failed upgrade rolls back"
+              : "Verify, push to Harbor, then install the chart with helm so every image comes from Harbor by digest");
+  add_target_flags(cmd, *f);
+  add_helm_flags(cmd, f->helm, true);
+  cmd->add_flag("--create-project", f->create_project, "Create the Harbor project when missing (private)");
+  cmd->add_flag("--skip-push", f->skip_push, "The bundle is already pushed; only install");
+  cmd->add_flag("--create-pull-robot", f->create_pull_robot,
+                "Create a pull-only Harbor robot account and give the chart its credentials as the pull secret");
+  cmd->add_option("--pull-username", f->pull_username,
+                  "Existing pull credentials for the chart's pull secret (password in SEALIFT_PULL_PASSWORD)");
+  cmd->add_option("--timeout", f->helm.timeout, "helm --timeout")->capture_default_str();
+  cmd->add_flag("--no-wait", f->helm.no_wait, "Do not wait for workloads to be ready");
+  cmd->add_flag("--no-atomic", f->helm.no_atomic, "Keep a failed upgrade instead of rolling back");
+  cmd->add_flag("--dry-run", f->dry_run, "Say what would be pushed, created and installed; change nothing");
+  cmd->add_option("-j,--jobs", f->jobs, "Parallel blob transfers")->capture_default_str()->check(CLI::Range(1, 64));
+  cmd->callback([f, upgrade] { run_release(*f, upgrade); });
+}
+
+struct ExportFlags {
+  ReleaseFlags target;
+  std::string dir;
+  std::string kube_version = "1.36.0";
+};
+
+void run_export(const ExportFlags& e) {
+  const ReleaseFlags& f = e.target;
+  sign::TrustedKeys keys = trusted_keys(f.trust);
+  helm::Helm helm = make_helm(f.helm);
+  bundle::ArchiveReader reader(f.bundle);
+  util::Progress progress(f.out.mode());
+  install::VerifiedBundle verified = verify_for_command(reader, keys, f.trust, f.jobs, progress);
+  install::Relocation relocation =
+      install::relocate(verified.root, verified.lock, {f.registry, f.project, f.keep_source_host});
+  install::ReleaseOptions ro = release_options(f.helm, false);
+  ro.kube_version = e.kube_version;
+  install::Workspace ws;
+  install::PreparedRelease prepared = install::prepare_release(reader, verified, relocation, ro, ws);
+  install::export_release(helm, prepared, verified, relocation, ro, e.dir);
+  if (!f.out.quiet)
+    fmt::print("wrote {0}/relocation-values.yaml, {0}/manifests.yaml and the chart package\n", e.dir);
+}
+
+void run_status(const HelmFlags& h, const cli::OutputFlags& out) {
+  helm::Helm helm = make_helm(h);
+  if (h.release.empty()) throw Error(ErrorKind::Usage, "--release is required");
+  install::ReleaseStatus s = install::release_status(helm, h.release, h.namespace_name);
+  if (out.json) {
+    fmt::print("{}\n", nlohmann::json{{"release", s.release},
+                                      {"namespace", s.namespace_name},
+                                      {"revision", s.revision},
+                                      {"status", s.status},
+                                      {"chart", s.chart},
+                                      {"appVersion", s.app_version},
+                                      {"bundle", s.description},
+                                      {"updated", s.updated}}
+                           .dump());
+    return;
+  }
+  fmt::print("release {} in {}: revision {}, {}\nchart {} (app {})\nfrom {}\nupdated {}\n", s.release,
+             s.namespace_name, s.revision, s.status, s.chart, s.app_version, s.description, s.updated);
+}
+
+}  // namespace
+
+void add_release_commands(CLI::App& app) {
+  add_release_command(app, false);
+  add_release_command(app, true);
+
+  auto e = std::make_shared<ExportFlags>();
+  CLI::App* ex = app.add_subcommand("export", "Write the relocation values and the rendered manifests (for GitOps tools)");
+  add_target_flags(ex, e->target);
+  add_helm_flags(ex, e->target.helm, true);
+  ex->add_option("-o,--output-dir", e->dir, "Directory to write into")->required();
+  ex->add_option("--kube-version", e->kube_version, "Kubernetes version to render for (no cluster is contacted)")
+      ->capture_default_str();
+  ex->callback([e] { run_export(*e); });
+
+  auto h = std::make_shared<HelmFlags>();
+  auto out = std::make_shared<cli::OutputFlags>();
+  CLI::App* st = app.add_subcommand("status", "Show the release and the bundle it came from");
+  add_helm_flags(st, *h, false);
+  cli::add_output_flags(st, *out);
+  st->callback([h, out] { run_status(*h, *out); });
+}
+
+}  // namespace sealift::installer

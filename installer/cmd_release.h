@@ -1,0 +1,10 @@
+// `sealift-install install|upgrade|status|export`: the helm side of the customer's job.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace sealift::installer {
+
+void add_release_commands(CLI::App& app);
+
+}  // namespace sealift::installer

@@ -1,0 +1,176 @@
+#include "install/release.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <set>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <yaml-cpp/yaml.h>
+
+#include "bundle/layout.h"
+#include "lint/airgap.h"
+#include "lint/images.h"
+#include "util/error.h"
+#include "util/fs.h"
+
+namespace sealift::install {
+
+namespace fs = std::filesystem;
+
+Workspace::Workspace() {
+  std::string tmpl = (fs::temp_directory_path() / "sealift-install.XXXXXX").string();
+  if (!mkdtemp(tmpl.data()))
+    throw Error(ErrorKind::Io, fmt::format("cannot create a private work directory in {}", fs::temp_directory_path().string()),
+                "set TMPDIR to a writable directory");
+  dir_ = tmpl;  // mkdtemp makes it 0700
+}
+
+Workspace::~Workspace() {
+  std::error_code ec;
+  fs::remove_all(dir_, ec);
+}
+
+namespace {
+
+std::string pull_secret_yaml(const Relocation& relocation, const PullCredentials& pull) {
+  YAML::Emitter out;
+  out << YAML::BeginMap << YAML::Key << "global" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "pullSecret" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "create" << YAML::Value << true;
+  out << YAML::Key << "registry" << YAML::Value << relocation.registry;
+  out << YAML::Key << "username" << YAML::Value << YAML::DoubleQuoted << pull.username;
+  out << YAML::Key << "password" << YAML::Value << YAML::DoubleQuoted << pull.password;
+  out << YAML::EndMap << YAML::EndMap << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+}  // namespace
+
+PreparedRelease prepare_release(const bundle::ArchiveReader& reader, const VerifiedBundle& bundle,
+                                const Relocation& relocation, const ReleaseOptions& options, const Workspace& ws) {
+  for (const auto& f : options.values_files)
+    if (!fs::is_regular_file(f))
+      throw Error(ErrorKind::Usage, fmt::format("values file {} does not exist", f.string()));
+  PreparedRelease p;
+  p.release = options.release.empty() ? bundle.root.chart.name : options.release;
+  p.description = fmt::format("sealift bundle {} {} ({})", bundle.root.name, bundle.root.version,
+                              oci::Digest::of(bundle.root_bytes).str());
+  // The chart package as verified in the bundle; a delta that omits it relies on the target.
+  std::string name = bundle::blob_path(bundle.root.chart.package);
+  if (!reader.find(name))
+    throw Error(ErrorKind::Input,
+                fmt::format("the bundle does not carry its chart package {} (a delta whose base carried it)",
+                            bundle.root.chart.package.str()),
+                "install from the full bundle of this release, or pull the chart from the target registry with helm");
+  p.chart = ws.path() / fmt::format("{}-{}.tgz", bundle.root.chart.name, bundle.root.chart.version);
+  std::string package = reader.read_small(name, 64 << 20);
+  if (oci::Digest::of(package) != bundle.root.chart.package)
+    throw Error(ErrorKind::Integrity, fmt::format("chart package {} does not match its digest", name));
+  util::write_file_atomic(p.chart, package, 0600);
+
+  p.relocation = ws.path() / "relocation-values.yaml";
+  util::write_file_atomic(p.relocation, relocation.values_yaml(), 0600);
+  p.values.files = options.values_files;
+  p.values.files.push_back(p.relocation);
+  if (options.pull) {
+    p.pull_secret = ws.path() / "pull-secret-values.yaml";
+    util::write_file_atomic(*p.pull_secret, pull_secret_yaml(relocation, *options.pull), 0600);
+    p.values.files.push_back(*p.pull_secret);
+  }
+  p.values.set = options.set;
+  return p;
+}
+
+std::string lint_release(const helm::Helm& helm, const PreparedRelease& prepared, const VerifiedBundle& bundle,
+                         const Relocation& relocation, const ReleaseOptions& options) {
+  helm::TemplateOptions t;
+  t.release = prepared.release;
+  t.namespace_name = options.namespace_name;
+  t.values = prepared.values;
+  t.kube_version = options.kube_version;
+  t.validate = options.kube_version.empty();
+  std::string manifests = helm.render(prepared.chart, t);
+  auto uses = lint::collect_images(manifests, options.namespace_name);
+  auto findings = lint::check(uses, bundle.lock, relocation.registry);
+  // The lint accepts any digest of the lock; the cluster must get what was pushed.
+  std::set<std::string> pushed;
+  for (const auto& img : relocation.images) pushed.insert(img.pinned(relocation.registry));
+  for (const auto& u : uses)
+    if (!pushed.count(u.image) && std::none_of(findings.begin(), findings.end(), [&](const lint::Finding& f) {
+          return f.use.image == u.image && f.use.name == u.name && f.use.container == u.container;
+        }))
+      findings.push_back({u, "not an image this bundle pushed"});
+  if (!findings.empty()) {
+    std::string list;
+    for (const auto& f : findings) list += fmt::format("\n  {}: {} ({})", f.use.where(), f.use.image, f.problem);
+    throw Error(ErrorKind::Input,
+                fmt::format("air-gap lint: {} image(s) would not come from {} by digest:{}", findings.size(),
+                            relocation.registry, list),
+                "a values file or --set overrides an image block; remove that override");
+  }
+  return manifests;
+}
+
+ReleaseReport install_release(const helm::Helm& helm, const PreparedRelease& prepared, const VerifiedBundle& bundle,
+                              const Relocation& relocation, const ReleaseOptions& options) {
+  lint_release(helm, prepared, bundle, relocation, options);
+  ReleaseReport r;
+  r.release = prepared.release;
+  r.namespace_name = options.namespace_name;
+  if (options.dry_run) {
+    r.status = "dry run: lint passed, nothing installed";
+    return r;
+  }
+  helm::UpgradeOptions u;
+  u.namespace_name = options.namespace_name;
+  u.values = prepared.values;
+  u.install = true;
+  u.wait = options.wait;
+  u.atomic = options.atomic;
+  u.create_namespace = options.create_namespace;
+  u.timeout = options.timeout;
+  u.description = prepared.description;
+  r.output = helm.upgrade(prepared.release, prepared.chart, u);
+  ReleaseStatus s = release_status(helm, prepared.release, options.namespace_name);
+  r.revision = s.revision;
+  r.status = s.status;
+  return r;
+}
+
+void export_release(const helm::Helm& helm, const PreparedRelease& prepared, const VerifiedBundle& bundle,
+                    const Relocation& relocation, const ReleaseOptions& options, const fs::path& dir) {
+  std::string manifests = lint_release(helm, prepared, bundle, relocation, options);
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw Error(ErrorKind::Io, fmt::format("cannot create {}: {}", dir.string(), ec.message()));
+  util::write_file_atomic(dir / "relocation-values.yaml", relocation.values_yaml());
+  util::write_file_atomic(dir / "manifests.yaml", manifests);
+  util::write_file_atomic(dir / fs::path(prepared.chart).filename(), util::read_file(prepared.chart));
+}
+
+ReleaseStatus release_status(const helm::Helm& helm, const std::string& release, const std::string& namespace_name) {
+  auto j = nlohmann::json::parse(helm.status_json(release, namespace_name), nullptr, false);
+  if (j.is_discarded() || !j.is_object())
+    throw Error(ErrorKind::Tool, fmt::format("helm status {}: unreadable output", release));
+  ReleaseStatus s;
+  s.release = j.value("name", release);
+  s.namespace_name = j.value("namespace", namespace_name);
+  s.revision = j.value("version", 0);
+  if (j.contains("info") && j["info"].is_object()) {
+    s.status = j["info"].value("status", "");
+    s.description = j["info"].value("description", "");
+    s.updated = j["info"].value("last_deployed", "");
+  }
+  if (j.contains("chart") && j["chart"].is_object() && j["chart"].contains("metadata")) {
+    const auto& m = j["chart"]["metadata"];
+    s.chart = fmt::format("{}-{}", m.value("name", ""), m.value("version", ""));
+    s.app_version = m.value("appVersion", "");
+  }
+  return s;
+}
+
+}  // namespace sealift::install
