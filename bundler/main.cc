@@ -4,6 +4,8 @@
 
 #include "cmd_build.h"
 #include "cmd_keygen.h"
+#include "cmd_lint.h"
+#include "cmd_lock.h"
 #include "util/error.h"
 
 int main(int argc, char** argv) {
@@ -12,6 +14,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   sealift::bundler::add_keygen_command(app);
   sealift::bundler::add_build_command(app);
+  sealift::bundler::add_lock_command(app);
+  sealift::bundler::add_lint_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -64,8 +64,11 @@ std::vector<ChartImage> declared_images(const Metadata& metadata) {
     ChartImage img;
     img.name = scalar_field(entry, "name", i);
     if (!names.insert(img.name).second) bad(fmt::format("image {:?} is listed twice", img.name));
-    img.image = ref::Reference::parse(scalar_field(entry, "image", i));
-    if (img.image.tag.empty() || img.image.digest)
+    const std::string text = scalar_field(entry, "image", i);
+    img.image = ref::Reference::parse(text);
+    // A missing tag would silently mean "latest": the annotation must name it.
+    const auto slash = text.rfind('/');
+    if (text.find(':', slash == std::string::npos ? 0 : slash) == std::string::npos || img.image.digest)
       bad(fmt::format("image {:?}: {} must be a reference with a tag and no digest", img.name, img.image.str()));
     img.component = scalar_field(entry, "component", i);
     const YAML::Node paths = entry["valuesPaths"];

@@ -102,7 +102,9 @@ LockedImage parse_image(std::string_view where, const YAML::Node& node, size_t i
   } catch (const Error& e) {
     f.fail(node["source"], fmt::format("{}: source: {}", context, e.what()));
   }
-  if (img.source.tag.empty() || img.source.digest)
+  // A missing tag would silently mean "latest": the source must name its tag.
+  const std::string_view last = std::string_view(source).substr(source.rfind('/') == std::string::npos ? 0 : source.rfind('/'));
+  if (last.find(':') == std::string_view::npos || img.source.digest)
     f.fail(node["source"], fmt::format("{}: source {:?} must be a reference with a tag and no digest", context, source));
   img.digest = f.digest("digest");
   img.media_type = f.string("mediaType");

@@ -91,7 +91,7 @@ TEST(ChartImages, RelocationValuesPinEveryImageToTheTargetRegistryByDigest) {
   // What sealift-install writes: for each values path of the lock, the target registry, the
   // project-prefixed repository and the digest.
   testenv::TempDir tmp;
-  std::map<std::string, std::string> digest_of;  // relocated repository -> digest
+  std::map<std::string, std::string> digest_of;  // upstream repository -> digest
   YAML::Node merged(YAML::NodeType::Map);
   for (const auto& img : chart_images()) {
     for (const auto& path : img.values_paths) {
@@ -109,7 +109,7 @@ TEST(ChartImages, RelocationValuesPinEveryImageToTheTargetRegistryByDigest) {
       node["registry"] = "harbor.example.com";
       node["repository"] = "sealift/" + img.image.repository;
       node["digest"] = oci::Digest::of(img.name).str();
-      digest_of["sealift/" + img.image.repository] = oci::Digest::of(img.name).str();
+      digest_of[img.image.repository] = oci::Digest::of(img.name).str();
     }
   }
   YAML::Emitter out;
