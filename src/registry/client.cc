@@ -398,6 +398,21 @@ void RegistryClient::note_blob(const std::string& repository, const oci::Digest&
   repos.push_back(repository);
 }
 
+void RegistryClient::check_push_access(const std::string& repository) {
+  check_repository(repository);
+  Op op{true, fmt::format("push {}", repository), repository};
+  HttpRequest start;
+  start.method = "POST";
+  start.url = url(fmt::format("/v2/{}/blobs/uploads/", repository));
+  HttpResponse r = exchange(op, start, push_scope(repository));
+  if (r.status != 202 || !r.has_header("location")) fail(op, r);
+  // A session left open expires on its own, so the answer to the cancel does not matter.
+  HttpRequest cancel;
+  cancel.method = "DELETE";
+  cancel.url = resolve_location(r.url, r.header("location"));
+  attempt(op, cancel, push_scope(repository), /*denied_throws=*/false);
+}
+
 std::vector<std::string> RegistryClient::mount_sources(const oci::Digest& digest, const std::string& repository) {
   std::lock_guard lock(mu_);
   std::vector<std::string> out;

@@ -96,6 +96,9 @@ class RegistryClient {
   void put_manifest(const std::string& repository, const std::string& reference, const oci::Manifest& manifest);
   // Tells the client that `repository` on this registry holds the blob: a mount source.
   void note_blob(const std::string& repository, const oci::Digest& digest);
+  // Starts a blob upload in `repository` and cancels it: proves push permission before any byte
+  // moves (Harbor grants none on a missing project or to a pull-only robot). Throws Error(Remote).
+  void check_push_access(const std::string& repository);
 
   RegistryStats stats() const;
 

@@ -1,6 +1,7 @@
 #include "registry/image.h"
 
 #include <algorithm>
+#include <atomic>
 #include <set>
 
 #include <fmt/format.h>
@@ -107,13 +108,18 @@ ImageTransfer pull_image(RegistryClient& client, TransferScheduler& scheduler, c
   } else {
     images.push_back(root);
   }
+  static std::atomic<uint64_t> pulls{0};
+  const uint64_t pull_id = ++pulls;
   std::set<oci::Digest> seen;
   for (const oci::Manifest& m : images) {
     for (const oci::Descriptor& b : m.children()) {
       if (!seen.insert(b.digest).second) continue;
       out.blobs.push_back(b);
       if (target.has_blob(b)) continue;
-      scheduler.submit(fmt::format("pull {}@{}", client.registry(), b.digest.str()), [&client, &target, repository, b] {
+      // One job per pull: another call may pull the same blob into another store, and within
+      // this call `seen` already deduplicates.
+      std::string key = fmt::format("pull {}@{} #{}", client.registry(), b.digest.str(), pull_id);
+      scheduler.submit(key, [&client, &target, repository, b] {
         auto writer = target.write_blob(b);
         client.fetch_blob(repository, b, *writer);
         writer->commit();

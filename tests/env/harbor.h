@@ -33,6 +33,8 @@ struct HarborLikeOptions {
 class HarborLike {
  public:
   explicit HarborLike(HarborLikeOptions opts = {});
+  // With these projects and everything else as default.
+  explicit HarborLike(std::vector<std::string> projects) : HarborLike(HarborLikeOptions{std::move(projects)}) {}
   ~HarborLike();
   HarborLike(const HarborLike&) = delete;
   HarborLike& operator=(const HarborLike&) = delete;

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -41,6 +43,11 @@ func (h *apiHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	// Like Harbor, hand out a session cookie on every answer: a client that replays it (libcurl's
+	// cookie engine) trips the CSRF check above on its next POST.
+	sid := make([]byte, 16)
+	_, _ = rand.Read(sid)
+	http.SetCookie(w, &http.Cookie{Name: "sid", Value: hex.EncodeToString(sid), Path: "/", HttpOnly: true})
 	who, valid := h.state.authenticate(r)
 	if !valid || who == nil {
 		writeError(w, http.StatusUnauthorized, "UNAUTHORIZED", "UnAuthorized")

@@ -10,6 +10,7 @@
 //     codes of Harbor's swagger (201 + Location, 409 CONFLICT, 401 without credentials, 403 for a
 //     POST carrying Harbor's `sid` login cookie, as Harbor's CSRF middleware does).
 //   - /v2/: proxied to the real registry, so one host serves everything, as Harbor's core does.
+//   - /_test/: not Harbor at all; network misbehaviour on demand for the client's tests.
 //
 // Usage:
 //
@@ -71,6 +72,7 @@ func main() {
 	mux.Handle("/service/token", &tokenHandler{state: st, signer: signer, issuer: *issuer, service: *service,
 		ttl: time.Duration(*ttl) * time.Second})
 	mux.Handle("/api/v2.0/", &apiHandler{state: st})
+	mux.Handle("/_test/", &testingHandler{calls: map[string]int{}})
 	if *registry != "" {
 		target, err := url.Parse(*registry)
 		if err != nil {

@@ -1,0 +1,193 @@
+// HarborApi against the Harbor stand-in (tests/env/harbor: Harbor's API and token service faked
+// after its swagger, in front of a real docker-registry). A real Harbor cannot be built here.
+#include "harbor/api.h"
+
+#include <curl/curl.h>
+
+#include <gtest/gtest.h>
+
+#include "env/harbor.h"
+#include "registry/client.h"
+#include "util/error.h"
+
+namespace sealift::harbor {
+namespace {
+
+using testenv::HarborLike;
+
+registry::HttpOptions plain() {
+  registry::HttpOptions h;
+  h.plain_http = true;
+  return h;
+}
+
+registry::Credentials admin(const HarborLike& h) { return {h.admin_user(), h.admin_password(), "test"}; }
+
+Error error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e;
+  }
+  return Error(ErrorKind::Internal, "(no error)");
+}
+
+TEST(HarborApi, ProjectsExistOrAreCreatedPrivate) {
+  HarborLike harbor(std::vector<std::string>{"existing"});
+  HarborApi api(harbor.host(), plain(), admin(harbor));
+  EXPECT_TRUE(api.project_exists("existing"));
+  EXPECT_FALSE(api.project_exists("ai-saas"));
+  EXPECT_TRUE(api.create_project("ai-saas"));
+  EXPECT_TRUE(api.project_exists("ai-saas"));
+  EXPECT_FALSE(api.create_project("ai-saas")) << "409 CONFLICT means it is there";
+  api.ensure_project("ai-saas", false);
+  api.ensure_project("fresh", true);
+  EXPECT_TRUE(api.project_exists("fresh"));
+  EXPECT_EQ(harbor.count_requests("POST", "/api/v2.0/projects"), 3u);
+
+  // Private by default: anonymous pulls are refused by the token service.
+  registry::RegistryOptions anon;
+  anon.http.plain_http = true;
+  registry::RegistryClient anonymous(harbor.host(), anon);
+  Error e = error_of([&] { anonymous.resolve("ai-saas/x", "1"); });
+  EXPECT_NE(std::string(e.what()).find("denied"), std::string::npos) << e.what();
+}
+
+TEST(HarborApi, MissingProjectWithoutCreationIsAClearError) {
+  HarborLike harbor;
+  HarborApi api(harbor.host(), plain(), admin(harbor));
+  Error e = error_of([&] { api.ensure_project("ai-saas", false); });
+  EXPECT_EQ(e.kind(), ErrorKind::Remote);
+  EXPECT_EQ(std::string(e.what()), "project \"ai-saas\" does not exist on " + harbor.host());
+  EXPECT_FALSE(api.project_exists("ai-saas")) << "nothing was created";
+}
+
+TEST(HarborApi, WrongPasswordAndMissingCredentials) {
+  HarborLike harbor;
+  std::string wrong = "definitely-Wr0ng";
+  HarborApi api(harbor.host(), plain(), {harbor.admin_user(), wrong, "SEALIFT_REGISTRY_USER"});
+  Error e = error_of([&] { api.project_exists("x"); });
+  EXPECT_EQ(e.kind(), ErrorKind::Remote);
+  EXPECT_EQ(std::string(e.what()), "login to Harbor " + harbor.host() +
+                                       " failed for user \"admin\" (credentials from SEALIFT_REGISTRY_USER): 401 unauthorized");
+  EXPECT_EQ(std::string(e.what()).find(wrong), std::string::npos);
+  EXPECT_THROW(HarborApi(harbor.host(), plain(), {}), Error);
+}
+
+TEST(HarborApi, InvalidNamesAreRefusedBeforeAnyRequest) {
+  HarborLike harbor;
+  HarborApi api(harbor.host(), plain(), admin(harbor));
+  for (const char* bad : {"", "Upper", "a//b", "-x", "x-", "a b", "a/b"}) {
+    Error e = error_of([&] { api.create_project(bad); });
+    EXPECT_EQ(e.kind(), ErrorKind::Input) << bad;
+  }
+  EXPECT_EQ(harbor.count_requests("POST", "/api/v2.0/projects"), 0u);
+  EXPECT_EQ(error_of([&] { api.create_pull_robot("p", "a$b"); }).kind(), ErrorKind::Input);
+}
+
+TEST(HarborApi, PullRobotCanPullItsProjectAndNothingElse) {
+  HarborLike harbor(std::vector<std::string>{"ai-saas", "other"});
+  HarborApi api(harbor.host(), plain(), admin(harbor));
+  RobotAccount robot = api.create_pull_robot("ai-saas", "cluster-pull");
+  EXPECT_EQ(robot.name, "robot$ai-saas+cluster-pull");
+  EXPECT_GE(robot.secret.size(), 16u);
+  EXPECT_GT(robot.id, 0);
+  Error dup = error_of([&] { api.create_pull_robot("ai-saas", "cluster-pull"); });
+  EXPECT_NE(std::string(dup.what()).find("already exists"), std::string::npos) << dup.what();
+  EXPECT_EQ(error_of([&] { api.create_pull_robot("missing", "r"); }).kind(), ErrorKind::Remote);
+
+  // Content pushed by the admin...
+  registry::RegistryOptions ao;
+  ao.http.plain_http = true;
+  ao.credentials = admin(harbor);
+  registry::RegistryClient admin_client(harbor.host(), ao);
+  std::string config = R"({"architecture":"amd64","os":"linux"})";
+  oci::Descriptor cfg;
+  cfg.media_type = oci::media::kOciConfig;
+  cfg.digest = oci::Digest::of(config);
+  cfg.size = static_cast<int64_t>(config.size());
+  auto open = [&](uint64_t off) { return std::make_unique<io::MemorySource>(std::span<const std::byte>(
+                                      reinterpret_cast<const std::byte*>(config.data()) + off, config.size() - off)); };
+  for (const char* repo : {"ai-saas/backend", "other/backend"}) admin_client.push_blob(repo, cfg, open);
+
+  // ...the robot can pull from its project,
+  registry::RegistryOptions ro;
+  ro.http.plain_http = true;
+  ro.credentials = {robot.name, robot.secret, "robot"};
+  registry::RegistryClient robot_client(harbor.host(), ro);
+  io::StringSink sink;
+  robot_client.fetch_blob("ai-saas/backend", cfg, sink);
+  EXPECT_EQ(sink.out, config);
+  // but not push there, and not pull elsewhere.
+  Error e = error_of([&] { robot_client.push_blob("ai-saas/backend2", cfg, open); });
+  EXPECT_NE(std::string(e.what()).find("no push permission"), std::string::npos) << e.what();
+  e = error_of([&] { robot_client.check_push_access("ai-saas/backend"); });
+  EXPECT_NE(std::string(e.what()).find("push ai-saas/backend: 401 denied"), std::string::npos) << e.what();
+  admin_client.check_push_access("ai-saas/backend");
+  e = error_of([&] { admin_client.check_push_access("missing/backend"); });
+  EXPECT_NE(std::string(e.what()).find("project \"missing\" not found or no push permission"), std::string::npos)
+      << e.what();
+  io::StringSink other;
+  e = error_of([&] { robot_client.fetch_blob("other/backend", cfg, other); });
+  EXPECT_NE(std::string(e.what()).find("denied: no pull permission"), std::string::npos) << e.what();
+}
+
+size_t discard(char*, size_t size, size_t n, void*) { return size * n; }
+
+// A POST the way a client with libcurl's cookie engine on would send it, after one earlier call.
+long post_with_cookie_engine(const HarborLike& harbor) {
+  CURL* c = curl_easy_init();
+  std::string userpwd = harbor.admin_user() + ":" + harbor.admin_password();
+  std::string head = harbor.url() + "/api/v2.0/projects?project_name=x";
+  curl_easy_setopt(c, CURLOPT_COOKIEFILE, "");
+  curl_easy_setopt(c, CURLOPT_USERPWD, userpwd.c_str());
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+  curl_easy_setopt(c, CURLOPT_URL, head.c_str());
+  curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+  curl_easy_perform(c);
+  std::string post = harbor.url() + "/api/v2.0/projects";
+  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
+  curl_easy_setopt(c, CURLOPT_URL, post.c_str());
+  curl_easy_setopt(c, CURLOPT_NOBODY, 0L);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(c, CURLOPT_POSTFIELDS, R"({"project_name":"cookie"})");
+  long code = 0;
+  if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(c);
+  return code;
+}
+
+TEST(HarborApi, NeverReplaysHarborsSessionCookie) {
+  // The stand-in sets a `sid` cookie on every answer and, like Harbor's CSRF check, refuses a POST
+  // that carries it. A client with a cookie engine fails there...
+  HarborLike harbor;
+  EXPECT_EQ(post_with_cookie_engine(harbor), 403);
+  // ...sealift's does not, however many calls came before.
+  HarborApi api(harbor.host(), plain(), admin(harbor));
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_FALSE(api.project_exists("p" + std::to_string(i)));
+    EXPECT_TRUE(api.create_project("p" + std::to_string(i)));
+  }
+}
+
+TEST(HarborApi, OverTls) {
+  testenv::HarborLikeOptions ho;
+  ho.tls = true;
+  HarborLike harbor(ho);
+  registry::HttpOptions untrusted;
+  HarborApi bad(harbor.host(), untrusted, admin(harbor));
+  Error e = error_of([&] { bad.project_exists("x"); });
+  EXPECT_EQ(e.kind(), ErrorKind::Network);
+  EXPECT_EQ(std::string(e.what()), harbor.host() +
+                                       ": TLS certificate not trusted (use --ca-file), while trying to look up project "
+                                       "\"x\"");
+  registry::HttpOptions trusted;
+  trusted.ca_file = harbor.ca_file();
+  HarborApi api(harbor.host(), trusted, admin(harbor));
+  EXPECT_TRUE(api.create_project("x"));
+  EXPECT_TRUE(api.project_exists("x"));
+}
+
+}  // namespace
+}  // namespace sealift::harbor
