@@ -174,6 +174,13 @@ void RegistryClient::fail(const Op& op, const HttpResponse& r) const {
 }
 
 HttpResponse RegistryClient::attempt(const Op& op, HttpRequest& request, const std::string& scope, bool denied_throws) {
+  // A Location may send uploads or downloads to another host (a storage backend); the
+  // registry's credentials are for the registry only.
+  if (!same_origin(base_, request.url)) {
+    request.authorization.clear();
+    ++counters_.requests;
+    return http_.send(request);
+  }
   request.authorization = auth_.authorization(scope);
   ++counters_.requests;
   HttpResponse r = http_.send(request);
@@ -326,7 +333,8 @@ void RegistryClient::fetch_blob(const std::string& repository, const oci::Descri
     };
     HttpResponse r = attempt(op, req, pull_scope(repository));
     counters_.bytes_fetched += r.delivered;
-    bool complete = !r.failed() && (r.status == 200 || r.status == 206);
+    // A 416 after everything arrived: the connection broke after the last byte.
+    bool complete = !r.failed() && (r.status == 200 || r.status == 206 || (r.status == 416 && done == total && done > 0));
     if (complete) {
       verify.close();
       ++counters_.blobs_fetched;

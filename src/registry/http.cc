@@ -367,10 +367,6 @@ HttpResponse HttpClient::perform(void* handle, const HttpRequest& request, const
   return response;
 }
 
-}  // namespace sealift::registry
-
-namespace sealift::registry {
-
 bool wait_before_retry(const RetryPolicy& policy, int failures, const HttpResponse& r) {
   if (!(r.failed() ? r.retryable : retryable_status(r.status))) return false;
   std::optional<double> retry_after;
