@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "cmd_build.h"
+#include "cmd_inspect.h"
 #include "cmd_keygen.h"
 #include "cmd_lint.h"
 #include "cmd_lock.h"
@@ -14,6 +15,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   sealift::bundler::add_keygen_command(app);
   sealift::bundler::add_build_command(app);
+  sealift::bundler::add_inspect_command(app);
   sealift::bundler::add_lock_command(app);
   sealift::bundler::add_lint_command(app);
   try {

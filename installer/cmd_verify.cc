@@ -1,0 +1,95 @@
+#include "cmd_verify.h"
+
+#include <memory>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/flags.h"
+
+namespace sealift::installer {
+
+void add_trust_flags(CLI::App* cmd, TrustFlags& f) {
+  cmd->add_option("--key", f.keys, "The vendor's public key (cosign.pub); repeatable, any one may have signed");
+  cmd->add_flag("--insecure-skip-signature", f.insecure_skip_signature,
+                "Accept an unsigned or wrongly signed bundle (digests are still checked). Dangerous");
+}
+
+sign::TrustedKeys trusted_keys(const TrustFlags& f) {
+  std::vector<std::filesystem::path> paths(f.keys.begin(), f.keys.end());
+  return sign::TrustedKeys::from_files(paths);
+}
+
+install::VerifiedBundle verify_for_command(const bundle::ArchiveReader& reader, const sign::TrustedKeys& keys,
+                                           const TrustFlags& f, int jobs, util::Progress& progress) {
+  install::VerifyOptions o;
+  o.insecure_skip_signature = f.insecure_skip_signature;
+  o.jobs = jobs;
+  install::VerifiedBundle verified = install::verify_bundle(reader, keys, o, progress);
+  for (const auto& w : verified.warnings) fmt::print(stderr, "sealift-install: WARNING: {}\n", w);
+  return verified;
+}
+
+namespace {
+
+struct VerifyFlags {
+  std::string bundle;
+  TrustFlags trust;
+  int jobs = 4;
+  cli::OutputFlags out;
+};
+
+void run_verify(const VerifyFlags& f) {
+  sign::TrustedKeys keys = trusted_keys(f.trust);
+  bundle::ArchiveReader reader(f.bundle);
+  util::Progress progress(f.out.mode());
+  install::VerifiedBundle v = verify_for_command(reader, keys, f.trust, f.jobs, progress);
+  const bundle::Root& root = v.root;
+  if (f.out.json) {
+    nlohmann::ordered_json j;
+    j["verified"] = true;
+    j["name"] = root.name;
+    j["version"] = root.version;
+    j["signatureVerified"] = v.signature_verified;
+    j["signer"] = v.signer;
+    j["entries"] = v.entries_checked;
+    j["bytes"] = v.bytes_checked;
+    j["images"] = nlohmann::ordered_json::array();
+    for (const auto& image : root.images) j["images"].push_back({{"source", image.source}, {"digest", image.digest.str()}});
+    j["chart"] = {{"name", root.chart.name}, {"version", root.chart.version}, {"digest", root.chart.manifest.str()}};
+    j["base"] = root.base ? nlohmann::ordered_json{{"name", root.base->name}, {"version", root.base->version}}
+                          : nlohmann::ordered_json();
+    j["omittedBlobs"] = v.omitted.size();
+    j["warnings"] = v.warnings;
+    fmt::print("{}\n", j.dump());
+    return;
+  }
+  if (f.out.quiet) return;
+  fmt::print("bundle {} {} ({}, made by {} on {})\n", root.name, root.version, reader.file().name().string(), root.tool,
+             root.created);
+  if (v.signature_verified)
+    fmt::print("  signature: good, by key {}\n", v.signer);
+  else
+    fmt::print("  signature: NOT VERIFIED (--insecure-skip-signature)\n");
+  fmt::print("  content:   {} entries, {} checked against their digests\n", v.entries_checked,
+             util::human_bytes(v.bytes_checked));
+  fmt::print("  images:    {}, each with its cosign signature\n", root.images.size());
+  fmt::print("  chart:     {} {}\n", root.chart.name, root.chart.version);
+  if (root.base)
+    fmt::print("  delta:     against {} {}; {} blobs left out (the target must already hold them)\n", root.base->name,
+               root.base->version, v.omitted.size());
+}
+
+}  // namespace
+
+void add_verify_command(CLI::App& app) {
+  auto f = std::make_shared<VerifyFlags>();
+  CLI::App* cmd = app.add_subcommand("verify", "Check the bundle's signature and every digest in it, without unpacking it");
+  cmd->add_option("bundle", f->bundle, "The bundle file, or its first part (.000)")->required();
+  add_trust_flags(cmd, f->trust);
+  cmd->add_option("-j,--jobs", f->jobs, "Entries hashed in parallel")->capture_default_str()->check(CLI::Range(1, 64));
+  cli::add_output_flags(cmd, f->out);
+  cmd->callback([f] { run_verify(*f); });
+}
+
+}  // namespace sealift::installer

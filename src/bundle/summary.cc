@@ -1,0 +1,108 @@
+#include "bundle/summary.h"
+
+#include <map>
+#include <set>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "bundle/layout.h"
+#include "oci/manifest.h"
+#include "ref/reference.h"
+#include "util/error.h"
+
+namespace sealift::bundle {
+
+namespace {
+
+class Summarizer {
+ public:
+  explicit Summarizer(const ArchiveReader& reader) : reader_(reader) {}
+
+  BundleSummary run() {
+    BundleSummary s;
+    s.root = Root::parse(reader_.read_small(kRootFile));
+    s.files = reader_.file().paths();
+    for (const auto& p : s.files) s.file_size += std::filesystem::file_size(p);
+    s.entries = reader_.entries().size();
+    s.root_signature = reader_.find(kRootSignatureFile) != nullptr;
+    auto entries = parse_index_json(reader_.read_small(kIndexFile));
+    std::set<std::string> signatures;
+    for (const auto& e : entries)
+      if (e.kind == EntryKind::Signature && reader_.find(blob_path(e.descriptor.digest))) signatures.insert(e.reference);
+
+    std::map<oci::Digest, uint64_t> all;  // every config and layer of every image
+    for (const auto& image : s.root.images) {
+      ImageSummary out{image.source, image.digest, image.media_type, {}, 0, false};
+      std::string name = ref::Reference::parse(image.source).name();
+      out.signature = signatures.count(name + ":" + image.digest.tag_form() + ".sig") > 0;
+      std::map<oci::Digest, uint64_t> own;
+      oci::Manifest top = manifest(image.digest, image.media_type);
+      if (top.is_index()) {
+        for (const auto& d : top.manifests())
+          out.platforms.push_back(platform(manifest(d.digest, d.media_type), d, own));
+      } else {
+        out.platforms.push_back(platform(top, top.descriptor(), own));
+      }
+      for (const auto& [digest, size] : own) {
+        out.size += size;
+        all[digest] = size;
+      }
+      s.images_size += out.size;
+      s.images.push_back(std::move(out));
+    }
+    for (const auto& [digest, size] : all) s.unique_size += size;
+
+    const RootChart& chart = s.root.chart;
+    s.chart = {chart.name, chart.version, chart.reference, 0, false};
+    oci::Manifest chart_manifest = manifest(chart.manifest, oci::media::kOciManifest);
+    for (const auto& l : chart_manifest.layers())
+      if (l.digest == chart.package) s.chart.package_size = static_cast<uint64_t>(l.size);
+    std::string chart_repository = chart.reference.substr(0, chart.reference.rfind(':'));
+    s.chart.signature = signatures.count(chart_repository + ":" + chart.manifest.tag_form() + ".sig") > 0;
+
+    std::set<oci::Digest> omitted(s.root.omitted_blobs.begin(), s.root.omitted_blobs.end());
+    all[chart.package] = s.chart.package_size;
+    for (const auto& [digest, size] : all) (omitted.count(digest) ? s.omitted_size : s.carried_size) += size;
+    return s;
+  }
+
+ private:
+  oci::Manifest manifest(const oci::Digest& digest, const std::string_view media_type) {
+    std::string path = blob_path(digest);
+    if (!reader_.find(path))
+      throw Error(ErrorKind::Input, fmt::format("{}: manifest {} is missing", reader_.file().name().string(), digest.str()));
+    return oci::Manifest::parse(reader_.read_small(path), media_type);
+  }
+
+  // The platform from the index entry, else from the image's config.
+  PlatformSummary platform(const oci::Manifest& m, const oci::Descriptor& d, std::map<oci::Digest, uint64_t>& own) {
+    PlatformSummary p{"unknown", m.digest(), 0};
+    if (d.platform) {
+      p.platform = d.platform->str();
+    } else if (reader_.find(blob_path(m.config().digest))) {
+      auto config = nlohmann::json::parse(reader_.read_small(blob_path(m.config().digest)), nullptr, false);
+      auto field = [&](const char* key) {
+        return config.is_object() && config.contains(key) && config[key].is_string() ? config[key].get<std::string>()
+                                                                                     : std::string();
+      };
+      if (!field("os").empty() && !field("architecture").empty()) {
+        p.platform = field("os") + "/" + field("architecture");
+        if (!field("variant").empty()) p.platform += "/" + field("variant");
+      }
+    }
+    for (const auto& b : m.children()) {
+      p.size += static_cast<uint64_t>(b.size);
+      own[b.digest] = static_cast<uint64_t>(b.size);
+    }
+    return p;
+  }
+
+  const ArchiveReader& reader_;
+};
+
+}  // namespace
+
+BundleSummary summarize(const ArchiveReader& reader) { return Summarizer(reader).run(); }
+
+}  // namespace sealift::bundle

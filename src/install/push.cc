@@ -1,0 +1,371 @@
+#include "install/push.h"
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <set>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "bundle/layout.h"
+#include "install/bundle_content.h"
+#include "ref/reference.h"
+#include "registry/image.h"
+#include "registry/transfer.h"
+#include "sign/sigmanifest.h"
+#include "util/encoding.h"
+#include "util/error.h"
+
+namespace sealift::install {
+
+namespace {
+
+using bundle::EntryKind;
+
+oci::Descriptor descriptor_of(const sign::SignatureLayer& layer) {
+  oci::Descriptor d;
+  d.media_type = layer.media_type;
+  d.digest = layer.digest;
+  d.size = layer.size;
+  return d;
+}
+
+// One thing that gets a tag in the target: an image or the chart, with its signature.
+struct Target {
+  std::string what;        // "image docker.io/library/postgres:16.4", "chart ai-saas-dashboard 1.0.0"
+  std::string repository;  // "ai-saas/library/postgres"
+  std::string tag;
+  const BundleObject* object = nullptr;
+  const BundleObject* signature = nullptr;
+  bool chart = false;
+
+  const oci::Digest& digest() const { return object->entry.descriptor.digest; }
+  std::string signature_tag() const { return sign::signature_tag(digest()); }
+};
+
+std::vector<Target> make_targets(const VerifiedBundle& bundle, const Relocation& relocation) {
+  std::vector<Target> out;
+  for (const auto& image : relocation.images) {
+    ref::Reference source = ref::Reference::parse(image.source);
+    Target t;
+    t.what = "image " + image.source;
+    t.repository = image.repository;
+    t.tag = image.tag;
+    t.object = &bundle.object(EntryKind::Image, image.source);
+    t.signature = &bundle.object(EntryKind::Signature, source.name() + ":" + image.digest.tag_form() + ".sig");
+    out.push_back(t);
+  }
+  const auto& chart = bundle.root.chart;
+  std::string chart_repository = chart.reference.substr(0, chart.reference.rfind(':'));
+  Target t;
+  t.what = fmt::format("chart {} {}", chart.name, chart.version);
+  t.repository = relocation.chart.repository;
+  t.tag = relocation.chart.tag;
+  t.object = &bundle.object(EntryKind::Chart, chart.reference);
+  t.signature = &bundle.object(EntryKind::Signature, chart_repository + ":" + chart.manifest.tag_form() + ".sig");
+  t.chart = true;
+  out.push_back(t);
+  return out;
+}
+
+class Pusher {
+ public:
+  Pusher(const bundle::ArchiveReader& reader, const VerifiedBundle& bundle, const Relocation& relocation,
+         registry::RegistryClient& target, harbor::HarborApi& harbor, const sign::TrustedKeys& keys,
+         const PushOptions& options, util::Progress& progress)
+      : reader_(reader),
+        bundle_(bundle),
+        relocation_(relocation),
+        target_(target),
+        harbor_(harbor),
+        keys_(keys),
+        options_(options),
+        progress_(progress),
+        content_(reader),
+        targets_(make_targets(bundle, relocation)) {}
+
+  PushReport run() {
+    const registry::RegistryStats before = target_.stats();
+    const std::string& project = relocation_.project;
+    bool exists = harbor_.project_exists(project);
+    if (!exists && !options_.create_project)
+      throw Error(ErrorKind::Remote, fmt::format("project \"{}\" does not exist on {}", project, relocation_.registry),
+                  "create it in Harbor, or let sealift-install create it with --create-project");
+    if (options_.dry_run) {
+      plan(exists);
+      return report_;
+    }
+    if (!exists) report_.project_created = harbor_.create_project(project);
+    target_.check_push_access(targets_.front().repository);
+    read_tags();
+    check_delta();
+
+    progress_.begin("push", carried_bytes());
+    {
+      registry::TransferScheduler scheduler(std::max(options_.jobs, 1));
+      for (const Target& t : targets_)
+        if (!t.chart) push_content(t, scheduler);
+      for (const Target& t : targets_)
+        if (!t.chart) push_signature(t, scheduler);
+      for (const Target& t : targets_)
+        if (t.chart) push_content(t, scheduler), push_signature(t, scheduler);
+    }
+    progress_.end();
+    for (const Target& t : targets_) write_tag(t);
+    read_back();
+
+    const registry::RegistryStats after = target_.stats();
+    report_.blobs_uploaded = after.blobs_uploaded - before.blobs_uploaded;
+    report_.blobs_mounted = after.blobs_mounted - before.blobs_mounted;
+    report_.blobs_skipped = after.blobs_skipped - before.blobs_skipped;
+    report_.bytes_uploaded = after.bytes_uploaded - before.bytes_uploaded;
+    report_.manifests_pushed = after.manifests_pushed - before.manifests_pushed;
+    return report_;
+  }
+
+ private:
+  std::string where(const Target& t, const std::string& reference) const {
+    std::string sep = oci::Digest::valid(reference) ? "@" : ":";
+    return fmt::format("{}/{}{}{}", relocation_.registry, t.repository, sep, reference);
+  }
+
+  uint64_t carried_bytes() const {
+    uint64_t total = 0;
+    std::set<oci::Digest> seen;
+    for (const Target& t : targets_)
+      for (const BundleObject* o : {t.object, t.signature})
+        for (const auto& b : o->blobs)
+          if (bundle_.carried.count(b.digest) && seen.insert(b.digest).second) total += static_cast<uint64_t>(b.size);
+    return total;
+  }
+
+  // What each repository held before anything was pushed: existing tags are compared, not rewritten.
+  void read_tags() {
+    for (const Target& t : targets_)
+      if (!tags_.count(t.repository)) {
+        auto list = target_.list_tags(t.repository);
+        tags_[t.repository] = std::set<std::string>(list.begin(), list.end());
+      }
+  }
+
+  bool had_tag(const Target& t, const std::string& tag) const {
+    auto it = tags_.find(t.repository);
+    return it != tags_.end() && it->second.count(tag);
+  }
+
+  // A delta bundle leaves out blobs of its base; the target must hold each one in a repository of
+  // this push (where it is needed, or from where it can be mounted) before anything moves.
+  void check_delta() {
+    if (bundle_.omitted.empty()) return;
+    std::map<oci::Digest, std::vector<std::string>> needed;
+    std::map<oci::Digest, int64_t> sizes;
+    std::set<std::string> repositories;
+    for (const Target& t : targets_) {
+      repositories.insert(t.repository);
+      for (const BundleObject* o : {t.object, t.signature})
+        for (const auto& b : o->blobs) {
+          if (!bundle_.omitted.count(b.digest)) continue;
+          auto& in = needed[b.digest];
+          if (std::find(in.begin(), in.end(), t.repository) == in.end()) in.push_back(t.repository);
+          sizes[b.digest] = b.size;
+        }
+    }
+    std::vector<std::string> missing;
+    for (const auto& [digest, in] : needed) {
+      std::vector<std::string> holders;
+      for (const auto& r : in)
+        if (target_.blob_exists(r, digest)) holders.push_back(r);
+      if (holders.empty())
+        for (const auto& r : repositories)
+          if (std::find(in.begin(), in.end(), r) == in.end() && target_.blob_exists(r, digest)) {
+            holders.push_back(r);
+            break;
+          }
+      if (holders.empty())
+        missing.push_back(fmt::format("{} ({}, for {})", digest.str(), util::human_bytes(static_cast<uint64_t>(sizes[digest])),
+                                      fmt::join(in, ", ")));
+      for (const auto& h : holders) target_.note_blob(h, digest);
+    }
+    if (missing.empty()) return;
+    const auto& base = *bundle_.root.base;
+    constexpr size_t kShown = 20;
+    std::string list = fmt::format("{}", fmt::join(missing.begin(), missing.begin() + std::min(missing.size(), kShown), "; "));
+    if (missing.size() > kShown) list += fmt::format("; and {} more", missing.size() - kShown);
+    throw Error(ErrorKind::Remote,
+                fmt::format("{} {} is a delta against {} {}, but {}/{} lacks {} of the {} blobs it leaves out: {}",
+                            bundle_.root.name, bundle_.root.version, base.name, base.version, relocation_.registry,
+                            relocation_.project, missing.size(), needed.size(), list),
+                fmt::format("push the base bundle ({} {}) to this project first, or ask the vendor for a full bundle",
+                            base.name, base.version));
+  }
+
+  void push_content(const Target& t, registry::TransferScheduler& scheduler) {
+    registry::push_image(target_, scheduler, t.repository, t.object->entry.descriptor, content_, {});
+  }
+
+  void push_signature(const Target& t, registry::TransferScheduler& scheduler) {
+    const oci::Descriptor& sig = t.signature->entry.descriptor;
+    const std::string tag = t.signature_tag();
+    if (had_tag(t, tag)) {
+      oci::Manifest current = target_.get_manifest(t.repository, tag);
+      if (current.digest() == sig.digest) return;
+      merge_signatures(t, current);
+      return;
+    }
+    registry::push_image(target_, scheduler, t.repository, sig, content_, {tag});
+  }
+
+  // The target already holds signatures for this digest (an earlier bundle, or the customer's
+  // own): add the bundle's, as cosign does, rather than overwrite theirs.
+  void merge_signatures(const Target& t, const oci::Manifest& current) {
+    const oci::Descriptor& sig = t.signature->entry.descriptor;
+    if (keys_.empty()) {
+      progress_.note(fmt::format("{} already holds other signatures; without --key the bundle's cannot be checked, so "
+                                 "they were not added",
+                                 where(t, t.signature_tag())));
+      return;
+    }
+    sign::SignatureManifest merged = sign::SignatureManifest::parse(current.bytes());
+    sign::SignatureManifest ours = sign::SignatureManifest::parse(content_.manifest_bytes(sig));
+    std::vector<oci::Descriptor> payloads;
+    for (const auto& layer : ours.layers()) {
+      std::string payload = reader_.read_small(bundle::blob_path(layer.digest), 1 << 20);
+      const sign::PublicKey* key = keys_.signer_of(payload, util::base64_decode(layer.signature()));
+      if (!key) continue;
+      if (merged.add({payload, layer}, *key)) payloads.push_back(descriptor_of(layer));
+    }
+    if (payloads.empty()) return;
+    for (const auto& d : payloads)
+      target_.push_blob(t.repository, d, [&](uint64_t offset) { return content_.open_blob(d, offset); });
+    oci::Manifest manifest = oci::Manifest::parse(merged.manifest(), merged.media_type());
+    const std::string config = merged.config();
+    target_.push_blob(t.repository, manifest.config(), [&](uint64_t offset) {
+      auto bytes = std::as_bytes(std::span(config.data(), config.size()));
+      return std::make_unique<io::MemorySource>(bytes.subspan(std::min<size_t>(offset, bytes.size())));
+    });
+    target_.put_manifest(t.repository, t.signature_tag(), manifest);
+    ++report_.signatures_merged;
+  }
+
+  void write_tag(const Target& t) {
+    const oci::Descriptor& d = t.object->entry.descriptor;
+    if (had_tag(t, t.tag) && target_.resolve(t.repository, t.tag).digest == d.digest) {
+      ++report_.tags_unchanged;
+      return;
+    }
+    target_.put_manifest(t.repository, t.tag, oci::Manifest::parse(content_.manifest_bytes(d), d.media_type));
+    ++report_.tags_written;
+  }
+
+  // What the cluster and cosign will see: every tag, every manifest below it, every signature.
+  void read_back() {
+    for (const Target& t : targets_) {
+      oci::Manifest top = target_.get_manifest(t.repository, t.tag);
+      if (top.digest() != t.digest())
+        throw Error(ErrorKind::Integrity,
+                    fmt::format("read back {}: the target serves {}, the bundle carries {}", where(t, t.tag),
+                                top.digest().str(), t.digest().str()),
+                    "someone else is pushing to this tag; re-run the push when they are done");
+      for (const auto& m : t.object->manifests) target_.get_manifest(t.repository, m);
+      oci::Manifest sig = target_.get_manifest(t.repository, t.signature_tag());
+      if (keys_.empty()) continue;
+      auto fetch = [&](const sign::SignatureLayer& layer) {
+        io::StringSink out;
+        target_.fetch_blob(t.repository, descriptor_of(layer), out);
+        return out.out;
+      };
+      sign::verify_image_signatures(sign::SignatureManifest::parse(sig.bytes()), t.digest(), keys_, fetch,
+                                    where(t, t.digest().str()));
+      ++report_.signatures_verified;
+    }
+  }
+
+  void plan(bool project_exists) {
+    const std::string& project = relocation_.project;
+    if (!project_exists) {
+      report_.plan.push_back(fmt::format("create project \"{}\" on {}", project, relocation_.registry));
+    } else {
+      target_.check_push_access(targets_.front().repository);
+      read_tags();
+    }
+    check_delta_planned(project_exists);
+    std::set<oci::Digest> sent;
+    for (const Target& t : targets_) {
+      size_t to_send = 0, to_mount = 0, total = 0;
+      uint64_t bytes = 0;
+      for (const BundleObject* o : {t.object, t.signature})
+        for (const auto& b : o->blobs) {
+          ++total;
+          if (bundle_.omitted.count(b.digest) || (project_exists && target_.blob_exists(t.repository, b.digest))) continue;
+          if (sent.insert(b.digest).second) {
+            ++to_send;
+            bytes += static_cast<uint64_t>(b.size);
+          } else {
+            ++to_mount;
+          }
+        }
+      std::string tag_state = "new";
+      if (had_tag(t, t.tag))
+        tag_state = target_.resolve(t.repository, t.tag).digest == t.digest() ? "unchanged" : "moved to the bundle's digest";
+      std::string signature_state = had_tag(t, t.signature_tag()) ? "signatures added to the existing ones, if new" : "new";
+      report_.plan.push_back(fmt::format("push {} to {} ({}): {} of {} blobs to upload ({}), {} to mount; tag {}; signature {}",
+                                         t.what, where(t, t.tag), t.digest().str(), to_send, total,
+                                         util::human_bytes(bytes), to_mount, tag_state, signature_state));
+    }
+  }
+
+  // In a dry run on a project that does not exist yet, a delta can only fail.
+  void check_delta_planned(bool project_exists) {
+    if (project_exists || bundle_.omitted.empty()) {
+      if (project_exists) check_delta();
+      return;
+    }
+    const auto& base = *bundle_.root.base;
+    throw Error(ErrorKind::Remote,
+                fmt::format("{} {} is a delta against {} {}, but project \"{}\" does not exist on {}, so it holds none "
+                            "of the {} blobs the bundle leaves out",
+                            bundle_.root.name, bundle_.root.version, base.name, base.version, relocation_.project,
+                            relocation_.registry, bundle_.omitted.size()),
+                fmt::format("push the base bundle ({} {}) first", base.name, base.version));
+  }
+
+  const bundle::ArchiveReader& reader_;
+  const VerifiedBundle& bundle_;
+  const Relocation& relocation_;
+  registry::RegistryClient& target_;
+  harbor::HarborApi& harbor_;
+  const sign::TrustedKeys& keys_;
+  const PushOptions& options_;
+  util::Progress& progress_;
+  BundleContent content_;
+  std::vector<Target> targets_;
+  std::map<std::string, std::set<std::string>> tags_;  // repository -> tags before the push
+  PushReport report_;
+};
+
+}  // namespace
+
+PushReport push_bundle(const bundle::ArchiveReader& reader, const VerifiedBundle& bundle, const Relocation& relocation,
+                       registry::RegistryClient& target, harbor::HarborApi& harbor, const sign::TrustedKeys& keys,
+                       const PushOptions& options, util::Progress& progress) {
+  return Pusher(reader, bundle, relocation, target, harbor, keys, options, progress).run();
+}
+
+std::function<void(const oci::Digest&, uint64_t, uint64_t)> progress_reporter(util::Progress& progress) {
+  struct State {
+    std::mutex mu;
+    std::map<oci::Digest, uint64_t> seen;
+  };
+  auto state = std::make_shared<State>();
+  return [state, &progress](const oci::Digest& digest, uint64_t done, uint64_t) {
+    std::lock_guard lock(state->mu);
+    uint64_t& seen = state->seen[digest];
+    if (done > seen) {
+      progress.advance(done - seen);
+      seen = done;
+    }
+  };
+}
+
+}  // namespace sealift::install

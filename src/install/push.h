@@ -1,0 +1,55 @@
+// `sealift-install push`: moves a verified bundle into the customer's Harbor, straight from the
+// archive. Order, so that no tag ever points at missing content and a re-run after any failure
+// finishes the job: project check (or creation) and a push-permission probe; for a delta, proof
+// that the target holds every blob the bundle leaves out; then per image its blobs (in parallel,
+// skipped when present, mounted across repositories) and manifests by digest; the `.sig`
+// signature manifests; the chart artifact; the tags last; finally every manifest is read back and
+// every signature verified as stored in the target, as `cosign verify --key` does.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "bundle/archive_reader.h"
+#include "harbor/api.h"
+#include "install/relocation.h"
+#include "install/verify.h"
+#include "registry/client.h"
+#include "sign/signature.h"
+#include "util/progress.h"
+
+namespace sealift::install {
+
+struct PushOptions {
+  bool create_project = false;
+  bool dry_run = false;  // query the target, change nothing, say what would happen
+  int jobs = 8;
+};
+
+struct PushReport {
+  bool project_created = false;
+  std::vector<std::string> plan;  // dry run: one line per thing that would be created or pushed
+  uint64_t blobs_uploaded = 0;
+  uint64_t blobs_mounted = 0;
+  uint64_t blobs_skipped = 0;     // already in the target repository
+  uint64_t bytes_uploaded = 0;
+  uint64_t manifests_pushed = 0;  // tag writes included
+  uint64_t tags_written = 0;
+  uint64_t tags_unchanged = 0;    // already pointing at the bundle's digest
+  uint64_t signatures_merged = 0; // .sig manifests that already held other signatures
+  uint64_t signatures_verified = 0;  // read back from the target and checked with the keys
+};
+
+// `keys` re-check the signatures as the target serves them; with none (only possible after
+// --insecure-skip-signature) the read-back compares digests only.
+PushReport push_bundle(const bundle::ArchiveReader& reader, const VerifiedBundle& bundle, const Relocation& relocation,
+                       registry::RegistryClient& target, harbor::HarborApi& harbor, const sign::TrustedKeys& keys,
+                       const PushOptions& options, util::Progress& progress);
+
+// A RegistryOptions::progress callback that feeds blob bytes into `progress`, counting resent
+// bytes once.
+std::function<void(const oci::Digest&, uint64_t, uint64_t)> progress_reporter(util::Progress& progress);
+
+}  // namespace sealift::install

@@ -1,0 +1,189 @@
+#include "env/bundles.h"
+
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "bundle/archive_reader.h"
+#include "bundle/archive_writer.h"
+#include "bundle/parted_file.h"
+#include "chart/package.h"
+#include "io/stream.h"
+#include "ref/reference.h"
+#include "util/fs.h"
+
+namespace sealift::testenv {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// "linux/arm64/v8" -> os, architecture, variant.
+lock::LockedPlatform locked_platform(const FixtureManifest& m) {
+  lock::LockedPlatform p;
+  std::stringstream in(m.platform);
+  std::getline(in, p.os, '/');
+  std::getline(in, p.architecture, '/');
+  std::getline(in, p.variant, '/');
+  p.digest = oci::Digest::parse(m.digest);
+  p.size = m.size;
+  return p;
+}
+
+std::string component_of(const std::string& name) { return name == "frontend" || name == "backend" ? name : "platform"; }
+
+}  // namespace
+
+std::string values_key(const std::string& image_name) {
+  std::string out;
+  bool upper = false;
+  for (char c : image_name) {
+    if (c == '-') {
+      upper = true;
+      continue;
+    }
+    out += upper ? static_cast<char>(std::toupper(static_cast<unsigned char>(c))) : c;
+    upper = false;
+  }
+  return out;
+}
+
+BundleFactory::BundleFactory(std::string scale) : dir_("sealift-bundles"), scale_(std::move(scale)) {
+  upstream_ = std::make_unique<Registry>();
+  private_key_ = dir_ / "vendor/cosign.key";
+  public_key_ = keygen(dir_ / "vendor");
+}
+
+fs::path BundleFactory::keygen(const fs::path& dir) {
+  fs::create_directories(dir);
+  RunResult r = run({bundle_program(), "keygen", "--dir", dir.string()}, {{"COSIGN_PASSWORD", password_}});
+  if (r.exit_code != 0) throw std::runtime_error("sealift-bundle keygen failed: " + r.err);
+  return dir / "cosign.pub";
+}
+
+fs::path BundleFactory::other_key(const std::string& name) {
+  fs::path dir = dir_ / ("keys-" + name);
+  return fs::exists(dir / "cosign.pub") ? dir / "cosign.pub" : keygen(dir);
+}
+
+fs::path BundleFactory::write_chart(const BundleSpec& spec, const FixtureSet& fixtures) {
+  fs::path chart = dir_ / ("chart-" + std::to_string(++charts_)) / "sealift-test-app";
+  fs::create_directories(chart / "templates");
+  std::string annotation, values, deployments;
+  for (const auto& name : spec.images) {
+    const FixtureImage& image = fixtures.image(name);
+    ref::Reference source = ref::Reference::parse(image.source);
+    std::string key = values_key(name);
+    annotation += "    - name: " + name + "\n      image: " + image.source + "\n      component: " + component_of(name) +
+                  "\n      valuesPaths: [" + key + ".image]\n";
+    values += key + ":\n  image:\n    registry: " + source.registry + "\n    repository: " + source.repository +
+              "\n    tag: \"" + source.tag + "\"\n    digest: \"\"\n";
+    deployments += "---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: " + name +
+                   "\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: " + name +
+                   "}\n  template:\n    metadata:\n      labels: {app: " + name +
+                   "}\n    spec:\n      containers:\n        - name: " + name + "\n          image: {{ include \"image\" .Values." +
+                   key + ".image }}\n";
+  }
+  util::write_file_atomic(chart / "Chart.yaml",
+                          "apiVersion: v2\nname: sealift-test-app\ndescription: A small application for sealift's tests\n"
+                          "type: application\nversion: " +
+                              spec.chart_version + "\nappVersion: \"" + spec.chart_version +
+                              "\"\nannotations:\n  sealift.dev/images: |\n" + annotation);
+  util::write_file_atomic(chart / "values.yaml", values);
+  util::write_file_atomic(chart / "templates/_image.tpl",
+                          "{{- define \"image\" -}}\n"
+                          "{{- if .digest -}}{{ .registry }}/{{ .repository }}@{{ .digest }}"
+                          "{{- else -}}{{ .registry }}/{{ .repository }}:{{ .tag }}{{- end -}}\n"
+                          "{{- end -}}\n");
+  util::write_file_atomic(chart / "templates/deployments.yaml", deployments);
+  return chart;
+}
+
+BuiltBundle BundleFactory::build(const BundleSpec& spec, const fs::path& output) {
+  FixtureOptions fo;
+  fo.scale = scale_;
+  fo.release = spec.release;
+  fo.only = spec.images;
+  BuiltBundle out;
+  out.fixtures = push_fixtures(*upstream_, fo);
+  out.chart_dir = write_chart(spec, out.fixtures);
+
+  for (const auto& name : spec.images) {
+    const FixtureImage& image = out.fixtures.image(name);
+    lock::LockedImage locked;
+    locked.name = name;
+    locked.component = component_of(name);
+    locked.source = ref::Reference::parse(image.source);
+    locked.digest = oci::Digest::parse(image.digest);
+    locked.media_type = image.media_type;
+    for (const auto& m : image.manifests) locked.platforms.push_back(locked_platform(m));
+    locked.values_paths = {values_key(name) + ".image"};
+    out.lock.images.push_back(std::move(locked));
+  }
+  io::StringSink package;
+  chart::Package pkg = chart::write_package(out.chart_dir, package);
+  out.lock.chart = {"sealift-test-app", spec.chart_version, pkg.digest};
+  out.lock.sort();
+  out.lock_file = out.chart_dir.parent_path() / "images.lock";
+  out.lock.save(out.lock_file);
+
+  const std::string host = upstream_->host();
+  std::vector<std::string> argv = {bundle_program(), "build", "--chart", out.chart_dir.string(), "--lock",
+                                   out.lock_file.string(), "--key", (spec.signing_key.empty() ? private_key_ : spec.signing_key).string(), "--output", output.string(),
+                                   "--mirror", "docker.io=" + host, "--mirror", "ghcr.io=" + host, "--mirror",
+                                   "registry.k8s.io=" + host, "--plain-http", "--cache", (dir_ / "cache").string(), "-q"};
+  if (!spec.base.empty()) argv.insert(argv.end(), {"--base", spec.base.string()});
+  if (!spec.split_size.empty()) argv.insert(argv.end(), {"--split-size", spec.split_size});
+  for (const auto& p : spec.platforms) argv.insert(argv.end(), {"--platform", p});
+  RunResult r = run(argv, {{"COSIGN_PASSWORD", password_}, {"SOURCE_DATE_EPOCH", "1700000000"}});
+  if (r.exit_code != 0)
+    throw std::runtime_error("sealift-bundle build failed (exit " + std::to_string(r.exit_code) + "): " + r.err);
+  out.path = output;
+  if (spec.split_size.empty()) {
+    out.files = {output};
+  } else {
+    for (size_t i = 0; fs::exists(bundle::part_path(output, i)); ++i) out.files.push_back(bundle::part_path(output, i));
+  }
+  return out;
+}
+
+void rewrite_bundle(const fs::path& from, const fs::path& to,
+                    const std::map<std::string, std::optional<std::string>>& changes) {
+  bundle::ArchiveReader reader(from);
+  bundle::ArchiveWriter writer(to);
+  for (const auto& e : reader.entries()) {
+    auto change = changes.find(e.name);
+    if (change == changes.end()) {
+      auto source = reader.open(e.name);
+      writer.add(e.name, e.size, *source);
+    } else if (change->second) {
+      writer.add_bytes(e.name, *change->second);
+    }
+  }
+  for (const auto& [name, content] : changes)
+    if (!reader.find(name) && content) writer.add_bytes(name, *content);
+  writer.finish();
+}
+
+void flip_byte_in_entry(const fs::path& from, const fs::path& to, const std::string& entry) {
+  uint64_t at = 0;
+  {
+    bundle::ArchiveReader reader(from);
+    const bundle::TocEntry* e = reader.find(entry);
+    if (!e) throw std::invalid_argument(from.string() + " has no entry " + entry);
+    uint64_t middle = e->data_offset + e->size / 2;
+    for (const auto& f : reader.frames())
+      if (middle >= f.offset && middle < f.offset + f.size) at = f.compressed_offset + f.compressed_size / 2;
+    if (at == 0) throw std::logic_error("no frame holds " + entry);
+  }
+  fs::copy_file(from, to, fs::copy_options::overwrite_existing);
+  std::fstream file(to, std::ios::in | std::ios::out | std::ios::binary);
+  file.seekg(static_cast<std::streamoff>(at));
+  char c = 0;
+  file.read(&c, 1);
+  c = static_cast<char>(c ^ 0x20);
+  file.seekp(static_cast<std::streamoff>(at));
+  file.write(&c, 1);
+}
+
+}  // namespace sealift::testenv

@@ -1,0 +1,134 @@
+// What the installer's tests share: the bundles (built once per test process by the vendor's real
+// tool), and a Harbor-like target with the peers that inspect it (crane, cosign) logged in through
+// a docker config of its own.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bundle/archive_reader.h"
+#include "bundle/layout.h"
+#include "bundle/root.h"
+#include "env/bundles.h"
+#include "env/harbor.h"
+#include "env/process.h"
+#include "registry/client.h"
+#include "util/encoding.h"
+#include "util/fs.h"
+
+namespace sealift::install::testing {
+
+namespace fs = std::filesystem;
+using testenv::RunResult;
+
+// The vendor side, shared by every test of one process.
+inline testenv::BundleFactory& factory() {
+  static testenv::BundleFactory f;
+  return f;
+}
+
+// The default bundle: four images (OCI and Docker media types, shared base layers) and the chart.
+inline const testenv::BuiltBundle& full_bundle() {
+  static const testenv::BuiltBundle b = factory().build({}, factory().dir() / "full.tar.zst");
+  return b;
+}
+
+inline std::string entry_text(const fs::path& bundle, const std::string& entry) {
+  return bundle::ArchiveReader(bundle).read_small(entry, 1ull << 30);
+}
+
+inline bundle::Root root_of(const fs::path& bundle) { return bundle::Root::parse(entry_text(bundle, "sealift.json")); }
+
+// The entry name of the first layer of the first platform of the image `source` in `bundle`.
+inline std::string first_layer(const fs::path& bundle, const std::string& source) {
+  bundle::ArchiveReader reader(bundle);
+  bundle::Root root = bundle::Root::parse(reader.read_small("sealift.json"));
+  for (const auto& image : root.images) {
+    if (image.source != source) continue;
+    oci::Manifest top = oci::Manifest::parse(reader.read_small(bundle::blob_path(image.digest)), image.media_type);
+    oci::Manifest m = top;
+    if (top.is_index())
+      m = oci::Manifest::parse(reader.read_small(bundle::blob_path(top.manifests().at(0).digest)),
+                               top.manifests().at(0).media_type);
+    return bundle::blob_path(m.layers().at(0).digest);
+  }
+  throw std::invalid_argument("no image " + source);
+}
+
+inline std::string flipped(std::string bytes, size_t at) {
+  bytes.at(at) = static_cast<char>(bytes.at(at) ^ 0x01);
+  return bytes;
+}
+
+inline RunResult install(const std::vector<std::string>& args, const std::map<std::string, std::string>& env = {}) {
+  std::vector<std::string> argv = {testenv::install_program()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return testenv::run(argv, env);
+}
+
+inline std::string said(const RunResult& r) { return "exit " + std::to_string(r.exit_code) + "\nstdout: " + r.out + "\nstderr: " + r.err; }
+
+// A Harbor-like target and the clients that look at it.
+class Target {
+ public:
+  explicit Target(testenv::HarborLikeOptions options = {})
+      : harbor_(std::move(options)), home_("sealift-target-client") {
+    nlohmann::json config;
+    config["auths"][harbor_.host()]["auth"] = util::base64_encode(harbor_.admin_user() + ":" + harbor_.admin_password());
+    util::write_file_atomic(home_ / "config.json", config.dump(), 0600);
+    registry::RegistryOptions ro;
+    ro.http.plain_http = true;
+    ro.credentials = {harbor_.admin_user(), harbor_.admin_password(), "test"};
+    client_ = std::make_unique<registry::RegistryClient>(harbor_.host(), ro);
+  }
+
+  testenv::HarborLike& harbor() { return harbor_; }
+  std::string host() const { return harbor_.host(); }
+  registry::RegistryClient& client() { return *client_; }
+
+  // Credentials through the environment, as an operator's script would pass them.
+  std::map<std::string, std::string> env() const {
+    return {{"SEALIFT_REGISTRY_USER", harbor_.admin_user()},
+            {"SEALIFT_REGISTRY_PASSWORD", harbor_.admin_password()},
+            {"DOCKER_CONFIG", home_.path().string()}};
+  }
+
+  RunResult push(const fs::path& bundle, const std::vector<std::string>& extra = {}, const fs::path& key = {}) {
+    std::vector<std::string> args = {"push", bundle.string(), "--key",
+                                     (key.empty() ? factory().public_key() : key).string(), "--registry", host(),
+                                     "--project", "ai-saas", "--plain-http", "--json"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return install(args, env());
+  }
+
+  // `cosign verify` as the customer's security team would run it inside the air gap.
+  RunResult cosign_verify(const std::string& reference, const fs::path& key) {
+    return testenv::run({testenv::peer("cosign"), "verify", "--key", key.string(), "--insecure-ignore-tlog=true",
+                         "--allow-http-registry", "--output", "json", reference},
+                        {{"DOCKER_CONFIG", home_.path().string()}, {"SIGSTORE_NO_CACHE", "1"}, {"TUF_ROOT", (home_ / "tuf").string()}});
+  }
+
+  std::string crane_digest(const std::string& reference) {
+    RunResult r = testenv::run({testenv::peer("crane"), "digest", "--insecure", reference},
+                               {{"DOCKER_CONFIG", home_.path().string()}});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    std::string d = r.out;
+    while (!d.empty() && (d.back() == '\n' || d.back() == ' ')) d.pop_back();
+    return d;
+  }
+
+  std::vector<std::string> tags(const std::string& repository) { return client_->list_tags(repository); }
+
+ private:
+  testenv::HarborLike harbor_;
+  testenv::TempDir home_;
+  std::unique_ptr<registry::RegistryClient> client_;
+};
+
+}  // namespace sealift::install::testing

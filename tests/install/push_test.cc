@@ -1,0 +1,287 @@
+// `sealift-install push` into a Harbor-like target (real docker-registry behind a token service and
+// project API), checked with the real crane and cosign: what lands there, what is refused, and
+// how a push recovers from a registry that dies half-way.
+#include "install/push.h"
+
+#include <atomic>
+
+#include <fmt/format.h>
+
+#include "harbor/api.h"
+#include "harness.h"
+#include "install/relocation.h"
+#include "install/verify.h"
+#include "util/error.h"
+
+namespace sealift::install::testing {
+namespace {
+
+fs::path scratch(const std::string& name) {
+  static testenv::TempDir dir("sealift-push-test");
+  return dir / name;
+}
+
+registry::HttpOptions plain_http() {
+  registry::HttpOptions o;
+  o.plain_http = true;
+  return o;
+}
+
+nlohmann::json pushed(const RunResult& r) {
+  EXPECT_EQ(r.exit_code, 0) << said(r);
+  return r.exit_code == 0 ? nlohmann::json::parse(r.out) : nlohmann::json::object();
+}
+
+// Every repository the default relocation of `b` pushes to, with the tags it must end up with.
+std::map<std::string, std::vector<std::string>> expected_tags(const testenv::BuiltBundle& b) {
+  std::map<std::string, std::vector<std::string>> out;
+  for (const auto& image : b.lock.images)
+    out["ai-saas/" + image.source.repository].push_back(image.source.tag);
+  out["ai-saas/charts/sealift-test-app"].push_back("1.0.0");
+  return out;
+}
+
+TEST(Push, IntoAHarborProjectThatCosignThenVerifies) {
+  const auto& b = full_bundle();
+  Target target;
+
+  // The project must exist, or be created on request; a dry run changes nothing.
+  RunResult missing = target.push(b.path);
+  EXPECT_EQ(missing.exit_code, 6) << said(missing);
+  EXPECT_NE(missing.err.find("project \"ai-saas\" does not exist"), std::string::npos) << said(missing);
+  EXPECT_NE(missing.err.find("--create-project"), std::string::npos);
+
+  nlohmann::json plan = pushed(target.push(b.path, {"--create-project", "--dry-run"}));
+  ASSERT_TRUE(plan.contains("plan")) << plan.dump();
+  EXPECT_NE(plan["plan"][0].get<std::string>().find("create project \"ai-saas\""), std::string::npos);
+  EXPECT_EQ(plan["plan"].size(), b.lock.images.size() + 2);
+  EXPECT_EQ(target.harbor().count_requests("POST", "/api/v2.0/projects"), 0u);
+  EXPECT_EQ(target.harbor().count_requests("PUT", "/v2/"), 0u);
+
+  nlohmann::json first = pushed(target.push(b.path, {"--create-project", "--jobs", "3"}));
+  EXPECT_TRUE(first["projectCreated"].get<bool>());
+  EXPECT_GT(first["blobsUploaded"].get<int>(), 10);
+  EXPECT_GT(first["blobsMounted"].get<int>(), 0) << "shared base layers are mounted, not sent twice";
+  EXPECT_EQ(first["tagsWritten"].get<size_t>(), b.lock.images.size() + 1);
+  EXPECT_EQ(first["signaturesVerified"].get<size_t>(), b.lock.images.size() + 1);
+
+  // Every image by its tag, with the bundle's digest, its .sig beside it; cosign agrees.
+  bundle::Root root = root_of(b.path);
+  for (const auto& image : root.images) {
+    ref::Reference source = ref::Reference::parse(image.source);
+    std::string repository = target.host() + "/ai-saas/" + source.repository;
+    EXPECT_EQ(target.crane_digest(repository + ":" + source.tag), image.digest.str()) << image.source;
+    EXPECT_EQ(target.crane_digest(repository + ":" + image.digest.tag_form() + ".sig"), image.signature.str());
+    RunResult cosign = target.cosign_verify(repository + "@" + image.digest.str(), factory().public_key());
+    EXPECT_EQ(cosign.exit_code, 0) << image.source << "\n" << said(cosign);
+    RunResult stranger = target.cosign_verify(repository + "@" + image.digest.str(), factory().other_key("stranger"));
+    EXPECT_NE(stranger.exit_code, 0) << "cosign accepted a key that signed nothing";
+  }
+  std::string chart = target.host() + "/ai-saas/charts/sealift-test-app";
+  EXPECT_EQ(target.crane_digest(chart + ":1.0.0"), root.chart.manifest.str());
+  RunResult chart_cosign = target.cosign_verify(chart + "@" + root.chart.manifest.str(), factory().public_key());
+  EXPECT_EQ(chart_cosign.exit_code, 0) << said(chart_cosign);
+
+  // Pushing again moves nothing.
+  nlohmann::json again = pushed(target.push(b.path));
+  EXPECT_FALSE(again["projectCreated"].get<bool>());
+  EXPECT_EQ(again["blobsUploaded"].get<int>(), 0);
+  EXPECT_EQ(again["bytesUploaded"].get<int>(), 0);
+  EXPECT_EQ(again["manifestsPushed"].get<int>(), 0);
+  EXPECT_EQ(again["tagsWritten"].get<int>(), 0);
+  EXPECT_EQ(again["tagsUnchanged"].get<size_t>(), b.lock.images.size() + 1);
+}
+
+TEST(Push, AlteredOrWronglySignedBundlesPushNothing) {
+  const auto& b = full_bundle();
+  Target target;
+  target.harbor().create_project("ai-saas");
+  std::string layer = first_layer(b.path, "docker.io/library/postgres:16.4");
+  bundle::Root root = root_of(b.path);
+  const std::map<std::string, std::string> alterations = {
+      {layer, flipped(entry_text(b.path, layer), 1000)},
+      {bundle::blob_path(root.images.back().digest), flipped(entry_text(b.path, bundle::blob_path(root.images.back().digest)), 60)},
+      {"sealift.json", flipped(entry_text(b.path, "sealift.json"), 80)},
+      {"sealift.json.sig", flipped(entry_text(b.path, "sealift.json.sig"), 10)},
+  };
+  for (const auto& [entry, content] : alterations) {
+    SCOPED_TRACE(entry);
+    fs::path tampered = scratch("tampered.tar.zst");
+    testenv::rewrite_bundle(b.path, tampered, {{entry, content}});
+    RunResult r = target.push(tampered);
+    EXPECT_EQ(r.exit_code, 4) << said(r);
+    EXPECT_NE(r.err.find(entry), std::string::npos) << said(r);
+  }
+  RunResult wrong_key = target.push(b.path, {}, factory().other_key("stranger"));
+  EXPECT_EQ(wrong_key.exit_code, 4) << said(wrong_key);
+
+  EXPECT_EQ(target.harbor().count_requests("POST", "/blobs/uploads"), 0u);
+  EXPECT_EQ(target.harbor().count_requests("PUT", "/manifests/"), 0u);
+  for (const auto& [repository, tags] : expected_tags(b)) EXPECT_TRUE(target.tags(repository).empty()) << repository;
+}
+
+TEST(Push, APullOnlyRobotIsRefusedBeforeAnyByteMoves) {
+  const auto& b = full_bundle();
+  Target target;
+  target.harbor().create_project("ai-saas");
+  harbor::HarborApi api(target.host(), plain_http(), {target.harbor().admin_user(), target.harbor().admin_password(), "test"});
+  harbor::RobotAccount robot = api.create_pull_robot("ai-saas", "cluster");
+  RunResult r = install({"push", b.path.string(), "--key", factory().public_key().string(), "--registry", target.host(),
+                         "--project", "ai-saas", "--plain-http"},
+                        {{"SEALIFT_REGISTRY_USER", robot.name}, {"SEALIFT_REGISTRY_PASSWORD", robot.secret}});
+  EXPECT_EQ(r.exit_code, 6) << said(r);
+  EXPECT_NE(r.err.find("no push permission"), std::string::npos) << said(r);
+  EXPECT_EQ(r.err.find(robot.secret), std::string::npos) << "the secret leaked into a message";
+  EXPECT_EQ(target.harbor().count_requests("PUT", "/blobs/uploads"), 0u);
+  EXPECT_EQ(target.harbor().count_requests("PATCH", "/blobs/uploads"), 0u);
+  EXPECT_EQ(target.harbor().count_requests("PUT", "/manifests/"), 0u);
+}
+
+TEST(Push, AnInterruptedPushFinishesOnReRun) {
+  const auto& b = full_bundle();
+  Target target;
+  target.harbor().create_project("ai-saas");
+  bundle::ArchiveReader reader(b.path);
+  sign::TrustedKeys keys = sign::TrustedKeys::from_files({factory().public_key()});
+  util::Progress quiet(util::Progress::Mode::Quiet);
+  VerifiedBundle verified = verify_bundle(reader, keys, {}, quiet);
+  Relocation relocation = relocate(verified.root, verified.lock, {target.host(), "ai-saas", false});
+  registry::Credentials admin{target.harbor().admin_user(), target.harbor().admin_password(), "test"};
+  harbor::HarborApi api(target.host(), plain_http(), admin);
+
+  uint64_t total = 0;
+  for (const auto& e : reader.entries())
+    if (bundle::blob_digest(e.name)) total += e.size;
+
+  // The registry behind Harbor dies once a third of the bytes have gone out.
+  std::atomic<uint64_t> sent{0};
+  std::atomic<bool> killed{false};
+  registry::RegistryOptions ro;
+  ro.http.plain_http = true;
+  ro.credentials = admin;
+  ro.retry.retries = 1;
+  ro.retry.initial_delay_s = 0.05;
+  ro.progress = [&, seen = std::make_shared<std::map<oci::Digest, uint64_t>>(),
+                 mu = std::make_shared<std::mutex>()](const oci::Digest& d, uint64_t done, uint64_t) {
+    std::lock_guard lock(*mu);
+    uint64_t& s = (*seen)[d];
+    if (done > s) sent += done - s, s = done;
+    if (sent > total / 3 && !killed.exchange(true)) target.harbor().registry().kill();
+  };
+  {
+    registry::RegistryClient client(target.host(), ro);
+    PushOptions po;
+    po.jobs = 2;
+    EXPECT_THROW(push_bundle(reader, verified, relocation, client, api, keys, po, quiet), Error);
+  }
+  ASSERT_TRUE(killed.load());
+  target.harbor().registry().start();
+  for (const auto& [repository, tags] : expected_tags(b))
+    EXPECT_TRUE(target.tags(repository).empty()) << "a tag was written before all content was in: " << repository;
+
+  // Re-run: only what is missing moves, and the target ends complete.
+  registry::RegistryOptions plain;
+  plain.http.plain_http = true;
+  plain.credentials = admin;
+  registry::RegistryClient client(target.host(), plain);
+  PushReport report = push_bundle(reader, verified, relocation, client, api, keys, {}, quiet);
+  EXPECT_GT(report.blobs_skipped, 0u) << "nothing survived the first attempt?";
+  EXPECT_LT(report.bytes_uploaded, total);
+  EXPECT_EQ(report.tags_written, b.lock.images.size() + 1);
+  EXPECT_EQ(report.signatures_verified, b.lock.images.size() + 1);
+  for (const auto& image : relocation.images) {
+    RunResult cosign = target.cosign_verify(image.pinned(target.host()), factory().public_key());
+    EXPECT_EQ(cosign.exit_code, 0) << image.source << said(cosign);
+  }
+}
+
+TEST(Push, ADeltaNeedsItsBaseInTheTarget) {
+  testenv::BundleSpec base_spec;
+  base_spec.images = {"postgres", "backend"};
+  auto base = factory().build(base_spec, scratch("base.tar.zst"));
+  testenv::BundleSpec delta_spec = base_spec;
+  delta_spec.release = 2;
+  delta_spec.base = base.path;
+  auto delta = factory().build(delta_spec, scratch("delta.tar.zst"));
+  bundle::Root delta_root = root_of(delta.path);
+  ASSERT_FALSE(delta_root.omitted_blobs.empty());
+
+  Target target;
+  RunResult lacking = target.push(delta.path, {"--create-project"});
+  EXPECT_EQ(lacking.exit_code, 6) << said(lacking);
+  EXPECT_NE(lacking.err.find("is a delta against sealift-test-app 1.0.0"), std::string::npos) << said(lacking);
+  size_t n = delta_root.omitted_blobs.size();
+  EXPECT_NE(lacking.err.find(fmt::format("lacks {} of the {} blobs", n, n)), std::string::npos) << said(lacking);
+  for (size_t i = 0; i < std::min<size_t>(n, 20); ++i)
+    EXPECT_NE(lacking.err.find(delta_root.omitted_blobs[i].str()), std::string::npos) << "not named: " << i;
+  EXPECT_NE(lacking.err.find("push the base bundle"), std::string::npos);
+  EXPECT_EQ(target.harbor().count_requests("PUT", "/manifests/"), 0u);
+
+  nlohmann::json full = pushed(target.push(base.path));
+  nlohmann::json update = pushed(target.push(delta.path));
+  EXPECT_LT(update["bytesUploaded"].get<uint64_t>(), full["bytesUploaded"].get<uint64_t>() / 2);
+  const auto& backend = delta.fixtures.image("backend");
+  EXPECT_EQ(backend.tag, "1.1.0");
+  std::string reference = target.host() + "/ai-saas/sealift/backend";
+  EXPECT_EQ(target.crane_digest(reference + ":1.1.0"), backend.digest);
+  EXPECT_EQ(target.crane_digest(reference + ":1.0.0"), base.fixtures.image("backend").digest);
+  RunResult cosign = target.cosign_verify(reference + "@" + backend.digest, factory().public_key());
+  EXPECT_EQ(cosign.exit_code, 0) << said(cosign);
+}
+
+TEST(Push, SplitPartsArePushedInPlaceAndSourceHostsCanBeKept) {
+  testenv::BundleSpec spec;
+  spec.images = {"redis", "fluent-bit"};
+  spec.split_size = "300K";
+  auto b = factory().build(spec, scratch("split.tar.zst"));
+  ASSERT_GT(b.files.size(), 2u);
+  Target target;
+  nlohmann::json j = pushed(target.push(b.files.front(), {"--create-project", "--keep-source-host"}));
+  for (const auto& image : b.lock.images) {
+    std::string reference = target.host() + "/ai-saas/" + image.source.registry + "/" + image.source.repository;
+    EXPECT_EQ(target.crane_digest(reference + ":" + image.source.tag), image.digest.str());
+    EXPECT_EQ(target.cosign_verify(reference + "@" + image.digest.str(), factory().public_key()).exit_code, 0);
+  }
+  EXPECT_TRUE(target.tags("ai-saas/library/redis").empty());
+}
+
+TEST(Push, SignaturesAlreadyInHarborAreKept) {
+  testenv::BundleSpec spec;
+  spec.images = {"redis"};
+  auto first = factory().build(spec, scratch("first.tar.zst"));
+  Target target;
+  pushed(target.push(first.path, {"--create-project"}));
+  std::string image = target.host() + "/ai-saas/library/redis@" + first.lock.images[0].digest.str();
+
+  // The customer's security team countersigns in Harbor with cosign itself.
+  fs::path customer = factory().other_key("customer");
+  RunResult sign = testenv::run({testenv::peer("cosign"), "sign", "--key", (customer.parent_path() / "cosign.key").string(),
+                                 "--tlog-upload=false", "-y", "--allow-http-registry", image},
+                                {{"COSIGN_PASSWORD", factory().key_password()}, {"DOCKER_CONFIG", target.env().at("DOCKER_CONFIG")}});
+  ASSERT_EQ(sign.exit_code, 0) << said(sign);
+
+  // A new build of the same images carries new signatures: they join, nothing is lost.
+  auto second = factory().build(spec, scratch("second.tar.zst"));
+  ASSERT_EQ(second.lock.images[0].digest, first.lock.images[0].digest);
+  nlohmann::json j = pushed(target.push(second.path));
+  EXPECT_EQ(j["signaturesVerified"].get<int>(), 2);
+  EXPECT_EQ(j["signaturesMerged"].get<int>(), 0) << "the vendor's signature was there already";
+  EXPECT_EQ(target.cosign_verify(image, customer).exit_code, 0) << "the customer's signature was overwritten";
+  EXPECT_EQ(target.cosign_verify(image, factory().public_key()).exit_code, 0);
+
+  // The vendor rotates its key: the new signatures are added beside the old ones.
+  fs::path rotated = factory().other_key("vendor-2026");
+  spec.signing_key = rotated.parent_path() / "cosign.key";
+  auto third = factory().build(spec, scratch("third.tar.zst"));
+  nlohmann::json k = pushed(target.push(third.path, {}, rotated));
+  EXPECT_EQ(k["signaturesMerged"].get<int>(), 2) << "image and chart";
+  EXPECT_EQ(k["tagsWritten"].get<int>(), 0);
+  for (const fs::path& key : {rotated, customer, factory().public_key()})
+    EXPECT_EQ(target.cosign_verify(image, key).exit_code, 0) << key;
+  std::string chart = target.host() + "/ai-saas/charts/sealift-test-app@" + root_of(third.path).chart.manifest.str();
+  EXPECT_EQ(target.cosign_verify(chart, rotated).exit_code, 0);
+  EXPECT_EQ(target.cosign_verify(chart, factory().public_key()).exit_code, 0);
+}
+
+}  // namespace
+}  // namespace sealift::install::testing
