@@ -5,7 +5,6 @@
 #include <signal.h>
 
 #include <chrono>
-#include <fstream>
 #include <functional>
 #include <optional>
 #include <random>
@@ -61,15 +60,6 @@ Process start_peer(const std::string& name, std::vector<std::string> args, const
   std::vector<std::string> argv = {"setpriv", "--pdeathsig", "KILL", "--", peer(name)};
   argv.insert(argv.end(), args.begin(), args.end());
   return Process(std::move(argv), log);
-}
-
-long vm_rss_kib(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  }
-  return 0;
 }
 
 }  // namespace
@@ -133,14 +123,6 @@ RunResult Cluster::helm(const std::vector<std::string>& args) const {
   std::vector<std::string> argv = {peer("helm")};
   argv.insert(argv.end(), args.begin(), args.end());
   return run(argv, env(), {}, 600);
-}
-
-long Cluster::resident_kib() {
-  long total = 0;
-  for (Process* p : {&etcd_, &apiserver_, &controller_manager_, &scheduler_, &kwok_}) {
-    if (p->running()) total += vm_rss_kib(p->pid());
-  }
-  return total;
 }
 
 void Cluster::fail(const std::string& what, const Process* proc) const {

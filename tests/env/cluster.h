@@ -50,9 +50,6 @@ class Cluster {
   // Runs the real helm (peer "helm") against this cluster with env().
   RunResult helm(const std::vector<std::string>& args) const;
 
-  // Resident memory of the control plane processes, in KiB (for the benchmark report).
-  long resident_kib();
-
  private:
   void start_etcd();
   void write_credentials();
