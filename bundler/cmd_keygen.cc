@@ -7,6 +7,7 @@
 #include "sign/key.h"
 #include "sign/keypair.h"
 #include "sign/password.h"
+#include "util/error.h"
 
 namespace sealift::bundler {
 
@@ -23,7 +24,12 @@ struct KeygenFlags {
 void run_keygen(const KeygenFlags& f) {
   std::filesystem::path prefix = "cosign";
   if (!f.output_prefix.empty()) prefix = f.output_prefix;
-  if (!f.dir.empty()) prefix = std::filesystem::path(f.dir) / "cosign";
+  if (!f.dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(f.dir, ec);
+    if (ec) throw Error(ErrorKind::Io, fmt::format("cannot create {}: {}", f.dir, ec.message()));
+    prefix = std::filesystem::path(f.dir) / "cosign";
+  }
   auto files = sign::KeyPairFiles::with_prefix(prefix);
   sign::KeyType type = sign::parse_key_type(f.key_type);
   sign::Secret password = sign::read_password({f.password_file, /*confirm=*/true});

@@ -11,6 +11,8 @@
 #                   DIR/docker/config.json (0600) holds the credentials for skopeo --authfile,
 #                   helm --registry-config and DOCKER_CONFIG=DIR/docker.
 #       --tls       HTTPS with a throwaway CA: DIR/tls/trust/ca.crt (a --cert-dir of its own).
+#       With SEALIFT_REGISTRY_TOKEN_REALM and SEALIFT_REGISTRY_TOKEN_CERT set: token auth, as behind
+#       Harbor (service harbor-registry, issuer harbor-token-issuer).
 #   stop_all DIR
 #       stops every process recorded in a "pids" file under DIR, by pid, the last started first.
 #
@@ -78,6 +80,11 @@ start_registry() {
       printf 'http:\n  addr: 127.0.0.1:%s\n  secret: %s\n' "$port" "$(openssl rand -hex 24)"
       [ "$tls" = 1 ] && printf '  tls:\n    certificate: %s\n    key: %s\n' "$dir/tls/server.crt" "$dir/tls/server.key"
       [ "$htpasswd" = 1 ] && printf 'auth:\n  htpasswd:\n    realm: sealift-registry\n    path: %s\n' "$dir/htpasswd"
+      # Token auth, as behind Harbor: SEALIFT_REGISTRY_TOKEN_REALM (the token service URL) and
+      # SEALIFT_REGISTRY_TOKEN_CERT (the certificate whose key signs the tokens).
+      [ -n "${SEALIFT_REGISTRY_TOKEN_REALM:-}" ] &&
+        printf 'auth:\n  token:\n    realm: %s\n    service: harbor-registry\n    issuer: harbor-token-issuer\n    rootcertbundle: %s\n' \
+          "$SEALIFT_REGISTRY_TOKEN_REALM" "$SEALIFT_REGISTRY_TOKEN_CERT"
     } >"$dir/config.yml"
     chmod 600 "$dir/config.yml"
     setpriv --pdeathsig KILL -- docker-registry serve "$dir/config.yml" >>"$dir/registry.log" 2>&1 &

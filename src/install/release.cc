@@ -170,6 +170,14 @@ ReleaseStatus release_status(const helm::Helm& helm, const std::string& release,
     s.chart = fmt::format("{}-{}", m.value("name", ""), m.value("version", ""));
     s.app_version = m.value("appVersion", "");
   }
+  if (s.chart.empty()) {
+    // helm status leaves the chart out of its JSON; the history's newest entry names it.
+    auto h = nlohmann::json::parse(helm.history_json(release, namespace_name), nullptr, false);
+    if (h.is_array() && !h.empty() && h.back().is_object()) {
+      s.chart = h.back().value("chart", "");
+      s.app_version = h.back().value("app_version", "");
+    }
+  }
   return s;
 }
 

@@ -78,9 +78,14 @@ void Progress::draw(bool final) {
                    nlohmann::json{{"phase", phase_}, {"bytes", done}, {"total", total_}, {"seconds", secs}}.dump());
       break;
     case Mode::Plain:
-      if (final) fmt::print(out_, "{}: {} in {:.1f}s ({}/s)\n", phase_, human_bytes(done), secs, human_bytes(rate));
+      if (final && done == 0 && total_ == 0) fmt::print(out_, "{}: done in {:.1f}s\n", phase_, secs);
+      else if (final) fmt::print(out_, "{}: {} in {:.1f}s ({}/s)\n", phase_, human_bytes(done), secs, human_bytes(rate));
       break;
     case Mode::Auto: {
+      if (done == 0 && total_ == 0) {
+        fmt::print(out_, "\r\033[K{}: {:.1f}s{}", phase_, secs, final ? "\n" : "");
+        break;
+      }
       std::string eta;
       if (!final && total_ > done && rate > 0)
         eta = fmt::format(", ETA {:.0f}s", static_cast<double>(total_ - done) / rate);
