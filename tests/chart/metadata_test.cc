@@ -1,8 +1,12 @@
 // Chart.yaml as helm reads it, and helm's OCI config blob derived from it (wire-formats §14.2).
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include "chart/metadata.h"
+#include "chart/package.h"
 #include "chart/render.h"
+#include "env/registry.h"
 #include "util/error.h"
 
 namespace sealift::charttest {
@@ -81,6 +85,30 @@ TEST(ChartMetadata, RefusesMalformedChartYaml) {
       EXPECT_NE(std::string(e.what()).find(reason), std::string::npos) << e.what();
     }
   }
+}
+
+TEST(ChartMetadata, ConfigBlobIsWhatHelmPushWrites) {
+  // helm push of our package to a real registry: helm's config blob must be byte-identical to ours
+  // and its chart layer must be our .tgz, byte for byte.
+  testenv::Registry registry;
+  testenv::TempDir tmp;
+  const auto packaged = chart::package_to_dir(chart_dir(), tmp.path());
+  const std::map<std::string, std::string> env = {{"HELM_CACHE_HOME", (tmp.path() / "cache").string()},
+                                                  {"HELM_CONFIG_HOME", (tmp.path() / "config").string()},
+                                                  {"HELM_DATA_HOME", (tmp.path() / "data").string()}};
+  auto push = testenv::run({testenv::peer("helm"), "push", packaged.path.string(), "oci://" + registry.host() + "/charts",
+                            "--plain-http"},
+                           env);
+  ASSERT_EQ(push.exit_code, 0) << push.err;
+  const std::string ref = registry.host() + "/charts/ai-saas-dashboard";
+  auto manifest = testenv::run({testenv::peer("crane"), "manifest", "--insecure", ref + ":1.0.0"});
+  ASSERT_EQ(manifest.exit_code, 0) << manifest.err;
+  auto m = nlohmann::json::parse(manifest.out);
+  EXPECT_EQ(m["config"]["mediaType"], "application/vnd.cncf.helm.config.v1+json");
+  EXPECT_EQ(m["layers"][0]["digest"], packaged.package.digest.str());
+  auto config = testenv::run({testenv::peer("crane"), "blob", "--insecure", ref + "@" + m["config"]["digest"].get<std::string>()});
+  ASSERT_EQ(config.exit_code, 0) << config.err;
+  EXPECT_EQ(config.out, chart::Metadata::load(chart_dir()).config_json());
 }
 
 }  // namespace

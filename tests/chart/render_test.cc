@@ -312,6 +312,9 @@ TEST_P(ChartRender, ReferencesResolveWithinTheRender) {
   Rendered r(docs_);
   for (const auto& w : r.workloads()) {
     const std::string who = w.kind + " " + w.ns + "/" + w.name;
+    if (w.pod["serviceAccountName"]) {
+      EXPECT_TRUE(r.has("ServiceAccount", w.ns, w.pod["serviceAccountName"].as<std::string>())) << who;
+    }
     std::set<std::string> volumes;
     for (const auto& v : w.pod["volumes"]) {
       volumes.insert(v["name"].as<std::string>());
