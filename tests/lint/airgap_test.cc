@@ -213,6 +213,38 @@ spec:
   EXPECT_EQ(f.problem, "quay.io/someone/cache-warmer:0.3 is not in images.lock");
 }
 
+TEST(AirgapLint, CommandPassesOnTheChartAndFailsOnAnUnlistedImage) {
+  const std::map<std::string, std::string> env = {{"SEALIFT_HELM", testenv::peer("helm")}};
+  const std::string lock = (testenv::source_dir() / "images.lock").string();
+  auto ok = testenv::run({testenv::bundle_program(), "lint", "--chart", chart_dir().string(), "--lock", lock}, env);
+  EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+  EXPECT_NE(ok.out.find("ok    values-prod.yaml, pipeline.enabled, ingressController.enabled on: "), std::string::npos) << ok.out;
+
+  testenv::TempDir tmp;
+  const fs::path copy = tmp.path() / "chart";
+  fs::copy(chart_dir(), copy, fs::copy_options::recursive);
+  util::write_file_atomic(copy / "templates/frontend/debug-pod.yaml", R"(apiVersion: v1
+kind: Pod
+metadata:
+  name: debug
+  namespace: {{ .Values.namespaces.frontend }}
+spec:
+  containers:
+    - name: shell
+      image: docker.io/library/alpine:3.20
+)");
+  auto bad = testenv::run({testenv::bundle_program(), "lint", "--chart", copy.string(), "--lock", lock, "-f",
+                           (copy / "values-dev.yaml").string(), "--as-given"},
+                          env);
+  EXPECT_EQ(bad.exit_code, 1) << bad.out << bad.err;
+  EXPECT_NE(bad.out.find("FAIL  values-dev.yaml: 1 of "), std::string::npos) << bad.out;
+  EXPECT_NE(bad.out.find("Pod app-frontend/debug, container shell: docker.io/library/alpine:3.20 is not in images.lock "
+                         "(ai-saas-dashboard/templates/frontend/debug-pod.yaml)"),
+            std::string::npos)
+      << bad.out;
+  EXPECT_NE(bad.err.find("air-gap lint failed in 1 of 1 renders"), std::string::npos) << bad.err;
+}
+
 TEST(AirgapLint, RenderFailuresNameTheCase) {
   helm::Helm helm(testenv::peer("helm"));
   RenderSettings settings;
