@@ -2,7 +2,6 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include <regex>
 #include <set>
 
 #include <fmt/format.h>
@@ -13,11 +12,6 @@
 namespace sealift::chart {
 
 namespace {
-
-const std::regex& values_path_pattern() {
-  static const std::regex re("^[A-Za-z_][A-Za-z0-9_-]*(\\.[A-Za-z_][A-Za-z0-9_-]*)*$");
-  return re;
-}
 
 [[noreturn]] void bad(const std::string& what) {
   throw Error(ErrorKind::Input, fmt::format("Chart.yaml annotation {}: {}", kImagesAnnotation, what));
@@ -38,6 +32,24 @@ YAML::Node load_yaml(const std::filesystem::path& file) {
 }
 
 }  // namespace
+
+bool valid_values_path(std::string_view path) {
+  bool segment_start = true;
+  for (char c : path) {
+    const bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+    const bool digit = c >= '0' && c <= '9';
+    if (c == '.') {
+      if (segment_start) return false;
+      segment_start = true;
+    } else if (segment_start) {
+      if (!letter) return false;
+      segment_start = false;
+    } else if (!letter && !digit && c != '-') {
+      return false;
+    }
+  }
+  return !segment_start;
+}
 
 std::vector<ChartImage> declared_images(const Metadata& metadata) {
   auto it = metadata.annotations.find(kImagesAnnotation);
@@ -75,7 +87,7 @@ std::vector<ChartImage> declared_images(const Metadata& metadata) {
     if (!paths || !paths.IsSequence() || paths.size() == 0)
       bad(fmt::format("image {:?} has no valuesPaths", img.name));
     for (const auto& p : paths) {
-      if (!p.IsScalar() || !std::regex_match(p.Scalar(), values_path_pattern()))
+      if (!p.IsScalar() || !valid_values_path(p.Scalar()))
         bad(fmt::format("image {:?}: values path {:?} is not a dotted key path", img.name, p.IsScalar() ? p.Scalar() : "?"));
       img.values_paths.push_back(p.Scalar());
     }
@@ -95,7 +107,7 @@ std::vector<std::string> optional_components(const Metadata& metadata) {
     while (!item.empty() && std::isspace(static_cast<unsigned char>(item.front()))) item.remove_prefix(1);
     while (!item.empty() && std::isspace(static_cast<unsigned char>(item.back()))) item.remove_suffix(1);
     if (!item.empty()) {
-      if (!std::regex_match(item.begin(), item.end(), values_path_pattern()))
+      if (!valid_values_path(item))
         throw Error(ErrorKind::Input, fmt::format("Chart.yaml annotation {}: {:?} is not a dotted key path",
                                                   kOptionalComponentsAnnotation, item));
       out.emplace_back(item);

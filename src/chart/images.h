@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "chart/metadata.h"
@@ -22,6 +23,10 @@ struct ChartImage {
   std::string component;                  // the part of the application that runs it
   std::vector<std::string> values_paths;  // dotted paths of its image blocks ("postgresql.image")
 };
+
+// Whether `path` is a dotted path of values keys ("pipeline.aiService.image"): segments of
+// letters, digits, '_' and '-', not starting with a digit or '-'.
+bool valid_values_path(std::string_view path);
 
 // Parses the images annotation. Throws Error(Input) when it is missing or malformed: unknown keys,
 // a duplicate name, a reference without a tag, an empty or malformed values path.

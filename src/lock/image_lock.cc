@@ -4,12 +4,12 @@
 
 #include <algorithm>
 #include <map>
-#include <regex>
 #include <set>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "chart/images.h"
 #include "oci/manifest.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -67,11 +67,6 @@ class Fields {
   std::string context_;
 };
 
-const std::regex& values_path_pattern() {
-  static const std::regex re("^[A-Za-z_][A-Za-z0-9_-]*(\\.[A-Za-z_][A-Za-z0-9_-]*)*$");
-  return re;
-}
-
 LockedPlatform parse_platform(std::string_view where, const YAML::Node& node, const std::string& context) {
   Fields f(where, node, context, {"os", "architecture", "variant", "digest", "size"});
   LockedPlatform p;
@@ -128,7 +123,7 @@ LockedImage parse_image(std::string_view where, const YAML::Node& node, size_t i
   if (!paths.IsSequence() || paths.size() == 0)
     f.fail(paths, fmt::format("{}: valuesPaths must be a non-empty list", context));
   for (const auto& p : paths) {
-    if (!p.IsScalar() || !std::regex_match(p.Scalar(), values_path_pattern()))
+    if (!p.IsScalar() || !chart::valid_values_path(p.Scalar()))
       f.fail(p, fmt::format("{}: values path {:?} is not a dotted key path", context, p.IsScalar() ? p.Scalar() : "?"));
     img.values_paths.push_back(p.Scalar());
   }

@@ -2,7 +2,6 @@
 // source or by digest, and a render of a chart copy with an unlisted image caught (real helm).
 #include <gtest/gtest.h>
 
-#include <regex>
 
 #include "chart/images.h"
 #include "chart/metadata.h"
