@@ -308,7 +308,11 @@ class Pusher {
       std::string tag_state = "new";
       if (had_tag(t, t.tag))
         tag_state = target_.resolve(t.repository, t.tag).digest == t.digest() ? "unchanged" : "moved to the bundle's digest";
-      std::string signature_state = had_tag(t, t.signature_tag()) ? "signatures added to the existing ones, if new" : "new";
+      std::string signature_state = "new";
+      if (had_tag(t, t.signature_tag()))
+        signature_state = target_.resolve(t.repository, t.signature_tag()).digest == t.signature->entry.descriptor.digest
+                              ? "unchanged"
+                              : "merged with the signatures already there";
       report_.plan.push_back(fmt::format("push {} to {} ({}): {} of {} blobs to upload ({}), {} to mount; tag {}; signature {}",
                                          t.what, where(t, t.tag), t.digest().str(), to_send, total,
                                          util::human_bytes(bytes), to_mount, tag_state, signature_state));

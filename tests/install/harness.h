@@ -83,13 +83,19 @@ class Target {
     config["auths"][harbor_.host()]["auth"] = util::base64_encode(harbor_.admin_user() + ":" + harbor_.admin_password());
     util::write_file_atomic(home_ / "config.json", config.dump(), 0600);
     registry::RegistryOptions ro;
-    ro.http.plain_http = true;
+    ro.http.plain_http = !tls();
+    ro.http.ca_file = harbor_.ca_file();
     ro.credentials = {harbor_.admin_user(), harbor_.admin_password(), "test"};
     client_ = std::make_unique<registry::RegistryClient>(harbor_.host(), ro);
   }
 
   testenv::HarborLike& harbor() { return harbor_; }
   std::string host() const { return harbor_.host(); }
+  bool tls() const { return !harbor_.ca_file().empty(); }
+  // How sealift-install reaches it: plain HTTP, or TLS trusting its throwaway CA.
+  std::vector<std::string> transport() const {
+    return tls() ? std::vector<std::string>{"--ca-file", harbor_.ca_file().string()} : std::vector<std::string>{"--plain-http"};
+  }
   registry::RegistryClient& client() { return *client_; }
 
   // Credentials through the environment, as an operator's script would pass them.
@@ -102,7 +108,9 @@ class Target {
   RunResult push(const fs::path& bundle, const std::vector<std::string>& extra = {}, const fs::path& key = {}) {
     std::vector<std::string> args = {"push", bundle.string(), "--key",
                                      (key.empty() ? factory().public_key() : key).string(), "--registry", host(),
-                                     "--project", "ai-saas", "--plain-http", "--json"};
+                                     "--project", "ai-saas", "--json"};
+    auto how = transport();
+    args.insert(args.end(), how.begin(), how.end());
     args.insert(args.end(), extra.begin(), extra.end());
     return install(args, env());
   }

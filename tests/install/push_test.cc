@@ -3,6 +3,7 @@
 // how a push recovers from a registry that dies half-way.
 #include "install/push.h"
 
+#include <algorithm>
 #include <atomic>
 
 #include <fmt/format.h>
@@ -81,6 +82,16 @@ TEST(Push, IntoAHarborProjectThatCosignThenVerifies) {
   EXPECT_EQ(target.crane_digest(chart + ":1.0.0"), root.chart.manifest.str());
   RunResult chart_cosign = target.cosign_verify(chart + "@" + root.chart.manifest.str(), factory().public_key());
   EXPECT_EQ(chart_cosign.exit_code, 0) << said(chart_cosign);
+
+  // A dry run against the complete target finds nothing to do, and does nothing.
+  size_t puts = target.harbor().count_requests("PUT", "/v2/");
+  nlohmann::json nothing = pushed(target.push(b.path, {"--dry-run"}));
+  ASSERT_EQ(nothing["plan"].size(), b.lock.images.size() + 1);
+  for (const auto& line : nothing["plan"]) {
+    EXPECT_NE(line.get<std::string>().find(": 0 of "), std::string::npos) << line;
+    EXPECT_NE(line.get<std::string>().find("tag unchanged; signature unchanged"), std::string::npos) << line;
+  }
+  EXPECT_EQ(target.harbor().count_requests("PUT", "/v2/"), puts);
 
   // Pushing again moves nothing.
   nlohmann::json again = pushed(target.push(b.path));
@@ -243,6 +254,30 @@ TEST(Push, SplitPartsArePushedInPlaceAndSourceHostsCanBeKept) {
     EXPECT_EQ(target.cosign_verify(reference + "@" + image.digest.str(), factory().public_key()).exit_code, 0);
   }
   EXPECT_TRUE(target.tags("ai-saas/library/redis").empty());
+}
+
+TEST(Push, OverTlsTrustingOnlyTheGivenCa) {
+  testenv::BundleSpec spec;
+  spec.images = {"redis"};
+  auto b = factory().build(spec, scratch("tls.tar.zst"));
+  testenv::HarborLikeOptions options;
+  options.tls = true;
+  Target target(options);
+  ASSERT_TRUE(target.tls());
+
+  // Verification is on by default: an unknown CA is refused before anything is created.
+  RunResult untrusted = install({"push", b.path.string(), "--key", factory().public_key().string(), "--registry",
+                                 target.host(), "--project", "ai-saas", "--create-project"},
+                                target.env());
+  EXPECT_EQ(untrusted.exit_code, 5) << said(untrusted);
+  EXPECT_NE(untrusted.err.find("certificate"), std::string::npos) << said(untrusted);
+  EXPECT_EQ(target.harbor().count_requests("POST", "/api/v2.0/projects"), 0u);
+
+  nlohmann::json j = pushed(target.push(b.path, {"--create-project"}));
+  EXPECT_EQ(j["signaturesVerified"].get<int>(), 2);
+  std::vector<std::string> tags = target.tags("ai-saas/library/redis");
+  std::sort(tags.begin(), tags.end());
+  EXPECT_EQ(tags, (std::vector<std::string>{"7.4", b.lock.images[0].digest.tag_form() + ".sig"}));
 }
 
 TEST(Push, SignaturesAlreadyInHarborAreKept) {

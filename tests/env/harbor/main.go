@@ -81,6 +81,14 @@ func main() {
 		// The Host header is kept, so the registry's absolute Location URLs point back here.
 		proxy := httputil.NewSingleHostReverseProxy(target)
 		proxy.FlushInterval = -1
+		if *tlsCert != "" {
+			// As Harbor's nginx does: the registry writes its Location URLs with this scheme.
+			director := proxy.Director
+			proxy.Director = func(r *http.Request) {
+				director(r)
+				r.Header.Set("X-Forwarded-Proto", "https")
+			}
+		}
 		mux.Handle("/v2/", proxy)
 	}
 
