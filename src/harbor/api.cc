@@ -1,7 +1,5 @@
 #include "harbor/api.h"
 
-#include <regex>
-
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -49,8 +47,15 @@ void check_project_name(const std::string& project) {
 }  // namespace
 
 bool valid_project_name(const std::string& name) {
-  static const std::regex re("^[a-z0-9]+(?:[._-][a-z0-9]+)*$");
-  return name.size() <= 255 && std::regex_match(name, re);
+  if (name.empty() || name.size() > 255) return false;
+  bool after_separator = true;  // a name starts, and each separator is followed, by [a-z0-9]
+  for (char c : name) {
+    bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    bool separator = c == '.' || c == '_' || c == '-';
+    if (!alnum && !(separator && !after_separator)) return false;
+    after_separator = separator;
+  }
+  return !after_separator;
 }
 
 HarborApi::HarborApi(std::string host, registry::HttpOptions http, registry::Credentials credentials,

@@ -32,6 +32,15 @@ Error error_of(const std::function<void()>& f) {
   return Error(ErrorKind::Internal, "(no error)");
 }
 
+TEST(ProjectName, HarborsRule) {
+  for (const char* good : {"a", "ai-saas", "a.b_c-d", "x1", "0", "ab"})
+    EXPECT_TRUE(valid_project_name(good)) << good;
+  for (const char* bad : {"", "-a", "a-", "a..b", "a--b", "a-_b", "A", "a b", "a/b", "ä", ".", "a$"})
+    EXPECT_FALSE(valid_project_name(bad)) << bad;
+  EXPECT_TRUE(valid_project_name(std::string(255, 'a')));
+  EXPECT_FALSE(valid_project_name(std::string(256, 'a')));
+}
+
 TEST(HarborApi, ProjectsExistOrAreCreatedPrivate) {
   HarborLike harbor(std::vector<std::string>{"existing"});
   HarborApi api(harbor.host(), plain(), admin(harbor));
