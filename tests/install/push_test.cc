@@ -240,18 +240,28 @@ TEST(Push, ADeltaNeedsItsBaseInTheTarget) {
   EXPECT_EQ(cosign.exit_code, 0) << said(cosign);
 }
 
-TEST(Push, SplitPartsArePushedInPlaceAndSourceHostsCanBeKept) {
+TEST(Push, SplitPartsOfAPlatformFilteredBundleArePushedInPlaceAndSourceHostsCanBeKept) {
   testenv::BundleSpec spec;
   spec.images = {"redis", "fluent-bit"};
-  spec.split_size = "300K";
+  spec.split_size = "200K";
+  spec.platforms = {"linux/arm64"};
   auto b = factory().build(spec, scratch("split.tar.zst"));
   ASSERT_GT(b.files.size(), 2u);
   Target target;
-  nlohmann::json j = pushed(target.push(b.files.front(), {"--create-project", "--keep-source-host"}));
-  for (const auto& image : b.lock.images) {
-    std::string reference = target.host() + "/ai-saas/" + image.source.registry + "/" + image.source.repository;
-    EXPECT_EQ(target.crane_digest(reference + ":" + image.source.tag), image.digest.str());
+  pushed(target.push(b.files.front(), {"--create-project", "--keep-source-host"}));
+  for (const auto& image : root_of(b.path).images) {
+    // The bundle carries (and signed) a reduced index with the one platform asked for.
+    EXPECT_NE(image.digest, image.upstream_digest);
+    ref::Reference source = ref::Reference::parse(image.source);
+    std::string reference = target.host() + "/ai-saas/" + source.registry + "/" + source.repository;
+    EXPECT_EQ(target.crane_digest(reference + ":" + source.tag), image.digest.str());
     EXPECT_EQ(target.cosign_verify(reference + "@" + image.digest.str(), factory().public_key()).exit_code, 0);
+    RunResult platforms = testenv::run({testenv::peer("crane"), "manifest", "--insecure", reference + ":" + source.tag},
+                                       {{"DOCKER_CONFIG", target.env().at("DOCKER_CONFIG")}});
+    ASSERT_EQ(platforms.exit_code, 0) << said(platforms);
+    auto index = nlohmann::json::parse(platforms.out);
+    ASSERT_EQ(index["manifests"].size(), 1u) << platforms.out;
+    EXPECT_EQ(index["manifests"][0]["platform"]["architecture"], "arm64");
   }
   EXPECT_TRUE(target.tags("ai-saas/library/redis").empty());
 }
