@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <mutex>
+#include <optional>
 #include <set>
 
 #include <fmt/format.h>
@@ -116,8 +117,13 @@ class Clients {
     if (!slot) {
       registry::RegistryOptions ro;
       ro.http = options_.http;
-      ro.credentials = registry::resolve_credentials(host, options_.credentials, registry::read_password_from_stdin,
-                                                     registry::process_environment());
+      // Standard input can be read only once; every source registry shares what it held.
+      auto read_stdin = [this] {
+        if (!stdin_password_) stdin_password_ = registry::read_password_from_stdin();
+        return *stdin_password_;
+      };
+      ro.credentials =
+          registry::resolve_credentials(host, options_.credentials, read_stdin, registry::process_environment());
       ro.progress = [this](const oci::Digest& d, uint64_t done, uint64_t) {
         std::lock_guard lock(mu_);
         uint64_t& seen = seen_[d];
@@ -143,6 +149,7 @@ class Clients {
   std::map<std::string, std::unique_ptr<registry::RegistryClient>> clients_;
   std::mutex mu_;
   std::map<oci::Digest, uint64_t> seen_;
+  std::optional<std::string> stdin_password_;
 };
 
 PulledImage pull(const lock::LockedImage& image, const BuildOptions& o, Clients& clients,
