@@ -265,7 +265,10 @@ TEST_F(BuildTest, FailuresLeaveNoBundleBehind) {
   EXPECT_FALSE(leftovers(work.path()));
 
   // Disk full: the output file may not grow past 1 MiB (RLIMIT_FSIZE, SIGXFSZ ignored, so the
-  // write fails with EFBIG like it would with ENOSPC).
+  // write fails with EFBIG like it would with ENOSPC). A warm blob cache first, so that the limit
+  // hits the bundle rather than a cache file (each test may run in a process of its own).
+  ASSERT_EQ(build(work / "warm.tar.zst").exit_code, 0);
+  fs::remove(work / "warm.tar.zst");
   std::string cmd = "trap '' XFSZ; ulimit -f 1024; exec";
   for (const auto& a : std::vector<std::string>{testenv::bundle_program(), "build", "-o", out.string(), "--chart",
                                                 (testenv::source_dir() / "chart").string(), "--lock",
