@@ -236,16 +236,18 @@ class Verifier {
     if (keys_.empty()) return;
     auto fetch = [&](const sign::SignatureLayer& layer) {
       std::string path = bundle::blob_path(layer.digest);
-      if (!reader_.find(path)) refuse(fmt::format("the signature payload {} of {} is missing", layer.digest.str(), name));
+      if (!reader_.find(path))
+        throw Error(ErrorKind::Integrity, fmt::format("signature payload {} is missing", layer.digest.str()));
       return read_entry(reader_, path, 1 << 20);
     };
     try {
       sign::SignatureManifest sm = sign::SignatureManifest::parse(documents_.at(signature).bytes());
       sign::verify_image_signatures(sm, subject, keys_, fetch, name);
     } catch (const Error& e) {
-      if (!options_.insecure_skip_signature)
-        throw Error(ErrorKind::Integrity, fmt::format("{}: {}", name_, e.what()), e.hint());
-      out_.warnings.push_back(e.what());
+      std::string what = e.what();
+      if (what.find(name) == std::string::npos) what = fmt::format("{}: {}", name, what);
+      if (!options_.insecure_skip_signature) throw Error(ErrorKind::Integrity, fmt::format("{}: {}", name_, what), e.hint());
+      out_.warnings.push_back(what);
     }
   }
 

@@ -6,6 +6,7 @@
 #include "sign/blob.h"
 #include "sign/key.h"
 #include "sign/password.h"
+#include "sign/sigmanifest.h"
 #include "util/error.h"
 
 namespace sealift::install::testing {
@@ -195,6 +196,54 @@ TEST(Verify, ASignedRootMustAgreeWithIndexAndLock) {
 
   // The same document re-signed unchanged still verifies: the checks above are about content.
   EXPECT_EQ(verify_with_key(resigned(root)).exit_code, 0);
+}
+
+TEST(Verify, ImageSignaturesInsideTheBundleAreChecked) {
+  const auto& b = full_bundle();
+  bundle::Root root = root_of(b.path);
+  const bundle::RootImage& image = root.images[0];
+  ref::Reference source = ref::Reference::parse(image.source);
+
+  // The image's .sig manifest swapped for one made with a key nobody trusts, everything above it
+  // (index.json, sealift.json and its signature) made consistent again by the vendor's key.
+  sign::Secret password = sign::Secret::copy_of(factory().key_password());
+  sign::PrivateKey stranger =
+      sign::PrivateKey::from_file(factory().other_key("stranger").parent_path() / "cosign.key", password);
+  sign::ImageSignature sig = sign::sign_image(stranger, source.name(), image.digest);
+  sign::SignatureManifest sm;
+  sm.add(sig, stranger.public_key());
+  oci::Manifest manifest = oci::Manifest::parse(sm.manifest(), oci::media::kOciManifest);
+
+  std::map<std::string, std::optional<std::string>> changes;
+  oci::Manifest old = oci::Manifest::parse(entry_text(b.path, bundle::blob_path(image.signature)));
+  changes[bundle::blob_path(image.signature)] = std::nullopt;
+  for (const auto& blob : old.children()) changes[bundle::blob_path(blob.digest)] = std::nullopt;
+  changes[bundle::blob_path(manifest.digest())] = manifest.bytes();
+  changes[bundle::blob_path(oci::Digest::of(sm.config()))] = sm.config();
+  changes[bundle::blob_path(sig.layer.digest)] = sig.payload;
+
+  auto entries = bundle::parse_index_json(entry_text(b.path, "index.json"));
+  for (auto& e : entries)
+    if (e.kind == bundle::EntryKind::Signature && e.descriptor.digest == image.signature) {
+      e.descriptor.digest = manifest.digest();
+      e.descriptor.size = manifest.size();
+      e.descriptor.annotations.clear();
+    }
+  std::string index = bundle::index_json(entries);
+  root.index = oci::Digest::of(index);
+  root.index_size = static_cast<int64_t>(index.size());
+  root.images[0].signature = manifest.digest();
+  std::string root_bytes = root.serialize();
+  changes["index.json"] = index;
+  changes["sealift.json"] = root_bytes;
+  changes["sealift.json.sig"] = signed_by_vendor(root_bytes);
+  fs::path swapped = scratch("swapped-signature.tar.zst");
+  testenv::rewrite_bundle(b.path, swapped, changes);
+
+  expect_refused(verify_with_key(swapped), "no valid signature for " + image.source + " by a trusted key");
+  // Trusting the stranger too makes the image signature pass: the check is about keys.
+  RunResult both = verify(swapped, {"--key", factory().public_key().string(), "--key", factory().other_key("stranger").string()});
+  EXPECT_EQ(both.exit_code, 0) << said(both);
 }
 
 TEST(Verify, SplitBundlesVerifyFromTheirParts) {
