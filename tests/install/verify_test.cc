@@ -2,6 +2,7 @@
 // altered, unsigned or wrongly signed ones are refused, naming what is wrong.
 #include "install/verify.h"
 
+#include "bundle/archive_fixtures.h"
 #include "harness.h"
 #include "sign/blob.h"
 #include "sign/key.h"
@@ -244,6 +245,29 @@ TEST(Verify, ImageSignaturesInsideTheBundleAreChecked) {
   // Trusting the stranger too makes the image signature pass: the check is about keys.
   RunResult both = verify(swapped, {"--key", factory().public_key().string(), "--key", factory().other_key("stranger").string()});
   EXPECT_EQ(both.exit_code, 0) << said(both);
+}
+
+// The tar inside a well-framed archive, written by libarchive as an attacker would: a layer that
+// is a symbolic link, an entry whose name climbs out of the directory.
+TEST(Verify, LinksAndUnsafeNamesInTheTarAreRefused) {
+  const auto& b = full_bundle();
+  bundle::ArchiveReader reader(b.path);
+  const std::string layer = first_layer(b.path, "docker.io/library/redis:7.4");
+  auto crafted = [&](const std::string& replaced, const bundle::testing::TarItem& with) {
+    std::vector<bundle::testing::TarItem> items;
+    for (const auto& e : reader.entries())
+      items.push_back(e.name == replaced ? with : bundle::testing::TarItem(e.name, reader.read_small(e.name, 1 << 30)));
+    auto tar = bundle::testing::craft_tar(items);
+    fs::path out = scratch("crafted.tar.zst");
+    util::write_file_atomic(out, bundle::testing::frame_archive(tar.bytes, bundle::testing::toc_frame(bundle::encode_toc(tar.toc))));
+    return out;
+  };
+  // Refused before its target matters: a link has no content, so it cannot be the layer.
+  expect_refused(verify_with_key(crafted(layer, {layer, "", AE_IFLNK, "/etc/passwd"})), layer);
+
+  RunResult escape = verify_with_key(crafted(layer, {"blobs/../../etc/cron.d/x", "* * * * * root true"}));
+  EXPECT_EQ(escape.exit_code, 3) << said(escape);
+  EXPECT_NE(escape.err.find("blobs/../../etc/cron.d/x"), std::string::npos) << said(escape);
 }
 
 TEST(Verify, SplitBundlesVerifyFromTheirParts) {
