@@ -140,9 +140,27 @@ void run_release(const ReleaseFlags& f, bool upgrade) {
     std::string name = fmt::format("{}-{}", release, verified.root.version);
     for (char& c : name)
       if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') c = '-';
-    harbor::RobotAccount robot = harbor.create_pull_robot(f.project, name);
-    ro.pull = install::PullCredentials{robot.name, robot.secret};
-    if (!f.out.quiet && !f.out.json) fmt::print("pull robot {} created (pull-only on {})\n", robot.name, f.project);
+    // Harbor shows a robot's secret only when it creates it, so a re-run (the same version again,
+    // after a failed upgrade say) cannot reuse the robot. Renewing its secret would break the
+    // release still running with it, and a rollback to it, so a new robot takes the next free name.
+    std::optional<harbor::RobotAccount> robot;
+    std::string taken;
+    for (int n = 1; !robot && n <= 32; ++n) {
+      std::string candidate = n == 1 ? name : fmt::format("{}-{}", name, n);
+      robot = harbor.try_create_pull_robot(f.project, candidate);
+      if (!robot) taken = candidate;
+    }
+    if (!robot)
+      throw Error(ErrorKind::Remote,
+                  fmt::format("robot accounts {} to {}-32 all exist in Harbor project \"{}\"", name, name, f.project),
+                  "delete the robot accounts no release uses any more, or pass --pull-username");
+    ro.pull = install::PullCredentials{robot->name, robot->secret};
+    if (!f.out.quiet && !f.out.json) {
+      fmt::print("pull robot {} created (pull-only on {})\n", robot->name, f.project);
+      if (!taken.empty())
+        fmt::print("  robot${}+{} exists from an earlier run; delete it in Harbor once no release uses it\n", f.project,
+                   taken);
+    }
   } else if (!f.pull_username.empty()) {
     const char* pw = std::getenv("SEALIFT_PULL_PASSWORD");
     if (!pw) throw Error(ErrorKind::Usage, "--pull-username needs the password in SEALIFT_PULL_PASSWORD");

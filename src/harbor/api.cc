@@ -126,6 +126,17 @@ void HarborApi::ensure_project(const std::string& project, bool create) {
 
 RobotAccount HarborApi::create_pull_robot(const std::string& project, const std::string& name,
                                           const std::string& description) {
+  std::optional<RobotAccount> robot = try_create_pull_robot(project, name, description);
+  if (!robot)
+    throw Error(ErrorKind::Remote,
+                fmt::format("create robot account \"{}\" in project \"{}\": a robot account robot${}+{} already exists on {}",
+                            name, project, project, name, host_),
+                "choose another robot name, or delete the old robot account in Harbor");
+  return *robot;
+}
+
+std::optional<RobotAccount> HarborApi::try_create_pull_robot(const std::string& project, const std::string& name,
+                                                             const std::string& description) {
   check_project_name(project);
   if (name.empty() || name.find_first_of("$+/ ") != std::string::npos)
     throw Error(ErrorKind::Input, fmt::format("\"{}\" is not a usable robot account name", name));
@@ -141,10 +152,7 @@ RobotAccount HarborApi::create_pull_robot(const std::string& project, const std:
        {{{"kind", "project"}, {"namespace", project}, {"access", {{{"resource", "repository"}, {"action", "pull"}}}}}}}};
   std::string payload = body.dump();
   HttpResponse r = call(what, json_request("POST", base_ + "/robots", payload));
-  if (r.status == 409)
-    throw Error(ErrorKind::Remote,
-                fmt::format("{}: a robot account robot${}+{} already exists on {}", what, project, name, host_),
-                "choose another robot name, or delete the old robot account in Harbor");
+  if (r.status == 409) return std::nullopt;
   if (r.status != 201) fail(what, r);
   auto doc = nlohmann::json::parse(r.body, nullptr, false);
   RobotAccount robot;

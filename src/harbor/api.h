@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "registry/credentials.h"
@@ -34,9 +35,12 @@ class HarborApi {
   bool create_project(const std::string& project, bool is_public = false);
   // Creates the project when `create` is set; otherwise fails with a clear message when missing.
   void ensure_project(const std::string& project, bool create);
-  // A project robot that may only pull from `project`, never expiring.
+  // A project robot that may only pull from `project`, never expiring. Fails when the name is taken.
   RobotAccount create_pull_robot(const std::string& project, const std::string& name,
                                  const std::string& description = "sealift: image pulls for the cluster");
+  // The same, but nullopt when a robot of that name exists already (Harbor answers 409).
+  std::optional<RobotAccount> try_create_pull_robot(const std::string& project, const std::string& name,
+                                                    const std::string& description = "sealift: image pulls for the cluster");
 
  private:
   registry::HttpResponse call(const std::string& what, registry::HttpRequest request);

@@ -159,6 +159,16 @@ TEST_F(EndToEnd, InstallUpgradeWithDeltaAndRollBack) {
                  "--registry-password", harbor_->admin_password(), prefix + "sealift/backend@" + backend_v2_},
                 {{"HOME", home.path().string()}}, {}, 300);
   EXPECT_EQ(cv.exit_code, 0) << cv.out << cv.err;
+
+  // Running the v1 install again with --create-pull-robot (a retry, say): Harbor shows a robot's
+  // secret only once, so a second robot is made and the first, which revision 1 uses, is kept.
+  auto again = installer("upgrade", *dir_ / "v1.tar.zst", ns,
+                         {"-f", (testenv::source_dir() / "chart/values-prod.yaml").string(), "--create-pull-robot"});
+  ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
+  EXPECT_NE(again.out.find("pull robot robot$ai-saas+ai-saas-dashboard-1.0.0-2 created"), std::string::npos)
+      << again.out;
+  EXPECT_NE(again.out.find("robot$ai-saas+ai-saas-dashboard-1.0.0 exists from an earlier run"), std::string::npos)
+      << again.out;
 }
 
 TEST_F(EndToEnd, DryRunChangesNothing) {

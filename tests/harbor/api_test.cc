@@ -103,6 +103,11 @@ TEST(HarborApi, PullRobotCanPullItsProjectAndNothingElse) {
   EXPECT_GT(robot.id, 0);
   Error dup = error_of([&] { api.create_pull_robot("ai-saas", "cluster-pull"); });
   EXPECT_NE(std::string(dup.what()).find("already exists"), std::string::npos) << dup.what();
+  EXPECT_FALSE(api.try_create_pull_robot("ai-saas", "cluster-pull").has_value());
+  auto second = api.try_create_pull_robot("ai-saas", "cluster-pull-2");
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->name, "robot$ai-saas+cluster-pull-2");
+  EXPECT_NE(second->secret, robot.secret);
   EXPECT_EQ(error_of([&] { api.create_pull_robot("missing", "r"); }).kind(), ErrorKind::Remote);
 
   // Content pushed by the admin...

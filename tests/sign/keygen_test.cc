@@ -97,12 +97,21 @@ TEST(Keygen, FailsClearlyWithoutAPasswordSource) {
   EXPECT_FALSE(fs::exists(dir / "cosign.pub"));
 }
 
-TEST(Keygen, AMissingDirectoryIsAnIoErrorAndLeavesNothing) {
+TEST(Keygen, CreatesAMissingDirectory) {
   testenv::TempDir dir;
-  auto r = keygen({"--dir", (dir / "missing").string()}, "x");
+  auto r = keygen({"--dir", (dir / "keys" / "vendor").string()}, "x");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(fs::exists(dir / "keys" / "vendor" / "cosign.key"));
+  EXPECT_TRUE(fs::exists(dir / "keys" / "vendor" / "cosign.pub"));
+}
+
+TEST(Keygen, ADirectoryThatCannotBeMadeIsAnIoErrorAndLeavesNothing) {
+  testenv::TempDir dir;
+  util::write_file_atomic(dir / "plain-file", "not a directory");
+  auto r = keygen({"--dir", (dir / "plain-file" / "keys").string()}, "x");
   EXPECT_EQ(r.exit_code, 7) << r.err;
-  EXPECT_NE(r.err.find("cannot create a temporary file"), std::string::npos) << r.err;
-  EXPECT_TRUE(fs::is_empty(dir.path()));
+  EXPECT_NE(r.err.find("cannot create " + (dir / "plain-file" / "keys").string()), std::string::npos) << r.err;
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()), 1);
 }
 
 TEST(Keygen, RejectsBadFlags) {
