@@ -57,12 +57,15 @@ void ArchiveWriter::check_archive(int status, const std::string& what) {
   throw Error(ErrorKind::Internal, fmt::format("cannot {}: {}", what, why ? why : "libarchive failed"));
 }
 
-void ArchiveWriter::add(const std::string& name, uint64_t size, io::Source& content) {
+void ArchiveWriter::add(const std::string& name, uint64_t size, io::Source& content, bool compressed) {
   check_usable();
   check_entry_name(name);
   if (names_.count(name)) throw Error(ErrorKind::Input, fmt::format("'{}' is already in the bundle", name));
   try {
     if (size >= kSmallEntry || frames_.frame_fill() >= kSmallEntry) frames_.cut();
+    // The entry that starts a frame decides how that frame and those cut inside the entry are
+    // packed; a small entry sharing a frame goes with it.
+    if (frames_.frame_fill() == 0) frames_.store(compressed);
     TocEntry entry{name, frames_.position(), 0, size};
 
     std::unique_ptr<archive_entry, void (*)(archive_entry*)> header(archive_entry_new(), archive_entry_free);

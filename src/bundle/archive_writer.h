@@ -42,8 +42,9 @@ class ArchiveWriter {
 
   // Streams one regular file of exactly `size` bytes from `content`. Throws Error(Input) when the
   // name is unsafe or already written, or when content ends early or runs long; after any error
-  // the writer refuses further calls.
-  void add(const std::string& name, uint64_t size, io::Source& content);
+  // the writer refuses further calls. `compressed`: the content is compressed already (a gzip or
+  // zstd layer), so the frames it starts are stored, not run through zstd again.
+  void add(const std::string& name, uint64_t size, io::Source& content, bool compressed = false);
   void add_bytes(const std::string& name, std::string_view content);
   // Ends the tar, appends the table of contents and the seek table, flushes and renames the
   // files into place. Returns them in order (parts, then the checksum file when split).

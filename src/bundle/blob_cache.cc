@@ -1,6 +1,8 @@
 #include "bundle/blob_cache.h"
 
 #include <cstdlib>
+#include <functional>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -15,12 +17,17 @@ namespace {
 
 class CacheWriter : public registry::BlobWriter {
  public:
-  explicit CacheWriter(const fs::path& target) : file_(target) {}
+  CacheWriter(const fs::path& target, std::function<void()> committed)
+      : file_(target), committed_(std::move(committed)) {}
   void write(std::span<const std::byte> buf) override { file_.write(buf); }
-  void commit() override { file_.commit(); }
+  void commit() override {
+    file_.commit();
+    committed_();
+  }
 
  private:
   util::AtomicFile file_;
+  std::function<void()> committed_;
 };
 
 // Hashes what it reads; at the end, compares with the expected digest and size.
@@ -77,7 +84,19 @@ bool BlobCache::has(const oci::Digest& digest, int64_t size) const {
   return !ec && static_cast<int64_t>(s) == size;
 }
 
+bool BlobCache::verified(const oci::Digest& digest) const {
+  std::lock_guard lock(mu_);
+  return verified_.count(digest) > 0;
+}
+
+void BlobCache::mark_verified(const oci::Digest& digest) const {
+  std::lock_guard lock(mu_);
+  verified_.insert(digest);
+}
+
 std::unique_ptr<io::Source> BlobCache::open_verified(const oci::Descriptor& descriptor) const {
+  // The archive writer checks the length; the content was checked in this run.
+  if (verified(descriptor.digest)) return std::make_unique<util::FileSource>(path(descriptor.digest));
   return std::make_unique<VerifiedFileSource>(path(descriptor.digest), descriptor);
 }
 
@@ -90,10 +109,27 @@ std::string BlobCache::read_manifest(const oci::Descriptor& descriptor) const {
   return bytes;
 }
 
-bool BlobCache::has_blob(const oci::Descriptor& descriptor) { return has(descriptor.digest, descriptor.size); }
+bool BlobCache::has_blob(const oci::Descriptor& descriptor) {
+  if (verified(descriptor.digest)) return true;
+  if (!has(descriptor.digest, descriptor.size)) return false;
+  // Left by an earlier run (or another build sharing the cache): hashed once before it is
+  // trusted. A damaged file is removed, and the caller fetches the blob again.
+  try {
+    VerifiedFileSource check(path(descriptor.digest), descriptor);
+    std::vector<std::byte> buf(1 << 20);
+    while (check.read(buf) > 0) {
+    }
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::Integrity) throw;
+    return false;
+  }
+  mark_verified(descriptor.digest);
+  return true;
+}
 
 std::unique_ptr<registry::BlobWriter> BlobCache::write_blob(const oci::Descriptor& descriptor) {
-  return std::make_unique<CacheWriter>(path(descriptor.digest));
+  oci::Digest digest = descriptor.digest;
+  return std::make_unique<CacheWriter>(path(digest), [this, digest] { mark_verified(digest); });
 }
 
 void BlobCache::put_manifest(const oci::Manifest& manifest) {

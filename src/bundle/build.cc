@@ -1,6 +1,7 @@
 #include "bundle/build.h"
 
 #include <algorithm>
+#include <atomic>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -125,6 +126,7 @@ class Clients {
       ro.credentials =
           registry::resolve_credentials(host, options_.credentials, read_stdin, registry::process_environment());
       ro.progress = [this](const oci::Digest& d, uint64_t done, uint64_t) {
+        if (!counting_) return;
         std::lock_guard lock(mu_);
         uint64_t& seen = seen_[d];
         if (done > seen) {
@@ -136,6 +138,10 @@ class Clients {
     }
     return *slot;
   }
+
+  // Fetched bytes count in the progress of the pull phase only: the write phase, which waits for
+  // the fetches still running, counts what it writes.
+  void stop_counting() { counting_ = false; }
 
   uint64_t bytes_fetched() const {
     uint64_t n = 0;
@@ -149,30 +155,35 @@ class Clients {
   std::map<std::string, std::unique_ptr<registry::RegistryClient>> clients_;
   std::mutex mu_;
   std::map<oci::Digest, uint64_t> seen_;
+  std::atomic<bool> counting_{true};
   std::optional<std::string> stdin_password_;
 };
 
-PulledImage pull(const lock::LockedImage& image, const BuildOptions& o, Clients& clients,
-                 registry::TransferScheduler& scheduler, BlobCache& cache, Content& content) {
-  PulledImage out;
-  out.locked = &image;
+// Fetches the image's manifests and queues its blobs; returns at once.
+registry::ImagePuller::Image start_pull(const lock::LockedImage& image, const BuildOptions& o, Clients& clients,
+                                        registry::ImagePuller& puller) {
   std::vector<oci::Platform> wanted = o.platforms.empty() ? locked_platforms(image) : o.platforms;
   auto& client = clients.for_source(image.source.registry);
   // By the locked digest: a tag that moved upstream must not change what ships.
-  registry::ImageTransfer t =
-      registry::pull_image(client, scheduler, image.source.repository, image.digest.str(), wanted, cache);
+  return puller.add(client, image.source.repository, image.digest.str(), wanted);
+}
 
-  std::string root_bytes = cache.read_manifest(t.root);
-  oci::Manifest root = oci::Manifest::parse(root_bytes, t.root.media_type);
-  for (const auto& d : t.manifests) {
-    if (d.digest == root.digest()) continue;
-    if (!image.has_digest(d.digest))
+// What the bundle carries of a pulled image: its documents (configs waited for) and its layers.
+PulledImage carry(const lock::LockedImage& image, const registry::ImagePuller::Image& t, registry::ImagePuller& puller,
+                  const BlobCache& cache, Content& content) {
+  PulledImage out;
+  out.locked = &image;
+  const oci::Manifest& root = *std::find_if(t.manifests.begin(), t.manifests.end(), [&](const oci::Manifest& m) {
+    return m.digest() == t.transfer.root.digest;
+  });
+  for (const auto& m : t.manifests) {
+    if (m.digest() == root.digest()) continue;
+    if (!image.has_digest(m.digest()))
       throw Error(ErrorKind::Integrity,
-                  fmt::format("{}: platform manifest {} is not in images.lock", image.source.str(), d.digest.str()),
+                  fmt::format("{}: platform manifest {} is not in images.lock", image.source.str(), m.digest().str()),
                   "run `sealift-bundle lock` to refresh the lock");
-    oci::Manifest m = oci::Manifest::parse(cache.read_manifest(d), d.media_type);
     content.add_document(m.bytes());
-    out.manifests.push_back(d);
+    out.manifests.push_back(m.descriptor());
     out.configs.push_back(m.config());
     for (const auto& l : m.layers()) out.layers.push_back(l);
   }
@@ -180,20 +191,30 @@ PulledImage pull(const lock::LockedImage& image, const BuildOptions& o, Clients&
   if (root.is_index()) {
     std::vector<oci::Descriptor> kept(out.manifests.begin(), out.manifests.end());
     if (kept.size() != root.manifests().size()) {
-      std::string reduced = reduce_index(root_bytes, kept);
+      std::string reduced = reduce_index(root.bytes(), kept);
       oci::Manifest r = oci::Manifest::parse(reduced, root.media_type());
       out.carried = r.descriptor();
       content.add_document(reduced);
     } else {
-      content.add_document(root_bytes);
+      content.add_document(root.bytes());
     }
   } else {
-    content.add_document(root_bytes);
+    content.add_document(root.bytes());
     out.configs.push_back(root.config());
     for (const auto& l : root.layers()) out.layers.push_back(l);
   }
-  for (const auto& c : out.configs) content.add_document(util::read_file(cache.path(c.digest)));
+  for (const auto& c : out.configs) {
+    puller.wait_blob(c.digest);
+    content.add_document(util::read_file(cache.path(c.digest)));
+  }
   return out;
+}
+
+// gzip and zstd layers (OCI "+gzip"/"+zstd", Docker ".tar.gzip"/".tar.zstd"): zstd gains nothing.
+bool compressed_media_type(std::string_view media_type) {
+  for (std::string_view suffix : {"+gzip", "+zstd", ".gzip", ".zstd"})
+    if (media_type.ends_with(suffix)) return true;
+  return false;
 }
 
 void add_signature(const sign::PrivateKey& key, const std::string& docker_reference, const oci::Digest& subject,
@@ -240,18 +261,24 @@ BuildResult build(const BuildOptions& o, util::Progress& progress) {
   root.lock = lock_text;
   for (const auto& p : o.platforms) root.platforms.push_back(p.str());
 
-  // Pull.
+  // Pull: every image's manifests now, its blobs queued on one scheduler; the archive is written
+  // while they arrive, each layer when its turn comes. Declared before the writer, so that on an
+  // error the unfinished bundle goes first, then the queued transfers (running ones finish).
   BlobCache cache(o.cache_dir.empty() ? default_cache_dir() : o.cache_dir);
+  Clients clients(o, progress);
+  registry::TransferScheduler scheduler(o.jobs);
+  registry::ImagePuller puller(scheduler, cache);
   Content content;
   std::vector<PulledImage> images;
+  progress.begin("pull", 0);
   {
-    Clients clients(o, progress);
-    registry::TransferScheduler scheduler(o.jobs);
-    progress.begin("pull", 0);
-    for (const auto& image : lock.images) images.push_back(pull(image, o, clients, scheduler, cache, content));
-    progress.end();
-    result.bytes_pulled = clients.bytes_fetched();
+    std::vector<registry::ImagePuller::Image> started;
+    for (const auto& image : lock.images) started.push_back(start_pull(image, o, clients, puller));
+    for (size_t i = 0; i < lock.images.size(); ++i)
+      images.push_back(carry(lock.images[i], started[i], puller, cache, content));
   }
+  progress.end();
+  clients.stop_counting();
 
   // The chart as a Helm OCI artifact.
   chart::Artifact chart = chart::make_artifact(metadata, pkg.digest, static_cast<int64_t>(pkg.size));
@@ -338,13 +365,18 @@ BuildResult build(const BuildOptions& o, util::Progress& progress) {
     if (d.digest == package_descriptor.digest) {
       src = std::make_unique<io::MemorySource>(package.out);
     } else {
+      puller.wait_blob(d.digest);
       src = cache.open_verified(d);
     }
     CountingSource counted(*src, progress);
-    writer.add(blob_path(d.digest), static_cast<uint64_t>(d.size), counted);
+    writer.add(blob_path(d.digest), static_cast<uint64_t>(d.size), counted, compressed_media_type(d.media_type));
     ++result.blobs_written;
     result.bytes_written += static_cast<uint64_t>(d.size);
   }
+  // Blobs a delta leaves out were pulled too (the cache keeps every image whole): all must have
+  // arrived before the bundle is renamed into place.
+  puller.finish();
+  result.bytes_pulled = clients.bytes_fetched();
   result.files = writer.finish();
   progress.end();
   return result;

@@ -1,7 +1,12 @@
 // Writes a byte stream as a zstd seekable file: the stream is cut into frames that a few threads
 // compress independently, written in order, and ended by a seek table. The output depends only on
-// the bytes, the cuts, the level and the zstd version, never on the number of threads. Memory stays
-// at a few frames in flight, whatever the stream's length.
+// the bytes, the cuts, the store marks, the level and the zstd version, never on the number of
+// threads. Memory stays at a few frames in flight, whatever the stream's length.
+//
+// Data that is compressed already (gzip and zstd layers) gains nothing from zstd and costs most of
+// its time, so such frames are stored: standard zstd frames made of raw blocks, with content size
+// and checksum like every other frame. A frame is stored when the writer was told so (store()),
+// or when zstd cannot shrink its first block by 1/64 at the frame's level.
 #pragma once
 
 #include <condition_variable>
@@ -44,6 +49,9 @@ class SeekableWriter : public io::Sink {
   void write(std::span<const std::byte> buf) override;
   // Ends the current frame here (nothing happens if it is empty).
   void cut();
+  // Whether frames started from now on are stored without compression (raw blocks), or
+  // compressed; an empty current frame takes the mark at once.
+  void store(bool raw);
   // Decompressed bytes in the current frame, and in the whole stream so far.
   size_t frame_fill() const;
   uint64_t position() const { return position_; }
@@ -60,12 +68,16 @@ class SeekableWriter : public io::Sink {
     std::vector<std::byte> output;
     size_t output_size = 0;
     bool skippable = false;
+    bool store = false;  // asked for
+    bool raw = false;    // decided: written as raw blocks straight from `input`
+    uint32_t checksum = 0;
     bool done = false;
     std::string error;
   };
 
   void submit();
   void write_oldest();
+  void write_raw(const Job& job);
   void work();
   std::unique_ptr<Job> new_job();
 
@@ -73,6 +85,7 @@ class SeekableWriter : public io::Sink {
   CompressionOptions options_;
   size_t max_in_flight_;
   uint64_t position_ = 0;
+  bool store_ = false;
   std::unique_ptr<Job> current_;
   std::vector<SeekEntry> table_;
   bool finished_ = false;
@@ -85,5 +98,8 @@ class SeekableWriter : public io::Sink {
   bool stopping_ = false;
   std::vector<std::thread> workers_;
 };
+
+// XXH64 with seed 0 (the checksum zstd frames carry, low 32 bits), for frames written raw.
+uint64_t xxh64(std::span<const std::byte> data);
 
 }  // namespace sealift::bundle

@@ -113,7 +113,10 @@ std::string Authenticator::fetch_token(const std::string& realm, const std::stri
   std::string one;
   while (scopes >> one) {
     Url u = Url::parse(url);
-    u.query += (u.query.empty() ? "" : "&") + std::string("scope=") + percent_encode(one);
+    // Appended piece by piece: GCC 12 at -O3 reports a false -Wrestrict inside operator+ here.
+    if (!u.query.empty()) u.query += '&';
+    u.query += "scope=";
+    u.query += percent_encode(one);
     u.has_query = true;
     url = u.str();
   }

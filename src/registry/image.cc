@@ -91,11 +91,16 @@ ImageTransfer push_image(RegistryClient& client, TransferScheduler& scheduler, c
   return out;
 }
 
-ImageTransfer pull_image(RegistryClient& client, TransferScheduler& scheduler, const std::string& repository,
-                         const std::string& reference, const std::vector<oci::Platform>& platforms, ContentTarget& target) {
-  ImageTransfer out;
+ImagePuller::ImagePuller(TransferScheduler& scheduler, ContentTarget& target) : scheduler_(scheduler), target_(target) {
+  static std::atomic<uint64_t> pullers{0};
+  id_ = ++pullers;
+}
+
+ImagePuller::Image ImagePuller::add(RegistryClient& client, const std::string& repository, const std::string& reference,
+                                    const std::vector<oci::Platform>& platforms) {
+  Image out;
   oci::Manifest root = client.get_manifest(repository, reference);
-  out.root = root.descriptor();
+  out.transfer.root = root.descriptor();
   std::vector<oci::Manifest> images;
   if (root.is_index()) {
     for (const oci::Descriptor& d : select_platforms(root, platforms)) {
@@ -108,33 +113,60 @@ ImageTransfer pull_image(RegistryClient& client, TransferScheduler& scheduler, c
   } else {
     images.push_back(root);
   }
-  static std::atomic<uint64_t> pulls{0};
-  const uint64_t pull_id = ++pulls;
   std::set<oci::Digest> seen;
   for (const oci::Manifest& m : images) {
     for (const oci::Descriptor& b : m.children()) {
       if (!seen.insert(b.digest).second) continue;
-      out.blobs.push_back(b);
-      if (target.has_blob(b)) continue;
-      // One job per pull: another call may pull the same blob into another store, and within
-      // this call `seen` already deduplicates.
-      std::string key = fmt::format("pull {}@{} #{}", client.registry(), b.digest.str(), pull_id);
-      scheduler.submit(key, [&client, &target, repository, b] {
-        auto writer = target.write_blob(b);
-        client.fetch_blob(repository, b, *writer);
-        writer->commit();
-      });
+      out.transfer.blobs.push_back(b);
+      if (blobs_.count(b.digest)) continue;
+      // Keyed by puller: another puller may pull the same blob into another target.
+      std::string key = fmt::format("pull {}@{} #{}", client.registry(), b.digest.str(), id_);
+      bool config = b.digest == m.config().digest;
+      blobs_[b.digest] = scheduler_.submit(
+          key,
+          [&client, target = &target_, repository, b] {
+            // The target's own check runs here, on a worker: a store that verifies what an earlier
+            // run left does so in parallel.
+            if (target->has_blob(b)) return;
+            auto writer = target->write_blob(b);
+            client.fetch_blob(repository, b, *writer);
+            writer->commit();
+          },
+          config);
     }
   }
-  scheduler.wait();
-  for (const oci::Manifest& m : images) {
-    target.put_manifest(m);
-    out.manifests.push_back(m.descriptor());
+  for (oci::Manifest& m : images) {
+    out.transfer.manifests.push_back(m.descriptor());
+    out.manifests.push_back(std::move(m));
   }
   if (root.is_index()) {
-    target.put_manifest(root);
-    out.manifests.push_back(root.descriptor());
+    out.transfer.manifests.push_back(root.descriptor());
+    out.manifests.push_back(root);
   }
+  manifests_.insert(manifests_.end(), out.manifests.begin(), out.manifests.end());
+  return out;
+}
+
+void ImagePuller::wait_blob(const oci::Digest& digest) {
+  auto it = blobs_.find(digest);
+  if (it == blobs_.end())
+    throw Error(ErrorKind::Internal, fmt::format("blob {} was not queued by this pull", digest.str()));
+  scheduler_.wait({it->second});
+}
+
+void ImagePuller::finish() {
+  std::vector<std::shared_future<void>> all;
+  all.reserve(blobs_.size());
+  for (const auto& [_, f] : blobs_) all.push_back(f);
+  scheduler_.wait(all);
+  for (const oci::Manifest& m : manifests_) target_.put_manifest(m);
+}
+
+ImageTransfer pull_image(RegistryClient& client, TransferScheduler& scheduler, const std::string& repository,
+                         const std::string& reference, const std::vector<oci::Platform>& platforms, ContentTarget& target) {
+  ImagePuller puller(scheduler, target);
+  ImageTransfer out = puller.add(client, repository, reference, platforms).transfer;
+  puller.finish();
   return out;
 }
 

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <future>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -34,11 +36,15 @@ class BlobWriter : public io::Sink {
   virtual void commit() = 0;
 };
 
-// Where pulled content goes: the bundler's store.
+// Where pulled content goes: the bundler's store. Called from transfer workers, several at once.
 class ContentTarget {
  public:
   virtual ~ContentTarget() = default;
+  // Whether the target holds the blob already (a store may check its content here: it runs on a
+  // transfer worker, in parallel with other transfers).
   virtual bool has_blob(const oci::Descriptor& descriptor) = 0;
+  // The writer is committed only after every byte was checked against the descriptor's digest
+  // and size, so a store may trust what it commits without hashing it again.
   virtual std::unique_ptr<BlobWriter> write_blob(const oci::Descriptor& descriptor) = 0;
   virtual void put_manifest(const oci::Manifest& manifest) = 0;
 };
@@ -60,5 +66,37 @@ ImageTransfer push_image(RegistryClient& client, TransferScheduler& scheduler, c
 // keeps its exact bytes even when only some of its platforms are pulled.
 ImageTransfer pull_image(RegistryClient& client, TransferScheduler& scheduler, const std::string& repository,
                          const std::string& reference, const std::vector<oci::Platform>& platforms, ContentTarget& target);
+
+// Pulls many images into one target at once: add() fetches an image's manifests and queues its
+// blobs on the scheduler without waiting, so the blobs of every image are in flight together, and
+// a blob listed by several images is fetched once. Configs go ahead of layers. Callers wait for
+// the blobs they need (wait_blob) or for all of them (finish); waiting on one puller never waits
+// for another caller's jobs on the same scheduler.
+class ImagePuller {
+ public:
+  ImagePuller(TransferScheduler& scheduler, ContentTarget& target);
+  ImagePuller(const ImagePuller&) = delete;
+  ImagePuller& operator=(const ImagePuller&) = delete;
+
+  struct Image {
+    ImageTransfer transfer;
+    std::vector<oci::Manifest> manifests;  // the documents of transfer.manifests, in its order
+  };
+  // As pull_image, but returns once the manifests are fetched and the blobs queued.
+  Image add(RegistryClient& client, const std::string& repository, const std::string& reference,
+            const std::vector<oci::Platform>& platforms);
+  // Waits until the blob (queued by add) is in the target; rethrows the first failure of any.
+  void wait_blob(const oci::Digest& digest);
+  // Waits for every queued blob, then puts every manifest into the target (children first), so
+  // the target never holds a manifest whose blobs it lacks.
+  void finish();
+
+ private:
+  TransferScheduler& scheduler_;
+  ContentTarget& target_;
+  uint64_t id_;
+  std::map<oci::Digest, std::shared_future<void>> blobs_;
+  std::vector<oci::Manifest> manifests_;
+};
 
 }  // namespace sealift::registry

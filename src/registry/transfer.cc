@@ -20,7 +20,7 @@ TransferScheduler::~TransferScheduler() {
   for (auto& t : workers_) t.join();
 }
 
-std::shared_future<void> TransferScheduler::submit(const std::string& key, std::function<void()> job) {
+std::shared_future<void> TransferScheduler::submit(const std::string& key, std::function<void()> job, bool urgent) {
   std::lock_guard lock(mu_);
   if (auto it = submitted_.find(key); it != submitted_.end()) return it->second;
   std::packaged_task<void()> task([this, job = std::move(job)] {
@@ -39,7 +39,11 @@ std::shared_future<void> TransferScheduler::submit(const std::string& key, std::
   std::shared_future<void> outcome = task.get_future().share();
   submitted_.emplace(key, outcome);
   pending_.push_back(outcome);
-  queue_.push_back(std::move(task));
+  if (urgent) {
+    queue_.push_front(std::move(task));
+  } else {
+    queue_.push_back(std::move(task));
+  }
   // Workers start on demand, up to the limit.
   if (workers_.size() < static_cast<size_t>(jobs_)) workers_.emplace_back([this] { work(); });
   ready_.notify_one();
@@ -69,6 +73,25 @@ void TransferScheduler::wait() {
   for (auto& f : pending) f.wait();
   std::lock_guard lock(mu_);
   if (first_failure_) std::rethrow_exception(first_failure_);
+}
+
+void TransferScheduler::wait(const std::vector<std::shared_future<void>>& jobs) {
+  bool failed = false;
+  for (const auto& f : jobs) {
+    try {
+      f.get();
+    } catch (...) {
+      failed = true;
+    }
+  }
+  if (!failed) return;
+  std::exception_ptr cause;
+  {
+    std::lock_guard lock(mu_);
+    cause = first_failure_;
+  }
+  if (cause) std::rethrow_exception(cause);
+  for (const auto& f : jobs) f.get();
 }
 
 }  // namespace sealift::registry

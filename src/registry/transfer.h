@@ -25,11 +25,17 @@ class TransferScheduler {
   TransferScheduler(const TransferScheduler&) = delete;
   TransferScheduler& operator=(const TransferScheduler&) = delete;
 
-  // Queues `job` unless a job with this key was submitted before; returns its shared outcome.
-  std::shared_future<void> submit(const std::string& key, std::function<void()> job);
+  // Queues `job` unless a job with this key was submitted before; returns its shared outcome. An
+  // urgent job goes ahead of everything queued (small documents that a caller waits for while
+  // large blobs are queued).
+  std::shared_future<void> submit(const std::string& key, std::function<void()> job, bool urgent = false);
   // Waits for every job submitted so far; rethrows the first failure that happened. Never call it
   // from inside a job.
   void wait();
+  // Waits for `jobs` only (outcomes returned by submit), so that several callers can share one
+  // scheduler; when any of them failed, rethrows the scheduler's first failure (the cause, not a
+  // job that did not start because of it). Never call it from inside a job.
+  void wait(const std::vector<std::shared_future<void>>& jobs);
   int jobs() const { return jobs_; }
 
  private:

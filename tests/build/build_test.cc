@@ -317,5 +317,68 @@ TEST_F(BuildTest, CorruptUpstreamBlobIsRefused) {
   EXPECT_FALSE(fs::exists(work / "cache" / "blobs" / "sha256" / layer.substr(7)));
 }
 
+TEST_F(BuildTest, SerialAndParallelPullsGiveTheSameBundle) {
+  // All images' blobs in flight at once, the archive written as they arrive: the bundle must not
+  // depend on the order they arrive in. Ed25519 signs deterministically; cold caches both times.
+  testenv::TempDir work("sealift-build-parallel");
+  auto serial = build(work / "serial.tar.zst", {"--jobs", "1", "--cache", (work / "c1").string()}, "ed25519");
+  ASSERT_EQ(serial.exit_code, 0) << serial.err;
+  auto parallel = build(work / "parallel.tar.zst", {"--jobs", "16", "--cache", (work / "c2").string()}, "ed25519");
+  ASSERT_EQ(parallel.exit_code, 0) << parallel.err;
+  EXPECT_EQ(util::read_file(work / "serial.tar.zst"), util::read_file(work / "parallel.tar.zst"));
+  // The stored (gzip) layers are standard zstd frames with checksums.
+  auto t = run({"zstd", "-q", "-t", (work / "parallel.tar.zst").string()});
+  EXPECT_EQ(t.exit_code, 0) << t.err;
+}
+
+TEST_F(BuildTest, CachedBlobDamagedBetweenRunsIsFetchedAgain) {
+  testenv::TempDir work("sealift-build-cache-damage");
+  fs::path cache = work / "cache";
+  auto a = build(work / "a.tar.zst", {"--cache", cache.string()}, "ed25519");
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+
+  // Flip one byte of a cached layer, keeping its size: only its hash can tell.
+  std::string layer = release1_->image("redis").platform("linux/amd64").layers.back();
+  fs::path cached = cache / "blobs" / "sha256" / layer.substr(7);
+  ASSERT_TRUE(fs::exists(cached)) << cached;
+  std::string bytes = util::read_file(cached);
+  bytes[bytes.size() / 2] ^= 0x01;
+  util::write_file_atomic(cached, bytes);
+
+  auto b = build(work / "b.tar.zst", {"--cache", cache.string()}, "ed25519");
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  EXPECT_EQ(util::read_file(work / "a.tar.zst"), util::read_file(work / "b.tar.zst"));
+  // The damaged file was replaced by the fetched, verified layer.
+  EXPECT_EQ(oci::Digest::of(util::read_file(cached)).str(), layer);
+}
+
+TEST_F(BuildTest, AFailingBlobInOneImageStopsTheWholeBuild) {
+  // Every image pulled at once from an upstream where one layer of one image is damaged: the
+  // build stops with an error naming that layer, and leaves no bundle behind.
+  testenv::Registry upstream;
+  auto fx = testenv::push_fixtures(upstream, {.scale = "0.01"});
+  std::string layer = fx.image("redis").platform("linux/amd64").layers.back();
+  fs::path data = upstream.storage() / "docker/registry/v2/blobs/sha256" / layer.substr(7, 2) / layer.substr(7) / "data";
+  ASSERT_TRUE(fs::exists(data)) << data;
+  std::string bytes = util::read_file(data);
+  bytes[bytes.size() / 3] ^= 0x01;
+  util::write_file_atomic(data, bytes);
+
+  testenv::TempDir work("sealift-build-failing-blob");
+  testenv::fixture_lock(fx).save(work / "images.lock");
+  std::vector<std::string> argv = {testenv::bundle_program(), "build", "-o", (work / "out.tar.zst").string(),
+                                   "--chart", (testenv::source_dir() / "chart").string(), "--lock",
+                                   (work / "images.lock").string(), "--key",
+                                   (*dir_ / "ecdsa-p256" / "cosign.key").string(), "--plain-http", "--quiet",
+                                   "--cache", (work / "cache").string()};
+  for (auto& f : testenv::mirror_flags(upstream.host())) argv.push_back(f);
+  auto r = run(argv, kPassword, {}, 300);
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find(layer), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("not started"), std::string::npos) << r.err;
+  EXPECT_FALSE(leftovers(work.path()));
+  EXPECT_FALSE(fs::exists(work / "cache" / "blobs" / "sha256" / layer.substr(7)));
+}
+
 }  // namespace
 }  // namespace sealift

@@ -2,6 +2,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <future>
+#include <mutex>
+#include <string>
+#include <vector>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -55,6 +59,50 @@ TEST(TransferScheduler, FirstFailureStopsWhatHasNotStartedAndIsRethrown) {
     EXPECT_EQ(e.kind(), ErrorKind::Remote);
   }
   EXPECT_EQ(later.load(), 0);
+}
+
+TEST(TransferScheduler, WaitingForSomeJobsLeavesOthersRunning) {
+  // Two callers on one scheduler: the first waits for its own job only, while the second's is
+  // still blocked (a plain wait() would have waited for both).
+  TransferScheduler s(2);
+  std::promise<void> release;
+  std::shared_future<void> gate = release.get_future().share();
+  auto slow = s.submit("slow", [gate] { gate.wait(); });
+  auto quick = s.submit("quick", [] {});
+  s.wait({quick});
+  EXPECT_EQ(slow.wait_for(std::chrono::seconds(0)), std::future_status::timeout);
+  release.set_value();
+  s.wait({slow});
+}
+
+TEST(TransferScheduler, UrgentJobsGoAheadOfQueuedOnes) {
+  TransferScheduler s(1);
+  std::promise<void> release;
+  std::shared_future<void> gate = release.get_future().share();
+  std::vector<std::string> order;
+  std::mutex mu;
+  auto record = [&](std::string what) {
+    std::lock_guard lock(mu);
+    order.push_back(std::move(what));
+  };
+  s.submit("busy", [gate] { gate.wait(); });
+  s.submit("layer", [&] { record("layer"); });
+  s.submit("config", [&] { record("config"); }, true);
+  release.set_value();
+  s.wait();
+  EXPECT_EQ(order, (std::vector<std::string>{"config", "layer"}));
+}
+
+TEST(TransferScheduler, WaitingForSomeJobsRethrowsTheCauseNotTheJobsThatDidNotStart) {
+  TransferScheduler s(1);
+  s.submit("bad", [] { throw Error(ErrorKind::Integrity, "pull blob sha256:ab: digest mismatch"); });
+  auto mine = s.submit("mine", [] {});
+  try {
+    s.wait({mine});
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), "pull blob sha256:ab: digest mismatch");
+  }
 }
 
 TEST(TransferScheduler, JobsLimitIsChecked) {
