@@ -7,9 +7,6 @@
 
 #include "cli/flags.h"
 #include "cmd_verify.h"
-#include "harbor/api.h"
-#include "install/push.h"
-#include "install/relocation.h"
 #include "registry/client.h"
 #include "registry/credentials.h"
 
@@ -87,25 +84,27 @@ void run_push(const PushFlags& f) {
 
   bundle::ArchiveReader reader(f.bundle);
   util::Progress progress(f.out.mode());
-  install::VerifiedBundle verified = verify_for_command(reader, keys, f.trust, f.jobs, progress);
+  install::VerifiedBundle verified =
+      verify_for_command(reader, keys, f.trust, f.jobs, progress, install::VerifyScope::AllButLayers);
   install::Relocation relocation =
       install::relocate(verified.root, verified.lock, {f.registry, f.project, f.keep_source_host});
-
-  registry::RegistryOptions ro;
-  ro.http = f.target.http();
-  ro.credentials = credentials;
-  ro.progress = install::progress_reporter(progress);
-  registry::RegistryClient target(f.registry, ro);
-
-  install::PushOptions po;
-  po.create_project = f.create_project;
-  po.dry_run = f.dry_run;
-  po.jobs = f.jobs;
-  install::PushReport report = install::push_bundle(reader, verified, relocation, target, harbor, keys, po, progress);
+  PushTarget target{f.target.http(), credentials, {f.create_project, f.dry_run, f.jobs}};
+  install::PushReport report = push_verified(reader, verified, relocation, keys, harbor, target, progress);
   print_report(f, verified, relocation, report);
 }
 
 }  // namespace
+
+install::PushReport push_verified(const bundle::ArchiveReader& reader, const install::VerifiedBundle& verified,
+                                  const install::Relocation& relocation, const sign::TrustedKeys& keys,
+                                  harbor::HarborApi& harbor, const PushTarget& target, util::Progress& progress) {
+  registry::RegistryOptions ro;
+  ro.http = target.http;
+  ro.credentials = target.credentials;
+  ro.progress = install::progress_reporter(progress);
+  registry::RegistryClient client(relocation.registry, ro);
+  return install::push_bundle(reader, verified, relocation, client, harbor, keys, target.options, progress);
+}
 
 void add_push_command(CLI::App& app) {
   auto f = std::make_shared<PushFlags>();

@@ -7,9 +7,9 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/flags.h"
+#include "cmd_push.h"
 #include "cmd_verify.h"
 #include "harbor/api.h"
-#include "install/push.h"
 #include "install/release.h"
 #include "install/relocation.h"
 #include "registry/client.h"
@@ -104,7 +104,9 @@ void run_release(const ReleaseFlags& f, bool upgrade) {
 
   bundle::ArchiveReader reader(f.bundle);
   util::Progress progress(f.out.mode());
-  install::VerifiedBundle verified = verify_for_command(reader, keys, f.trust, f.jobs, progress);
+  // The release reads only the chart from the bundle (checked); the push checks each layer it sends.
+  install::VerifiedBundle verified =
+      verify_for_command(reader, keys, f.trust, f.jobs, progress, install::VerifyScope::AllButLayers);
   install::Relocation relocation =
       install::relocate(verified.root, verified.lock, {f.registry, f.project, f.keep_source_host});
   std::string release = ro.release.empty() ? verified.root.chart.name : ro.release;
@@ -120,16 +122,8 @@ void run_release(const ReleaseFlags& f, bool upgrade) {
   }
 
   if (!f.skip_push) {
-    registry::RegistryOptions opts;
-    opts.http = f.target.http();
-    opts.credentials = credentials;
-    opts.progress = install::progress_reporter(progress);
-    registry::RegistryClient target(f.registry, opts);
-    install::PushOptions po;
-    po.create_project = f.create_project;
-    po.dry_run = f.dry_run;
-    po.jobs = f.jobs;
-    install::PushReport pr = install::push_bundle(reader, verified, relocation, target, harbor, keys, po, progress);
+    PushTarget target{f.target.http(), credentials, {f.create_project, f.dry_run, f.jobs}};
+    install::PushReport pr = push_verified(reader, verified, relocation, keys, harbor, target, progress);
     if (!f.out.quiet && !f.out.json)
       fmt::print("pushed to {}/{}: {} blobs uploaded ({}), {} mounted, {} already there; {} tags written\n",
                  relocation.registry, relocation.project, pr.blobs_uploaded, util::human_bytes(pr.bytes_uploaded),

@@ -21,10 +21,12 @@ sign::TrustedKeys trusted_keys(const TrustFlags& f) {
 }
 
 install::VerifiedBundle verify_for_command(const bundle::ArchiveReader& reader, const sign::TrustedKeys& keys,
-                                           const TrustFlags& f, int jobs, util::Progress& progress) {
+                                           const TrustFlags& f, int jobs, util::Progress& progress,
+                                           install::VerifyScope scope) {
   install::VerifyOptions o;
   o.insecure_skip_signature = f.insecure_skip_signature;
   o.jobs = jobs;
+  o.scope = scope;
   install::VerifiedBundle verified = install::verify_bundle(reader, keys, o, progress);
   for (const auto& w : verified.warnings) fmt::print(stderr, "sealift-install: WARNING: {}\n", w);
   return verified;

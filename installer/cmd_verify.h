@@ -21,9 +21,11 @@ struct TrustFlags {
 void add_trust_flags(CLI::App* cmd, TrustFlags& flags);
 sign::TrustedKeys trusted_keys(const TrustFlags& flags);
 
-// Verifies the bundle and prints its warnings loudly on stderr, whatever the output mode.
+// Verifies the bundle and prints its warnings loudly on stderr, whatever the output mode. A push
+// verifies install::VerifyScope::AllButLayers and hashes the layers it sends as it sends them.
 install::VerifiedBundle verify_for_command(const bundle::ArchiveReader& reader, const sign::TrustedKeys& keys,
-                                           const TrustFlags& flags, int jobs, util::Progress& progress);
+                                           const TrustFlags& flags, int jobs, util::Progress& progress,
+                                           install::VerifyScope scope = install::VerifyScope::Everything);
 
 void add_verify_command(CLI::App& app);
 

@@ -1,5 +1,7 @@
 #include "bundle/archive_reader.h"
 
+// ZSTD_d_stableOutBuffer: decompress straight into the frame buffer, with no window buffer.
+#define ZSTD_STATIC_LINKING_ONLY
 #include <zstd.h>
 
 #include <algorithm>
@@ -17,10 +19,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Frames are decompressed in one call into a buffer of the seek table's size, so memory is bounded
-// by kMaxFrameDecompressedSize; the window limit is a second fence for any streaming use.
+// Frames are decompressed into a buffer of the seek table's size, so memory is bounded by
+// kMaxFrameDecompressedSize; the window limit is a second fence.
 constexpr int kWindowLogMax = 25;
 static_assert((1u << kWindowLogMax) >= kMaxFrameDecompressedSize);
+// Compressed bytes are read this much at a time: the whole compressed frame is never held.
+constexpr size_t kInputSize = 256 << 10;
 
 [[noreturn]] void bad_layout(const std::string& problem) {
   throw Error(ErrorKind::Input, problem, "the bundle is damaged or truncated; copy it again and compare its checksum");
@@ -28,96 +32,128 @@ static_assert((1u << kWindowLogMax) >= kMaxFrameDecompressedSize);
 
 }  // namespace
 
-// Reads one entry frame by frame. Owns its decompression context and buffers, and only reads the
-// shared reader, so several can run at once.
-class EntrySource : public io::Source {
- public:
-  EntrySource(const ArchiveReader& reader, const TocEntry& entry, uint64_t offset)
-      : reader_(reader), dctx_(ZSTD_createDCtx(), ZSTD_freeDCtx) {
-    if (!dctx_) throw Error(ErrorKind::Internal, "cannot create a zstd decompression context");
-    ZSTD_DCtx_setParameter(dctx_.get(), ZSTD_d_windowLogMax, kWindowLogMax);
-    std::vector<std::byte> header(entry.data_offset - entry.header_offset);
-    read_stream(entry.header_offset, header);
-    check_tar_header(header, entry);
-    pos_ = entry.data_offset + offset;
-    end_ = entry.data_offset + entry.size;
+// What one open entry decompresses with. The frame buffer is left uninitialised (never read
+// beyond what was decompressed into it) and only grows.
+struct FrameBuffers {
+  std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> dctx{ZSTD_createDCtx(), ZSTD_freeDCtx};
+  std::unique_ptr<std::byte[]> input{new std::byte[kInputSize]};
+  std::unique_ptr<std::byte[]> frame;
+  size_t frame_capacity = 0;
+
+  FrameBuffers() {
+    if (!dctx) throw Error(ErrorKind::Internal, "cannot create a zstd decompression context");
+    ZSTD_DCtx_setParameter(dctx.get(), ZSTD_d_windowLogMax, kWindowLogMax);
+    ZSTD_DCtx_setParameter(dctx.get(), ZSTD_d_stableOutBuffer, 1);
   }
 
-  size_t read(std::span<std::byte> buf) override {
-    if (pos_ == end_ || buf.empty()) return 0;
-    size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), end_ - pos_));
-    n = copy_from_frame(pos_, buf.first(n));
-    pos_ += n;
-    return n;
+  std::byte* frame_of(size_t size) {
+    if (size > frame_capacity) {
+      frame.reset();
+      frame.reset(new std::byte[size]);
+      frame_capacity = size;
+    }
+    return frame.get();
   }
-
- private:
-  void read_stream(uint64_t pos, std::span<std::byte> out) {
-    while (!out.empty()) {
-      size_t n = copy_from_frame(pos, out);
-      pos += n;
-      out = out.subspan(n);
-    }
-  }
-
-  // Copies from the frame holding `pos`, as much as that frame has; returns the count.
-  size_t copy_from_frame(uint64_t pos, std::span<std::byte> out) {
-    const std::vector<Frame>& frames = reader_.frames_;
-    if (loaded_ >= frames.size() || pos < frames[loaded_].offset ||
-        pos >= frames[loaded_].offset + frames[loaded_].size) {
-      auto it = std::upper_bound(frames.begin(), frames.end(), pos,
-                                 [](uint64_t p, const Frame& f) { return p < f.offset; });
-      load(static_cast<size_t>(it - frames.begin()) - 1);
-    }
-    const Frame& f = frames[loaded_];
-    uint64_t in_frame = pos - f.offset;
-    size_t n = static_cast<size_t>(std::min<uint64_t>(out.size(), f.size - in_frame));
-    std::memcpy(out.data(), frame_.data() + in_frame, n);
-    return n;
-  }
-
-  void load(size_t index) {
-    const Frame& f = reader_.frames_[index];
-    auto damaged = [&](const std::string& problem) {
-      throw Error(ErrorKind::Integrity,
-                  fmt::format("{}: zstd frame {} (at byte {}) is damaged: {}", reader_.file_.name().string(), index,
-                              f.compressed_offset, problem),
-                  "the bundle was altered or damaged; copy it again and compare its checksum");
-    };
-    loaded_ = SIZE_MAX;
-    compressed_.resize(f.compressed_size);
-    reader_.file_.read_at(f.compressed_offset, compressed_);
-    const std::byte* data = compressed_.data();
-    if (read_le32(data) != kZstdFrameMagic) damaged("it does not start with the zstd frame magic");
-    unsigned long long declared = ZSTD_getFrameContentSize(data, compressed_.size());
-    if (declared == ZSTD_CONTENTSIZE_ERROR) damaged("its header cannot be parsed");
-    if (declared == ZSTD_CONTENTSIZE_UNKNOWN) damaged("its header does not declare its decompressed size");
-    if (declared != f.size) {
-      damaged(fmt::format("it declares {} decompressed bytes but the seek table says {}", declared, f.size));
-    }
-    size_t frame_length = ZSTD_findFrameCompressedSize(data, compressed_.size());
-    if (ZSTD_isError(frame_length) || frame_length != compressed_.size()) {
-      damaged(fmt::format("it does not fill the {} bytes the seek table gives it", compressed_.size()));
-    }
-    // Byte 4 is the frame header descriptor; bit 2 says the frame ends with a content checksum.
-    bool checksummed = (static_cast<uint8_t>(data[4]) >> 2) & 1;
-    if (!checksummed) damaged("it carries no content checksum");
-    if (f.has_checksum && read_le32(data + compressed_.size() - 4) != f.checksum) {
-      damaged("its checksum disagrees with the seek table");
-    }
-    frame_.resize(f.size);
-    size_t got = ZSTD_decompressDCtx(dctx_.get(), frame_.data(), frame_.size(), data, compressed_.size());
-    if (ZSTD_isError(got)) damaged(ZSTD_getErrorName(got));
-    if (got != f.size) damaged(fmt::format("it decompresses to {} bytes, not {}", got, f.size));
-    loaded_ = index;
-  }
-
-  const ArchiveReader& reader_;
-  std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> dctx_;
-  std::vector<std::byte> compressed_, frame_;
-  size_t loaded_ = SIZE_MAX;
-  uint64_t pos_ = 0, end_ = 0;
 };
+
+EntrySource::EntrySource(const ArchiveReader& reader, const TocEntry& entry, uint64_t offset)
+    : reader_(reader), buffers_(reader.take_buffers()) {
+  std::vector<std::byte> header(entry.data_offset - entry.header_offset);
+  for (uint64_t pos = entry.header_offset; pos < entry.data_offset;) {
+    std::span<const std::byte> part = view(pos, static_cast<size_t>(entry.data_offset - pos));
+    std::memcpy(header.data() + (pos - entry.header_offset), part.data(), part.size());
+    pos += part.size();
+  }
+  check_tar_header(header, entry);
+  pos_ = entry.data_offset + offset;
+  end_ = entry.data_offset + entry.size;
+}
+
+EntrySource::~EntrySource() { reader_.give_back(std::move(buffers_)); }
+
+size_t EntrySource::read(std::span<std::byte> buf) {
+  std::span<const std::byte> part = next(buf.size());
+  if (!part.empty()) std::memcpy(buf.data(), part.data(), part.size());
+  return part.size();
+}
+
+std::span<const std::byte> EntrySource::next(size_t max) {
+  if (pos_ == end_ || max == 0) return {};
+  std::span<const std::byte> part = view(pos_, static_cast<size_t>(std::min<uint64_t>(max, end_ - pos_)));
+  pos_ += part.size();
+  return part;
+}
+
+// The bytes from `pos` to the end of the frame holding it, at most `max`.
+std::span<const std::byte> EntrySource::view(uint64_t pos, size_t max) {
+  const std::vector<Frame>& frames = reader_.frames_;
+  if (loaded_ >= frames.size() || pos < frames[loaded_].offset || pos >= frames[loaded_].offset + frames[loaded_].size) {
+    auto it = std::upper_bound(frames.begin(), frames.end(), pos, [](uint64_t p, const Frame& f) { return p < f.offset; });
+    load(static_cast<size_t>(it - frames.begin()) - 1);
+  }
+  const Frame& f = frames[loaded_];
+  uint64_t in_frame = pos - f.offset;
+  size_t n = static_cast<size_t>(std::min<uint64_t>(max, f.size - in_frame));
+  return {buffers_->frame.get() + in_frame, n};
+}
+
+// Decompresses frame `index` whole, reading it kInputSize bytes at a time; nothing of it is handed
+// out before zstd has checked its content checksum at its end.
+void EntrySource::load(size_t index) {
+  const Frame& f = reader_.frames_[index];
+  auto damaged = [&](const std::string& problem) {
+    throw Error(ErrorKind::Integrity,
+                fmt::format("{}: zstd frame {} (at byte {}) is damaged: {}", reader_.file_.name().string(), index,
+                            f.compressed_offset, problem),
+                "the bundle was altered or damaged; copy it again and compare its checksum");
+  };
+  loaded_ = SIZE_MAX;
+  FrameBuffers& b = *buffers_;
+  size_t chunk = std::min<size_t>(kInputSize, f.compressed_size);
+  reader_.file_.read_at(f.compressed_offset, {b.input.get(), chunk});
+  const std::byte* data = b.input.get();
+  if (read_le32(data) != kZstdFrameMagic) damaged("it does not start with the zstd frame magic");
+  unsigned long long declared = ZSTD_getFrameContentSize(data, chunk);
+  if (declared == ZSTD_CONTENTSIZE_ERROR) damaged("its header cannot be parsed");
+  if (declared == ZSTD_CONTENTSIZE_UNKNOWN) damaged("its header does not declare its decompressed size");
+  if (declared != f.size) {
+    damaged(fmt::format("it declares {} decompressed bytes but the seek table says {}", declared, f.size));
+  }
+  // Byte 4 is the frame header descriptor; bit 2 says the frame ends with a content checksum.
+  bool checksummed = (static_cast<uint8_t>(data[4]) >> 2) & 1;
+  if (!checksummed) damaged("it carries no content checksum");
+
+  auto does_not_fill = [&] { damaged(fmt::format("it does not fill the {} bytes the seek table gives it", f.compressed_size)); };
+  ZSTD_DCtx_reset(b.dctx.get(), ZSTD_reset_session_only);
+  ZSTD_outBuffer out{b.frame_of(f.size), f.size, 0};
+  uint64_t read = chunk;
+  ZSTD_inBuffer in{data, chunk, 0};
+  for (;;) {
+    size_t in_before = in.pos, out_before = out.pos;
+    size_t left = ZSTD_decompressStream(b.dctx.get(), &out, &in);
+    if (ZSTD_isError(left)) damaged(ZSTD_getErrorName(left));
+    if (left == 0) {
+      if (in.pos != in.size || read != f.compressed_size) does_not_fill();
+      break;
+    }
+    if (in.pos == in.size) {
+      if (read == f.compressed_size) does_not_fill();
+      chunk = static_cast<size_t>(std::min<uint64_t>(kInputSize, f.compressed_size - read));
+      reader_.file_.read_at(f.compressed_offset + read, {b.input.get(), chunk});
+      read += chunk;
+      in = {b.input.get(), chunk, 0};
+    } else if (in.pos == in_before && out.pos == out_before) {
+      damaged("it decompresses to more bytes than it declares");
+    }
+  }
+  if (out.pos != f.size) damaged(fmt::format("it decompresses to {} bytes, not {}", out.pos, f.size));
+  if (f.has_checksum) {
+    std::array<std::byte, 4> sum;
+    reader_.file_.read_at(f.compressed_offset + f.compressed_size - sum.size(), sum);
+    if (read_le32(sum.data()) != f.checksum) damaged("its checksum disagrees with the seek table");
+  }
+  loaded_ = index;
+}
 
 ArchiveReader::ArchiveReader(const fs::path& path) : file_(path) {
   try {
@@ -178,6 +214,26 @@ ArchiveReader::ArchiveReader(const fs::path& path) : file_(path) {
   for (size_t i = 0; i < toc_.entries.size(); ++i) index_.emplace(toc_.entries[i].name, i);
 }
 
+ArchiveReader::~ArchiveReader() = default;
+
+std::unique_ptr<FrameBuffers> ArchiveReader::take_buffers() const {
+  {
+    std::lock_guard lock(pool_mutex_);
+    if (!pool_.empty()) {
+      std::unique_ptr<FrameBuffers> b = std::move(pool_.back());
+      pool_.pop_back();
+      return b;
+    }
+  }
+  return std::make_unique<FrameBuffers>();
+}
+
+void ArchiveReader::give_back(std::unique_ptr<FrameBuffers> buffers) const {
+  if (!buffers) return;
+  std::lock_guard lock(pool_mutex_);
+  pool_.push_back(std::move(buffers));
+}
+
 const TocEntry* ArchiveReader::find(std::string_view name) const {
   auto it = index_.find(std::string(name));
   return it == index_.end() ? nullptr : &toc_.entries[it->second];
@@ -192,9 +248,9 @@ const TocEntry& ArchiveReader::entry(std::string_view name) const {
   return *e;
 }
 
-std::unique_ptr<io::Source> ArchiveReader::open(std::string_view name) const { return open_at(name, 0); }
+std::unique_ptr<EntrySource> ArchiveReader::open(std::string_view name) const { return open_at(name, 0); }
 
-std::unique_ptr<io::Source> ArchiveReader::open_at(std::string_view name, uint64_t offset) const {
+std::unique_ptr<EntrySource> ArchiveReader::open_at(std::string_view name, uint64_t offset) const {
   const TocEntry& e = entry(name);
   if (offset > e.size) {
     throw Error(ErrorKind::Usage, fmt::format("offset {} is beyond the end of '{}' ({} bytes)", offset, name, e.size));

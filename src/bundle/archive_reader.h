@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -30,10 +32,43 @@ struct Frame {
   bool has_checksum = false;
 };
 
+class ArchiveReader;
+struct FrameBuffers;
+
+// The content of one entry, decompressed frame by frame. Each frame is read through a small input
+// buffer and decompressed, whole and checked, into a frame buffer borrowed from the reader and given
+// back when the source is destroyed: memory per open entry is one frame plus about 400 KiB,
+// whatever the entry's size, and buffers are reused across entries (no fresh allocation per entry).
+class EntrySource : public io::Source {
+ public:
+  EntrySource(const ArchiveReader& reader, const TocEntry& entry, uint64_t offset);
+  ~EntrySource() override;
+  EntrySource(const EntrySource&) = delete;
+  EntrySource& operator=(const EntrySource&) = delete;
+
+  size_t read(std::span<std::byte> buf) override;
+  // The next bytes of the entry, at most `max`, straight from the decompressed frame (no copy):
+  // valid until the next call or the source's end. Empty at the end of the entry.
+  std::span<const std::byte> next(size_t max = SIZE_MAX);
+  uint64_t remaining() const { return end_ - pos_; }
+
+ private:
+  std::span<const std::byte> view(uint64_t pos, size_t max);
+  void load(size_t index);
+
+  const ArchiveReader& reader_;
+  std::unique_ptr<FrameBuffers> buffers_;
+  size_t loaded_ = SIZE_MAX;
+  uint64_t pos_ = 0, end_ = 0;
+};
+
 class ArchiveReader {
  public:
   // `path`: the bundle file, its first part, or the base name of its parts.
   explicit ArchiveReader(const std::filesystem::path& path);
+  ~ArchiveReader();
+  ArchiveReader(const ArchiveReader&) = delete;
+  ArchiveReader& operator=(const ArchiveReader&) = delete;
 
   const std::vector<TocEntry>& entries() const { return toc_.entries; }
   // nullptr when the bundle has no such entry.
@@ -43,9 +78,9 @@ class ArchiveReader {
   // byte, the tar header at the entry's place is checked to name a regular file with the TOC's
   // name and size. Any number of sources may be open and read at once, from any threads. Throws
   // Error(Input) for an unknown name.
-  std::unique_ptr<io::Source> open(std::string_view name) const;
+  std::unique_ptr<EntrySource> open(std::string_view name) const;
   // The same, starting `offset` bytes into the entry (to resume an interrupted transfer).
-  std::unique_ptr<io::Source> open_at(std::string_view name, uint64_t offset) const;
+  std::unique_ptr<EntrySource> open_at(std::string_view name, uint64_t offset) const;
   // The whole content of a small entry (metadata); refuses entries larger than max_size.
   std::string read_small(std::string_view name, uint64_t max_size = 16 << 20) const;
 
@@ -56,12 +91,17 @@ class ArchiveReader {
  private:
   friend class EntrySource;
   const TocEntry& entry(std::string_view name) const;
+  // Decompression contexts and buffers of closed sources, for the next ones.
+  std::unique_ptr<FrameBuffers> take_buffers() const;
+  void give_back(std::unique_ptr<FrameBuffers> buffers) const;
 
   PartedFile file_;
   std::vector<Frame> frames_;
   uint64_t tar_size_ = 0;
   Toc toc_;
   std::unordered_map<std::string, size_t> index_;
+  mutable std::mutex pool_mutex_;
+  mutable std::vector<std::unique_ptr<FrameBuffers>> pool_;
 };
 
 }  // namespace sealift::bundle

@@ -29,8 +29,10 @@ struct CompressionOptions {
   static constexpr size_t kMinFrameSize = 64 * 1024;
 
   // Decompressed bytes per frame, at most kMaxFrameDecompressedSize. Larger frames compress a
-  // little better; smaller ones make random reads cheaper.
-  size_t frame_size = 4 << 20;
+  // little better (nothing on layers, already compressed); smaller ones make random reads cheaper
+  // and bound a reader's memory: each open entry holds one decompressed frame, and a push reads 8
+  // entries at once.
+  size_t frame_size = 1 << 20;
   int level = 3;
   // Compression threads; 0: one per core, at most kMaxDefaultThreads. Memory grows with them
   // (two frames in flight each).

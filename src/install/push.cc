@@ -11,7 +11,6 @@
 #include "bundle/layout.h"
 #include "install/bundle_content.h"
 #include "ref/reference.h"
-#include "registry/image.h"
 #include "registry/transfer.h"
 #include "sign/sigmanifest.h"
 #include "util/encoding.h"
@@ -82,7 +81,7 @@ class Pusher {
         keys_(keys),
         options_(options),
         progress_(progress),
-        content_(reader),
+        content_(reader, bundle),
         targets_(make_targets(bundle, relocation)) {}
 
   PushReport run() {
@@ -102,16 +101,14 @@ class Pusher {
     check_delta();
 
     progress_.begin("push", carried_bytes());
-    {
-      registry::TransferScheduler scheduler(std::max(options_.jobs, 1));
-      for (const Target& t : targets_)
-        if (!t.chart) push_content(t, scheduler);
-      for (const Target& t : targets_)
-        if (!t.chart) push_signature(t, scheduler);
-      for (const Target& t : targets_)
-        if (t.chart) push_content(t, scheduler), push_signature(t, scheduler);
-    }
+    push_blobs();
     progress_.end();
+    for (const Target& t : targets_)
+      if (!t.chart) push_manifests(t, *t.object, {});
+    for (const Target& t : targets_)
+      if (!t.chart) push_signature(t);
+    for (const Target& t : targets_)
+      if (t.chart) push_manifests(t, *t.object, {}), push_signature(t);
     for (const Target& t : targets_) write_tag(t);
     read_back();
 
@@ -200,11 +197,45 @@ class Pusher {
                             base.name, base.version));
   }
 
-  void push_content(const Target& t, registry::TransferScheduler& scheduler) {
-    registry::push_image(target_, scheduler, t.repository, t.object->entry.descriptor, content_, {});
+  // Every blob of every image, signature and the chart, in parallel, before any manifest: the
+  // layers verification left to the push are hashed as they are sent (BundleContent), so a
+  // tampered one stops the push here, before anything refers to it. A blob is sent to its first
+  // repository before it is mounted into the others: those pushes wait for the upload, so they
+  // queue behind every first upload rather than hold the workers early.
+  void push_blobs() {
+    std::vector<std::pair<std::string, oci::Descriptor>> first, again;
+    std::set<oci::Digest> seen;
+    auto add = [&](const Target& t, const BundleObject& o) {
+      for (const auto& b : o.blobs) (seen.insert(b.digest).second ? first : again).emplace_back(t.repository, b);
+    };
+    for (const Target& t : targets_) {
+      add(t, *t.object);
+      // A signature tag already there is compared, and merged with ours if it differs, later.
+      if (!had_tag(t, t.signature_tag())) add(t, *t.signature);
+    }
+    registry::TransferScheduler scheduler(std::max(options_.jobs, 1));
+    for (const auto* list : {&first, &again})
+      for (const auto& [repository, b] : *list)
+        scheduler.submit(fmt::format("push {}/{}@{}", target_.registry(), repository, b.digest.str()),
+                         [this, repository = repository, b = b] {
+                           target_.push_blob(repository, b, [this, &b](uint64_t offset) { return content_.open_blob(b, offset); });
+                         });
+    scheduler.wait();
   }
 
-  void push_signature(const Target& t, registry::TransferScheduler& scheduler) {
+  // Every manifest under `object` by digest (children before the indexes that list them; those
+  // already there are left alone), then `tags` on its top. Its blobs are in already.
+  void push_manifests(const Target& t, const BundleObject& object, const std::vector<std::string>& tags) {
+    for (auto d = object.manifests.rbegin(); d != object.manifests.rend(); ++d)
+      if (!target_.manifest_exists(t.repository, d->digest))
+        target_.put_manifest(t.repository, d->digest.str(), oci::Manifest::parse(content_.manifest_bytes(*d), d->media_type));
+    if (tags.empty()) return;
+    const oci::Descriptor& top = object.entry.descriptor;
+    oci::Manifest manifest = oci::Manifest::parse(content_.manifest_bytes(top), top.media_type);
+    for (const auto& tag : tags) target_.put_manifest(t.repository, tag, manifest);
+  }
+
+  void push_signature(const Target& t) {
     const oci::Descriptor& sig = t.signature->entry.descriptor;
     const std::string tag = t.signature_tag();
     if (had_tag(t, tag)) {
@@ -213,7 +244,7 @@ class Pusher {
       merge_signatures(t, current);
       return;
     }
-    registry::push_image(target_, scheduler, t.repository, sig, content_, {tag});
+    push_manifests(t, *t.signature, {tag});
   }
 
   // The target already holds signatures for this digest (an earlier bundle, or the customer's

@@ -221,6 +221,12 @@ class Verifier {
       blob_owners_.emplace(blob.digest, owner);
       if (!seen(object.blobs, blob.digest)) object.blobs.push_back(blob);
     }
+    if (object.entry.kind == EntryKind::Image) {
+      not_layers_.insert(m.config().digest);
+      for (const auto& layer : m.layers()) layers_.insert(layer.digest);
+    } else {
+      for (const auto& blob : m.children()) not_layers_.insert(blob.digest);
+    }
   }
 
   void check_chart_package() {
@@ -291,13 +297,23 @@ class Verifier {
     }
   }
 
-  // Every config and layer, hashed in parallel straight from the archive.
+  // Only image layers are left to the push; a blob that is also a config, or part of the chart or
+  // a signature, is hashed here.
+  bool deferred(const oci::Digest& digest) const {
+    return options_.scope == VerifyScope::AllButLayers && layers_.count(digest) && !not_layers_.count(digest);
+  }
+
+  // Every config and layer (or all but the layers), hashed in parallel straight from the archive.
   void hash_blobs() {
     std::vector<const bundle::TocEntry*> todo;
     uint64_t total = 0;
     for (const auto& e : reader_.entries()) {
       auto digest = bundle::blob_digest(e.name);
       if (!digest || documents_.count(*digest)) continue;
+      if (deferred(*digest)) {
+        out_.unhashed.emplace(*digest, blob_owners_.at(*digest));
+        continue;
+      }
       todo.push_back(&e);
       total += e.size;
     }
@@ -318,10 +334,9 @@ class Verifier {
     oci::Digest got = about_entry(e.name, [&] {
       auto source = reader_.open(e.name);
       oci::Sha256 hash;
-      std::vector<std::byte> buf(256 << 10);
-      while (size_t n = source->read(buf)) {
-        hash.update(std::span<const std::byte>(buf.data(), n));
-        progress_.advance(n);
+      for (auto part = source->next(); !part.empty(); part = source->next()) {
+        hash.update(part);
+        progress_.advance(part.size());
       }
       return hash.finish();
     });
@@ -339,6 +354,8 @@ class Verifier {
   std::map<oci::Digest, oci::Manifest> documents_;   // every manifest and index, checked
   std::map<oci::Digest, int64_t> blob_sizes_;        // every config and layer referenced
   std::map<oci::Digest, std::string> blob_owners_;   // the first object referencing each, for messages
+  std::set<oci::Digest> layers_;                     // layers of images
+  std::set<oci::Digest> not_layers_;                 // configs, and every blob of the chart and signatures
 };
 
 }  // namespace

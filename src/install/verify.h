@@ -2,7 +2,9 @@
 // is sealift.json.sig → sealift.json → index.json (by digest) → every manifest → every config and
 // layer, plus each image's and the chart's cosign signature. Every entry of the archive is read in
 // full (the reader checks its tar header against the table of contents) and hashed, in parallel.
-// The push takes a VerifiedBundle, so nothing can be pushed from a bundle that was not verified.
+// The push takes a VerifiedBundle, so nothing can be pushed from a bundle that was not verified;
+// for a push the image layers are left to it (VerifyScope::AllButLayers), and it hashes each
+// layer it sends as it sends it.
 #pragma once
 
 #include <cstdint>
@@ -21,11 +23,22 @@
 
 namespace sealift::install {
 
+enum class VerifyScope {
+  // Every blob (`sealift-install verify`).
+  Everything,
+  // Everything but the layers of images: the signature, index.json, every manifest, config,
+  // signature payload and the chart. A push sends only the layers the target lacks, and hashes
+  // those as it sends them (VerifiedBundle::unhashed); the layers it does not send are not taken
+  // from the bundle at all.
+  AllButLayers,
+};
+
 struct VerifyOptions {
   // Go on without a valid sealift.json signature (and image signatures); the caller must warn
   // loudly. Content digests are still checked.
   bool insecure_skip_signature = false;
   int jobs = 4;
+  VerifyScope scope = VerifyScope::Everything;
 };
 
 // One top-level object of the bundle as index.json names it, with everything below it.
@@ -46,6 +59,9 @@ struct VerifiedBundle {
   bool signature_verified = false;
   uint64_t entries_checked = 0;            // every entry of the archive
   uint64_t bytes_checked = 0;              // of manifests, configs and layers, hashed
+  // VerifyScope::AllButLayers: the layers carried but not hashed, each with the first object that
+  // uses it (for messages). Whoever reads one must check its digest before using its last byte.
+  std::map<oci::Digest, std::string> unhashed;
   std::vector<std::string> warnings;        // what --insecure-skip-signature let through
 
   // The object of this kind and full reference; throws Error(Internal) when there is none.

@@ -139,6 +139,57 @@ TEST(ArchiveTest, ParallelReadersGetTheSameBytes) {
   EXPECT_EQ(mismatches.load(), 0);
 }
 
+// Bundles written before the default frame size went from 4 MiB to 1 MiB read the same: frames
+// larger than the reader's 256 KiB input buffer, and one source's buffers reused for the next
+// entry whatever the size of the frames it read before (small shared frames, then 4 MiB ones).
+TEST(ArchiveTest, FourMebibyteFramesReadWithoutCopiesAndBuffersReusedAcrossEntries) {
+  TempDir dir;
+  auto payloads = sample_payloads();
+  std::string huge = random_bytes(9 * 1024 * 1024 + 7, 5) + std::string(2 * 1024 * 1024, 'z');
+  payloads.insert(payloads.end() - 1, {"blobs/sha256/" + oci::Digest::of(huge).str().substr(7), huge});
+  WriterOptions o;
+  o.compression.frame_size = 4 << 20;
+  o.compression.threads = 2;
+  fs::path bundle = dir / "b.tar.zst";
+  write_bundle(bundle, payloads, o);
+  ArchiveReader r(bundle);
+  uint32_t largest = 0;
+  for (const Frame& f : r.frames()) largest = std::max(largest, f.size);
+  EXPECT_EQ(largest, 4u << 20);
+
+  // next() hands out views of the frame buffer: never more than asked, never across a frame end.
+  for (int round = 0; round < 2; ++round) {
+    for (const Payload& p : payloads) {
+      auto source = r.open(p.name);
+      std::string got;
+      const size_t max = round == 0 ? SIZE_MAX : 100000;
+      for (auto part = source->next(max); !part.empty(); part = source->next(max)) {
+        EXPECT_LE(part.size(), max);
+        EXPECT_LE(part.size(), size_t{4} << 20);
+        got.append(reinterpret_cast<const char*>(part.data()), part.size());
+        EXPECT_EQ(source->remaining(), p.content.size() - got.size());
+      }
+      EXPECT_EQ(got.size(), p.content.size()) << p.name;
+      EXPECT_TRUE(got == p.content) << p.name;
+    }
+  }
+  // Several sources open at once on one reader, each read partly, in turns.
+  std::vector<std::unique_ptr<EntrySource>> open;
+  std::vector<std::string> got(payloads.size());
+  for (const Payload& p : payloads) open.push_back(r.open(p.name));
+  for (bool more = true; more;) {
+    more = false;
+    for (size_t i = 0; i < open.size(); ++i) {
+      std::string buf(300000, '\0');
+      size_t n = open[i]->read(std::as_writable_bytes(std::span(buf.data(), buf.size())));
+      got[i].append(buf.data(), n);
+      more = more || n > 0;
+    }
+  }
+  for (size_t i = 0; i < payloads.size(); ++i) EXPECT_TRUE(got[i] == payloads[i].content) << payloads[i].name;
+  EXPECT_EQ(read_entry(r, payloads[payloads.size() - 2].name, 5u << 20), huge.substr(5u << 20));
+}
+
 TEST(ArchiveTest, SameInputsGiveByteIdenticalBundlesWhateverTheThreads) {
   TempDir dir;
   auto payloads = sample_payloads();

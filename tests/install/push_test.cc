@@ -107,11 +107,19 @@ TEST(Push, AlteredOrWronglySignedBundlesPushNothing) {
   const auto& b = full_bundle();
   Target target;
   target.harbor().create_project("ai-saas");
-  std::string layer = first_layer(b.path, "docker.io/library/postgres:16.4");
   bundle::Root root = root_of(b.path);
+  bundle::ArchiveReader reader(b.path);
+  oci::Manifest postgres = oci::Manifest::parse(reader.read_small(bundle::blob_path(root.images.front().digest)),
+                                                root.images.front().media_type);
+  std::string config = bundle::blob_path(
+      oci::Manifest::parse(reader.read_small(bundle::blob_path(postgres.manifests().at(0).digest)),
+                           postgres.manifests().at(0).media_type)
+          .config()
+          .digest);
+  // The signature, the documents and the configs are checked before anything moves.
   const std::map<std::string, std::string> alterations = {
-      {layer, flipped(entry_text(b.path, layer), 1000)},
       {bundle::blob_path(root.images.back().digest), flipped(entry_text(b.path, bundle::blob_path(root.images.back().digest)), 60)},
+      {config, flipped(entry_text(b.path, config), 20)},
       {"sealift.json", flipped(entry_text(b.path, "sealift.json"), 80)},
       {"sealift.json.sig", flipped(entry_text(b.path, "sealift.json.sig"), 10)},
   };
@@ -125,10 +133,67 @@ TEST(Push, AlteredOrWronglySignedBundlesPushNothing) {
   }
   RunResult wrong_key = target.push(b.path, {}, factory().other_key("stranger"));
   EXPECT_EQ(wrong_key.exit_code, 4) << said(wrong_key);
-
   EXPECT_EQ(target.harbor().count_requests("POST", "/blobs/uploads"), 0u);
+
+  // A layer is checked as it is sent: blobs move, but the push stops before any manifest or tag.
+  std::string layer = first_layer(b.path, "docker.io/library/postgres:16.4");
+  fs::path tampered = scratch("tampered-layer.tar.zst");
+  testenv::rewrite_bundle(b.path, tampered, {{layer, flipped(entry_text(b.path, layer), 1000)}});
+  RunResult r = target.push(tampered);
+  EXPECT_EQ(r.exit_code, 4) << said(r);
+  EXPECT_NE(r.err.find(layer), std::string::npos) << said(r);
+  EXPECT_NE(r.err.find("docker.io/library/postgres:16.4"), std::string::npos) << said(r);
+  EXPECT_FALSE(target.client().blob_exists("ai-saas/library/postgres", *bundle::blob_digest(layer)));
+
   EXPECT_EQ(target.harbor().count_requests("PUT", "/manifests/"), 0u);
   for (const auto& [repository, tags] : expected_tags(b)) EXPECT_TRUE(target.tags(repository).empty()) << repository;
+}
+
+// A push takes from the bundle only the layers the target lacks, and checks each as it sends it.
+// A layer the target already holds is not read at all, so damage to it cannot matter: the signed
+// chain (sealift.json.sig → index.json → manifests, all checked first) names the layer by digest,
+// the registry stored it under that digest after checking its bytes on upload, and what the
+// cluster pulls is the registry's copy. `sealift-install verify` still refuses such a bundle.
+TEST(Push, ALayerIsCheckedWhenItIsSentAndOnlyThen) {
+  testenv::BundleSpec spec;
+  spec.images = {"redis"};
+  auto b = factory().build(spec, scratch("layers.tar.zst"));
+  const bundle::RootImage image = root_of(b.path).images.at(0);
+  const std::string source = image.source;
+  std::string layer = first_layer(b.path, source);
+  oci::Digest digest = *bundle::blob_digest(layer);
+  fs::path tampered = scratch("layers-tampered.tar.zst");
+  testenv::rewrite_bundle(b.path, tampered, {{layer, flipped(entry_text(b.path, layer), 333)}});
+  RunResult verify = install({"verify", tampered.string(), "--key", factory().public_key().string()});
+  EXPECT_EQ(verify.exit_code, 4) << said(verify);
+  EXPECT_NE(verify.err.find(layer), std::string::npos) << said(verify);
+
+  // The target lacks the layer: refused, naming the entry; nothing refers to it, nothing is tagged.
+  Target lacking;
+  RunResult refused = lacking.push(tampered, {"--create-project", "--jobs", "2"});
+  EXPECT_EQ(refused.exit_code, 4) << said(refused);
+  EXPECT_NE(refused.err.find(layer), std::string::npos) << said(refused);
+  EXPECT_NE(refused.err.find(source), std::string::npos) << said(refused);
+  EXPECT_FALSE(lacking.client().blob_exists("ai-saas/library/redis", digest));
+  EXPECT_EQ(lacking.harbor().count_requests("PUT", "/manifests/"), 0u);
+  for (const auto& [repository, tags] : expected_tags(b)) EXPECT_TRUE(lacking.tags(repository).empty()) << repository;
+
+  // The same target once it holds the genuine layer (and here the whole release): the tampered
+  // copy is never read, the push completes, and the target serves the genuine bytes.
+  pushed(lacking.push(b.path));
+  size_t uploads = lacking.harbor().count_requests("PUT", "/blobs/uploads");
+  nlohmann::json j = pushed(lacking.push(tampered));
+  EXPECT_EQ(j["bytesUploaded"].get<uint64_t>(), 0u);
+  EXPECT_EQ(lacking.harbor().count_requests("PUT", "/blobs/uploads"), uploads);
+  EXPECT_EQ(j["signaturesVerified"].get<int>(), 2);
+  oci::Descriptor d;
+  d.media_type = "application/octet-stream";
+  d.digest = digest;
+  d.size = static_cast<int64_t>(entry_text(b.path, layer).size());
+  oci::HashingSink genuine;
+  EXPECT_NO_THROW(lacking.client().fetch_blob("ai-saas/library/redis", d, genuine)) << "fetch_blob checks the digest";
+  std::string pinned = lacking.host() + "/ai-saas/library/redis@" + image.digest.str();
+  EXPECT_EQ(lacking.cosign_verify(pinned, factory().public_key()).exit_code, 0);
 }
 
 TEST(Push, APullOnlyRobotIsRefusedBeforeAnyByteMoves) {
