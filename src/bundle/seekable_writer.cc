@@ -254,6 +254,7 @@ void SeekableWriter::work() {
     ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_checksumFlag, 1);
     ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_contentSizeFlag, 1);
   }
+  std::vector<std::byte> probe_buffer;
   for (;;) {
     Job* job;
     {
@@ -270,12 +271,12 @@ void SeekableWriter::work() {
     } else {
       try {
         std::span<const std::byte> in(job->input.data(), job->input_size);
-        job->output.resize(ZSTD_compressBound(job->input_size));
         bool raw = job->store;
         if (!raw && job->input_size > kMaxBlock) {
           // A probe of the first block decides for the whole frame: incompressible data (a
           // compressed layer that was not marked) is stored without spending the compressor on it.
-          size_t probe = ZSTD_compressCCtx(cctx.get(), job->output.data(), job->output.size(), in.data(), kMaxBlock,
+          probe_buffer.resize(ZSTD_compressBound(kMaxBlock));
+          size_t probe = ZSTD_compressCCtx(cctx.get(), probe_buffer.data(), probe_buffer.size(), in.data(), kMaxBlock,
                                            options_.level);
           raw = !ZSTD_isError(probe) && probe >= kMaxBlock - kMaxBlock / 64;
           // The simple API compresses at its own parameters; keep the frame's explicit.
@@ -288,6 +289,8 @@ void SeekableWriter::work() {
           job->checksum = static_cast<uint32_t>(xxh64(in));
           produced = raw_frame_size(in.size());
         } else {
+          // Stored frames never touch `output`: it costs memory only for compressed ones.
+          job->output.resize(ZSTD_compressBound(job->input_size));
           produced = ZSTD_compress2(cctx.get(), job->output.data(), job->output.size(), in.data(), in.size());
           if (ZSTD_isError(produced)) error = ZSTD_getErrorName(produced);
         }
