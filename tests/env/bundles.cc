@@ -48,8 +48,9 @@ std::string values_key(const std::string& image_name) {
   return out;
 }
 
-BundleFactory::BundleFactory(std::string scale) : dir_("sealift-bundles"), scale_(std::move(scale)) {
-  upstream_ = std::make_unique<Registry>();
+BundleFactory::BundleFactory(std::string scale, RegistryOptions upstream)
+    : dir_("sealift-bundles"), scale_(std::move(scale)) {
+  upstream_ = std::make_unique<Registry>(std::move(upstream));
   private_key_ = dir_ / "vendor/cosign.key";
   public_key_ = keygen(dir_ / "vendor");
 }
@@ -82,7 +83,8 @@ fs::path BundleFactory::write_chart(const BundleSpec& spec, const FixtureSet& fi
                    "\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: " + name +
                    "}\n  template:\n    metadata:\n      labels: {app: " + name +
                    "}\n    spec:\n      containers:\n        - name: " + name + "\n          image: {{ include \"image\" .Values." +
-                   key + ".image }}\n";
+                   key + ".image }}\n      {{- with .Values.nodeSelector }}\n      nodeSelector: {{- toYaml . | nindent 8 }}\n"
+                   "      {{- end }}\n";
   }
   util::write_file_atomic(chart / "Chart.yaml",
                           "apiVersion: v2\nname: sealift-test-app\ndescription: A small application for sealift's tests\n"
@@ -135,7 +137,12 @@ BuiltBundle BundleFactory::build(const BundleSpec& spec, const fs::path& output)
   if (!spec.base.empty()) argv.insert(argv.end(), {"--base", spec.base.string()});
   if (!spec.split_size.empty()) argv.insert(argv.end(), {"--split-size", spec.split_size});
   for (const auto& p : spec.platforms) argv.insert(argv.end(), {"--platform", p});
-  RunResult r = run(argv, {{"COSIGN_PASSWORD", password_}, {"SOURCE_DATE_EPOCH", "1700000000"}});
+  std::map<std::string, std::string> env = {{"COSIGN_PASSWORD", password_}, {"SOURCE_DATE_EPOCH", "1700000000"}};
+  if (upstream_->options().basic_auth) {
+    env["SEALIFT_REGISTRY_USER"] = upstream_->options().user;
+    env["SEALIFT_REGISTRY_PASSWORD"] = upstream_->options().password;
+  }
+  RunResult r = run(argv, env);
   if (r.exit_code != 0)
     throw std::runtime_error("sealift-bundle build failed (exit " + std::to_string(r.exit_code) + "): " + r.err);
   out.path = output;

@@ -20,7 +20,8 @@
 namespace sealift::testenv {
 
 struct BundleSpec {
-  // Fixture image names; the chart declares exactly these, each at values path <camelName>.image.
+  // Fixture image names; the chart declares exactly these, each at values path <camelName>.image,
+  // each a one-replica Deployment named after the image (value nodeSelector: the pods' node selector).
   std::vector<std::string> images = {"postgres", "redis", "fluent-bit", "frontend"};
   int release = 1;                         // fixture release (2 changes only the backend's top layer)
   std::string chart_version = "1.0.0";
@@ -41,8 +42,9 @@ struct BuiltBundle {
 
 class BundleFactory {
  public:
-  // Starts the upstream registry and makes the vendor's key pair.
-  explicit BundleFactory(std::string scale = "0.01");
+  // Starts the upstream registry and makes the vendor's key pair. With `upstream.basic_auth`, the
+  // build gets the upstream's credentials through SEALIFT_REGISTRY_USER/SEALIFT_REGISTRY_PASSWORD.
+  explicit BundleFactory(std::string scale = "0.01", RegistryOptions upstream = {});
   BundleFactory(const BundleFactory&) = delete;
   BundleFactory& operator=(const BundleFactory&) = delete;
 
