@@ -7,6 +7,7 @@
 #include "env/cluster.h"
 #include "harness.h"
 #include "install/release.h"
+#include "util/error.h"
 
 namespace sealift::install::testing {
 namespace {
@@ -84,7 +85,7 @@ TEST(UpgradeFailure, ThePreviousReleaseKeepsRunningAndOlderBundlesNeedAFlag) {
 
   // --atomic (default): the new backend pod never gets a node; helm gives up and rolls back.
   RunResult atomic = release("upgrade", r2.path, {"-f", never.string(), "--timeout", "20s"});
-  EXPECT_EQ(atomic.exit_code, static_cast<int>(ErrorKind::Tool)) << said(atomic);
+  EXPECT_EQ(atomic.exit_code, static_cast<int>(sealift::ErrorKind::Tool)) << said(atomic);
   EXPECT_NE(atomic.err.find("helm upgrade failed"), std::string::npos) << said(atomic);
   EXPECT_NE(atomic.err.find("release " + name + " in " + ns + " is at revision 3 (deployed"), std::string::npos)
       << said(atomic);
@@ -99,7 +100,7 @@ TEST(UpgradeFailure, ThePreviousReleaseKeepsRunningAndOlderBundlesNeedAFlag) {
 
   // --no-atomic: helm leaves the release failed; the old pod still serves until a new one is ready.
   RunResult kept = release("upgrade", r2.path, {"-f", never.string(), "--timeout", "15s", "--no-atomic", "--skip-push"});
-  EXPECT_EQ(kept.exit_code, static_cast<int>(ErrorKind::Tool)) << said(kept);
+  EXPECT_EQ(kept.exit_code, static_cast<int>(sealift::ErrorKind::Tool)) << said(kept);
   EXPECT_NE(kept.err.find("is at revision 4 (failed"), std::string::npos) << said(kept);
   EXPECT_NE(kept.err.find("helm rollback " + name + " -n " + ns), std::string::npos) << said(kept);
   expect_backend_runs(backend_v1, "after the failed, kept upgrade");
@@ -114,7 +115,7 @@ TEST(UpgradeFailure, ThePreviousReleaseKeepsRunningAndOlderBundlesNeedAFlag) {
   // anything is pushed or installed, unless asked for.
   size_t puts = target.harbor().count_requests("PUT", "/v2/");
   RunResult back = release("upgrade", r1.path, {"--timeout", "2m"});
-  EXPECT_EQ(back.exit_code, static_cast<int>(ErrorKind::Usage)) << said(back);
+  EXPECT_EQ(back.exit_code, static_cast<int>(sealift::ErrorKind::Usage)) << said(back);
   EXPECT_NE(back.err.find("chart sealift-test-app 1.0.0 is older than sealift-test-app 1.1.0"), std::string::npos)
       << said(back);
   EXPECT_NE(back.err.find("--allow-downgrade"), std::string::npos) << said(back);
@@ -122,7 +123,7 @@ TEST(UpgradeFailure, ThePreviousReleaseKeepsRunningAndOlderBundlesNeedAFlag) {
   EXPECT_EQ(history().size(), 5u);
   // `install` of an existing release is an upgrade too.
   RunResult back_install = release("install", r1.path, {"--timeout", "2m"});
-  EXPECT_EQ(back_install.exit_code, static_cast<int>(ErrorKind::Usage)) << said(back_install);
+  EXPECT_EQ(back_install.exit_code, static_cast<int>(sealift::ErrorKind::Usage)) << said(back_install);
 
   RunResult allowed = release("upgrade", r1.path, {"--timeout", "2m", "--allow-downgrade"});
   ASSERT_EQ(allowed.exit_code, 0) << said(allowed);

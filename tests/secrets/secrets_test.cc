@@ -8,7 +8,6 @@
 // and environment helm was started with are searched for each secret, its base64, and the base64
 // of user:password.
 #include <gtest/gtest.h>
-#include <sys/stat.h>
 
 #include <nlohmann/json.hpp>
 
@@ -20,6 +19,7 @@
 #include "env/process.h"
 #include "harbor/api.h"
 #include "util/encoding.h"
+#include "util/error.h"
 #include "util/fs.h"
 
 namespace sealift {
