@@ -151,7 +151,7 @@ TEST(HostileBundle, AFlippedByteInAnyKindOfEntryIsRefusedNamingIt) {
   size_t cases = 0;
   for (const auto& [kind, names] : kinds) {
     // The first and the last entry of the kind (e.g. a Docker and an OCI manifest).
-    for (const std::string& entry : {*names.begin(), *names.rbegin()}) {
+    for (const std::string& entry : std::set<std::string>{*names.begin(), *names.rbegin()}) {
       const std::string content = entry_text(b.path, entry);
       ASSERT_GT(content.size(), 2u) << entry;
       for (size_t at : sample_offsets(content.size(), rng)) {
@@ -168,7 +168,8 @@ TEST(HostileBundle, AFlippedByteInAnyKindOfEntryIsRefusedNamingIt) {
     util::write_file_atomic(sample, testenv::flip_content_byte(good, reader, entry, entry_text(b.path, entry).size() / 2));
     one_per_kind[entry] = sample;
   }
-  EXPECT_GT(cases, 200u);
+  EXPECT_GT(cases, 150u);
+  RecordProperty("flips", static_cast<int>(cases));
 
   // The customer's way, one per kind: verify and push refuse, naming the entry; nothing lands.
   UntouchedTarget target;
@@ -212,6 +213,7 @@ TEST(HostileBundle, DamageInTheCompressedFileIsRefusedWhereverItFalls) {
     }
   }
   EXPECT_GT(cases, 80u);
+  RecordProperty("damaged", static_cast<int>(cases));
 
   // Through the programs, once at the layer's frame.
   UntouchedTarget target;
@@ -351,11 +353,18 @@ TEST(HostileBundle, ArchivesThatLieAreRefusedBeforeAnyTag) {
   expect_refused_by_both(write("absolute.tar.zst", archive_of(replaced(layer, {"/etc/cron.d/x", "* * * * * root id"}))),
                          target, "absolute path");
 
-  // Links in place of a layer: a symbolic link out of the tree, a hard link to another layer.
+  // Links: in place of a layer, the size check sees an entry of 0 bytes first; in place of the
+  // first entries read, the reader sees the link in the tar header.
   expect_refused_by_both(write("symlink.tar.zst", archive_of(replaced(layer, {layer, "", AE_IFLNK, "/etc/shadow"}))),
-                         target, "symbolic link");
+                         target, layer + " (docker.io/library/postgres:16.4) has 0 bytes");
   expect_refused_by_both(write("hardlink.tar.zst", archive_of(replaced(layer, {layer, "", AE_IFREG, other_layer}))),
-                         target, "hard link");
+                         target, layer + " (docker.io/library/postgres:16.4) has 0 bytes");
+  expect_refused_by_both(
+      write("symlink-layout.tar.zst", archive_of(replaced("oci-layout", {"oci-layout", "", AE_IFLNK, "/etc/passwd"}))),
+      target, "it is a symbolic link, not a regular file");
+  expect_refused_by_both(
+      write("hardlink-root.tar.zst", archive_of(replaced("sealift.json", {"sealift.json", "", AE_IFREG, "index.json"}))),
+      target, "it is a hard link, not a regular file");
 
   // A blob whose size disagrees with its descriptor: refused by size before it is hashed.
   fs::path longer = scratch("longer.tar.zst");
