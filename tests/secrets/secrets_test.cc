@@ -220,11 +220,10 @@ TEST(Secrets, TheVendorsCommandsLeakNoPasswordAnywhere) {
                bundler(m, with({"lock", "--chart", chart, "--lock", (m / "out/wrong.lock").string()}, source),
                        {{"SEALIFT_REGISTRY_USER", user}, {"SEALIFT_REGISTRY_PASSWORD", "wrong-" + kUpstreamPassword.substr(0, 4)}}),
                "401");
-  expect_ok("lint", bundler(m, {"lint", "--chart", chart, "--lock", lock.string()}));
+  expect_ok("lint", bundler(m, {"lint", "--chart", chart, "--lock", lock.string()}, with_env(env_login, {{"COSIGN_PASSWORD", kKeyPassword}})));
 
-  const std::vector<std::string> build = with({"build", "--chart", chart, "--lock", lock.string(), "--cache",
-                                               (m / "cache/blobs").string(), "--json"},
-                                              source);
+  const std::vector<std::string> build_cold = with({"build", "--chart", chart, "--lock", lock.string(), "--json"}, source);
+  const std::vector<std::string> build = with(build_cold, {"--cache", (m / "cache/blobs").string()});
   const std::string key = (m / "out/keys/cosign.key").string();
   const std::string key2 = (m / "out/keys2/cosign.key").string();
   const std::string bundle = (m / "out/b1.tar.zst").string();
@@ -245,7 +244,7 @@ TEST(Secrets, TheVendorsCommandsLeakNoPasswordAnywhere) {
                "password");
   fs::remove(m / "docker/config.json");
   expect_fails("build with a wrong registry password (401)",
-               bundler(m, with(build, {"--key", key, "-o", (m / "out/bad2.tar.zst").string(), "--cache", (m / "cache/cold").string()}),
+               bundler(m, with(build_cold, {"--key", key, "-o", (m / "out/bad2.tar.zst").string(), "--cache", (m / "cache/cold").string()}),
                        {{"COSIGN_PASSWORD", kKeyPassword}, {"SEALIFT_REGISTRY_USER", user},
                         {"SEALIFT_REGISTRY_PASSWORD", "wrong-" + kUpstreamPassword.substr(0, 4)}}),
                "401");
@@ -321,7 +320,10 @@ TEST(Secrets, TheInstallersCommandsLeakNoPasswordTokenOrRobotSecret) {
                       kAdminPassword + "\n"));
   m.docker_login(harbor.host(), admin, kAdminPassword);
   expect_ok("push --dry-run (docker config)", installer(m, args({{"push", bundle.string(), "--dry-run"}, key, target})));
-  expect_ok("export", installer(m, args({{"export", bundle.string(), "-o", (m / "out/gitops").string()}, key, target})));
+  // An operator's script has the secrets in its environment; helm, which export runs, must not.
+  expect_ok("export", installer(m, args({{"export", bundle.string(), "-o", (m / "out/gitops").string()}, key, target}),
+                                with_env(env_login, {{"SEALIFT_PULL_PASSWORD", robot.secret}})));
+  ASSERT_TRUE(fs::exists(m / "out/helm-started-with.txt")) << "helm was not started through the wrapper";
   ASSERT_TRUE(fs::exists(m / "out/gitops/manifests.yaml"));
 
   for (const auto& [what, r] : runs) secrets.expect_clean(r, what);
