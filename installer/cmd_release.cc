@@ -62,6 +62,7 @@ struct ReleaseFlags {
   bool skip_push = false;
   bool dry_run = false;
   bool create_pull_robot = false;
+  bool allow_downgrade = false;
   std::string pull_username;
   int jobs = 8;
   HelmFlags helm;
@@ -111,15 +112,17 @@ void run_release(const ReleaseFlags& f, bool upgrade) {
       install::relocate(verified.root, verified.lock, {f.registry, f.project, f.keep_source_host});
   std::string release = ro.release.empty() ? verified.root.chart.name : ro.release;
 
-  if (upgrade) {
-    try {
-      install::release_status(helm, release, ro.namespace_name);
-    } catch (const Error&) {
-      throw Error(ErrorKind::Usage,
-                  fmt::format("no release {} in namespace {} to upgrade", release, ro.namespace_name),
-                  "use `sealift-install install` for the first installation");
-    }
+  bool installed = true;
+  try {
+    install::release_status(helm, release, ro.namespace_name);
+  } catch (const Error&) {
+    installed = false;
   }
+  if (upgrade && !installed)
+    throw Error(ErrorKind::Usage, fmt::format("no release {} in namespace {} to upgrade", release, ro.namespace_name),
+                "use `sealift-install install` for the first installation");
+  if (installed)
+    install::check_not_downgrade(helm, release, ro.namespace_name, verified.root.chart, f.allow_downgrade);
 
   if (!f.skip_push) {
     PushTarget target{f.target.http(), credentials, {f.create_project, f.dry_run, f.jobs}};
@@ -201,6 +204,8 @@ void add_release_command(CLI::App& app, bool upgrade) {
   cmd->add_option("--timeout", f->helm.timeout, "helm --timeout")->capture_default_str();
   cmd->add_flag("--no-wait", f->helm.no_wait, "Do not wait for workloads to be ready");
   cmd->add_flag("--no-atomic", f->helm.no_atomic, "Keep a failed upgrade instead of rolling back");
+  cmd->add_flag("--allow-downgrade", f->allow_downgrade,
+                "Accept a bundle whose chart is older than the installed release's (refused otherwise)");
   cmd->add_flag("--dry-run", f->dry_run, "Say what would be pushed, created and installed; change nothing");
   cmd->add_option("-j,--jobs", f->jobs, "Parallel blob transfers")->capture_default_str()->check(CLI::Range(1, 64));
   cmd->callback([f, upgrade] { run_release(*f, upgrade); });

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdlib>
 #include <set>
 
@@ -48,7 +49,106 @@ std::string pull_secret_yaml(const Relocation& relocation, const PullCredentials
   return std::string(out.c_str()) + "\n";
 }
 
+// helm's error, with where helm left the release and how to get going again.
+[[noreturn]] void upgrade_failed(const helm::Helm& helm, const PreparedRelease& prepared, const ReleaseOptions& options,
+                                 const Error& e) {
+  const std::string& release = prepared.release;
+  const std::string& ns = options.namespace_name;
+  ReleaseStatus s;
+  try {
+    s = release_status(helm, release, ns);
+  } catch (const Error&) {
+    throw Error(e.kind(), fmt::format("{}; release {} in {} is not installed", e.what(), release, ns),
+                "fix the cause named above, then run sealift-install install again (the images are pushed: --skip-push)");
+  }
+  std::string state = fmt::format("release {} in {} is at revision {} ({}, {})", release, ns, s.revision, s.status,
+                                  s.description.empty() ? s.chart : s.description);
+  std::string hint;
+  if (s.status == "deployed")
+    hint = fmt::format(
+        "helm rolled back: the previous release keeps running. Fix the cause named above (`kubectl get pods -n {}` "
+        "shows pods that did not become ready), then run the upgrade again (the images are pushed: --skip-push)",
+        ns);
+  else if (s.status.rfind("pending-", 0) == 0)
+    hint = fmt::format("helm stopped half-way and left the release locked; `helm rollback {} -n {}` returns to the last "
+                       "deployed revision and unlocks it, then run the upgrade again",
+                       release, ns);
+  else
+    hint = fmt::format("the pods of the last deployed revision keep running until new ones are ready; go back with "
+                       "`helm rollback {} -n {}`, or fix the cause and run the upgrade again (--skip-push)",
+                       release, ns);
+  throw Error(e.kind(), fmt::format("{}; {}", e.what(), state), hint);
+}
+
+// "1.2.3-rc.1+b" -> numbers {1,2,3} and pre-release identifiers {"rc","1"}; false if not SemVer.
+bool parse_semver(std::string_view v, std::array<uint64_t, 3>& core, std::vector<std::string_view>& pre) {
+  if (!v.empty() && v.front() == 'v') v.remove_prefix(1);
+  if (auto plus = v.find('+'); plus != std::string_view::npos) v = v.substr(0, plus);
+  std::string_view pre_text;
+  if (auto dash = v.find('-'); dash != std::string_view::npos) {
+    pre_text = v.substr(dash + 1);
+    v = v.substr(0, dash);
+    if (pre_text.empty()) return false;
+  }
+  for (size_t i = 0; i < 3; ++i) {
+    size_t dot = v.find('.');
+    std::string_view part = v.substr(0, dot);
+    if (part.empty() || part.size() > 18 || part.find_first_not_of("0123456789") != std::string_view::npos) return false;
+    core[i] = std::stoull(std::string(part));
+    if ((i < 2) != (dot != std::string_view::npos)) return false;
+    v = i < 2 ? v.substr(dot + 1) : std::string_view();
+  }
+  pre.clear();
+  while (!pre_text.empty()) {
+    size_t dot = pre_text.find('.');
+    pre.push_back(pre_text.substr(0, dot));
+    if (pre.back().empty()) return false;
+    pre_text = dot == std::string_view::npos ? std::string_view() : pre_text.substr(dot + 1);
+  }
+  return true;
+}
+
 }  // namespace
+
+std::optional<int> compare_versions(std::string_view a, std::string_view b) {
+  std::array<uint64_t, 3> ca{}, cb{};
+  std::vector<std::string_view> pa, pb;
+  if (!parse_semver(a, ca, pa) || !parse_semver(b, cb, pb)) return std::nullopt;
+  if (ca != cb) return ca < cb ? -1 : 1;
+  // A pre-release is lower than its release; identifiers compare numerically when both are numbers.
+  if (pa.empty() || pb.empty()) return pa.empty() == pb.empty() ? 0 : (pa.empty() ? 1 : -1);
+  for (size_t i = 0; i < std::min(pa.size(), pb.size()); ++i) {
+    bool na = pa[i].find_first_not_of("0123456789") == std::string_view::npos;
+    bool nb = pb[i].find_first_not_of("0123456789") == std::string_view::npos;
+    if (na && nb && pa[i].size() != pb[i].size()) return pa[i].size() < pb[i].size() ? -1 : 1;
+    if (na != nb) return na ? -1 : 1;
+    if (int c = pa[i].compare(pb[i])) return c < 0 ? -1 : 1;
+  }
+  return pa.size() == pb.size() ? 0 : (pa.size() < pb.size() ? -1 : 1);
+}
+
+void check_not_downgrade(const helm::Helm& helm, const std::string& release, const std::string& namespace_name,
+                         const bundle::RootChart& chart, bool allow_downgrade) {
+  auto history = nlohmann::json::parse(helm.history_json(release, namespace_name), nullptr, false);
+  if (!history.is_array()) return;
+  const std::string prefix = chart.name + "-";
+  for (auto it = history.rbegin(); it != history.rend(); ++it) {
+    if (!it->is_object() || it->value("status", "") != "deployed") continue;
+    std::string installed = it->value("chart", "");
+    // Another chart under the same release name: versions do not compare.
+    if (installed.rfind(prefix, 0) != 0) return;
+    installed = installed.substr(prefix.size());
+    auto order = compare_versions(chart.version, installed);
+    if (order && *order < 0 && !allow_downgrade)
+      throw Error(ErrorKind::Usage,
+                  fmt::format("the bundle's chart {} {} is older than {} {} of release {} in {} (revision {}): "
+                              "refusing to downgrade",
+                              chart.name, chart.version, chart.name, installed, release, namespace_name,
+                              it->value("revision", 0)),
+                  "pass --allow-downgrade to go back to an older release on purpose");
+    return;
+  }
+}
 
 PreparedRelease prepare_release(const bundle::ArchiveReader& reader, const VerifiedBundle& bundle,
                                 const Relocation& relocation, const ReleaseOptions& options, const Workspace& ws) {
@@ -134,7 +234,12 @@ ReleaseReport install_release(const helm::Helm& helm, const PreparedRelease& pre
   u.create_namespace = options.create_namespace;
   u.timeout = options.timeout;
   u.description = prepared.description;
-  r.output = helm.upgrade(prepared.release, prepared.chart, u);
+  try {
+    r.output = helm.upgrade(prepared.release, prepared.chart, u);
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::Tool) throw;
+    upgrade_failed(helm, prepared, options, e);
+  }
   ReleaseStatus s = release_status(helm, prepared.release, options.namespace_name);
   r.revision = s.revision;
   r.status = s.status;

@@ -96,4 +96,14 @@ struct ReleaseStatus {
 };
 ReleaseStatus release_status(const helm::Helm& helm, const std::string& release, const std::string& namespace_name);
 
+// SemVer 2 precedence of two versions ("1.2.3", "v1.2.3-rc.1+build"): <0, 0 or >0; nullopt when
+// either is not SemVer.
+std::optional<int> compare_versions(std::string_view a, std::string_view b);
+
+// Before an upgrade: throws Error(Usage) when the bundle's chart is older (SemVer) than the chart of
+// the release's last deployed revision, unless `allow_downgrade`. A presented older bundle may be
+// a replay of a validly signed old release; going back is a decision the user makes on purpose.
+void check_not_downgrade(const helm::Helm& helm, const std::string& release, const std::string& namespace_name,
+                         const bundle::RootChart& chart, bool allow_downgrade);
+
 }  // namespace sealift::install

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -66,12 +67,18 @@ Pipe make_pipe() {
   return p;
 }
 
+// sealift's own secrets, read from its environment; a child (helm and its plugins) never needs them.
+constexpr std::string_view kSecretVariables[] = {"COSIGN_PASSWORD", "SEALIFT_REGISTRY_PASSWORD", "SEALIFT_PULL_PASSWORD"};
+
 std::vector<std::string> child_environment(const std::map<std::string, std::string>& extra) {
   std::map<std::string, std::string> all;
   for (char** e = environ; e && *e; ++e) {
     std::string_view kv(*e);
     auto eq = kv.find('=');
-    if (eq != std::string_view::npos) all.emplace(std::string(kv.substr(0, eq)), std::string(kv.substr(eq + 1)));
+    if (eq == std::string_view::npos) continue;
+    std::string_view name = kv.substr(0, eq);
+    if (std::find(std::begin(kSecretVariables), std::end(kSecretVariables), name) != std::end(kSecretVariables)) continue;
+    all.emplace(std::string(name), std::string(kv.substr(eq + 1)));
   }
   for (const auto& [k, v] : extra) all[k] = v;
   std::vector<std::string> out;

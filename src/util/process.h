@@ -11,7 +11,8 @@
 namespace sealift::util {
 
 struct ProcessOptions {
-  // Added to (or replacing entries of) this process's environment.
+  // Added to (or replacing entries of) this process's environment, which the child inherits but
+  // for sealift's secret variables (COSIGN_PASSWORD, SEALIFT_REGISTRY_PASSWORD, SEALIFT_PULL_PASSWORD).
   std::map<std::string, std::string> env;
   // Working directory of the child; empty = ours.
   std::filesystem::path cwd;

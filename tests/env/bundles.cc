@@ -1,12 +1,17 @@
 #include "env/bundles.h"
 
+#include <zstd.h>
+
 #include <fstream>
+#include <memory>
+#include <span>
 #include <sstream>
 #include <stdexcept>
 
 #include "bundle/archive_reader.h"
 #include "bundle/archive_writer.h"
 #include "bundle/parted_file.h"
+#include "bundle/seekable_format.h"
 #include "chart/package.h"
 #include "io/stream.h"
 #include "ref/reference.h"
@@ -48,8 +53,9 @@ std::string values_key(const std::string& image_name) {
   return out;
 }
 
-BundleFactory::BundleFactory(std::string scale) : dir_("sealift-bundles"), scale_(std::move(scale)) {
-  upstream_ = std::make_unique<Registry>();
+BundleFactory::BundleFactory(std::string scale, RegistryOptions upstream)
+    : dir_("sealift-bundles"), scale_(std::move(scale)) {
+  upstream_ = std::make_unique<Registry>(std::move(upstream));
   private_key_ = dir_ / "vendor/cosign.key";
   public_key_ = keygen(dir_ / "vendor");
 }
@@ -82,7 +88,8 @@ fs::path BundleFactory::write_chart(const BundleSpec& spec, const FixtureSet& fi
                    "\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: " + name +
                    "}\n  template:\n    metadata:\n      labels: {app: " + name +
                    "}\n    spec:\n      containers:\n        - name: " + name + "\n          image: {{ include \"image\" .Values." +
-                   key + ".image }}\n";
+                   key + ".image }}\n      {{- with .Values.nodeSelector }}\n      nodeSelector: {{- toYaml . | nindent 8 }}\n"
+                   "      {{- end }}\n";
   }
   util::write_file_atomic(chart / "Chart.yaml",
                           "apiVersion: v2\nname: sealift-test-app\ndescription: A small application for sealift's tests\n"
@@ -135,7 +142,12 @@ BuiltBundle BundleFactory::build(const BundleSpec& spec, const fs::path& output)
   if (!spec.base.empty()) argv.insert(argv.end(), {"--base", spec.base.string()});
   if (!spec.split_size.empty()) argv.insert(argv.end(), {"--split-size", spec.split_size});
   for (const auto& p : spec.platforms) argv.insert(argv.end(), {"--platform", p});
-  RunResult r = run(argv, {{"COSIGN_PASSWORD", password_}, {"SOURCE_DATE_EPOCH", "1700000000"}});
+  std::map<std::string, std::string> env = {{"COSIGN_PASSWORD", password_}, {"SOURCE_DATE_EPOCH", "1700000000"}};
+  if (upstream_->options().basic_auth) {
+    env["SEALIFT_REGISTRY_USER"] = upstream_->options().user;
+    env["SEALIFT_REGISTRY_PASSWORD"] = upstream_->options().password;
+  }
+  RunResult r = run(argv, env);
   if (r.exit_code != 0)
     throw std::runtime_error("sealift-bundle build failed (exit " + std::to_string(r.exit_code) + "): " + r.err);
   out.path = output;
@@ -163,6 +175,38 @@ void rewrite_bundle(const fs::path& from, const fs::path& to,
   for (const auto& [name, content] : changes)
     if (!reader.find(name) && content) writer.add_bytes(name, *content);
   writer.finish();
+}
+
+std::string flip_content_byte(const std::string& bytes, const bundle::ArchiveReader& reader, const std::string& entry,
+                              uint64_t at, unsigned char mask) {
+  const bundle::TocEntry* e = reader.find(entry);
+  if (!e || at >= e->size) throw std::invalid_argument("no byte " + std::to_string(at) + " in entry " + entry);
+  const uint64_t tar_offset = e->data_offset + at;
+  auto all = std::as_bytes(std::span(bytes));
+  bundle::SeekTableFooter footer =
+      bundle::parse_seek_table_footer(all.last(bundle::kSeekTableFooterSize), bytes.size());
+  std::vector<bundle::SeekEntry> table = bundle::parse_seek_table(all.last(footer.table_size), footer);
+  const auto& frames = reader.frames();
+  for (size_t i = 0; i < frames.size(); ++i) {
+    const bundle::Frame& f = frames[i];
+    if (tar_offset < f.offset || tar_offset >= f.offset + f.size) continue;
+    std::string plain(f.size, '\0');
+    size_t n = ZSTD_decompress(plain.data(), plain.size(), bytes.data() + f.compressed_offset, f.compressed_size);
+    if (ZSTD_isError(n) || n != f.size) throw std::runtime_error("cannot decompress frame " + std::to_string(i));
+    plain[tar_offset - f.offset] = static_cast<char>(plain[tar_offset - f.offset] ^ mask);
+    std::unique_ptr<ZSTD_CCtx, decltype(&ZSTD_freeCCtx)> cctx(ZSTD_createCCtx(), ZSTD_freeCCtx);
+    ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_checksumFlag, 1);
+    std::string frame(ZSTD_compressBound(plain.size()), '\0');
+    size_t c = ZSTD_compress2(cctx.get(), frame.data(), frame.size(), plain.data(), plain.size());
+    if (ZSTD_isError(c)) throw std::runtime_error("cannot compress frame " + std::to_string(i));
+    frame.resize(c);
+    table.at(i).compressed_size = static_cast<uint32_t>(frame.size());
+    table.at(i).checksum = bundle::read_le32(reinterpret_cast<const std::byte*>(frame.data() + frame.size() - 4));
+    const uint64_t end = f.compressed_offset + f.compressed_size;
+    return bytes.substr(0, f.compressed_offset) + frame +
+           bytes.substr(end, bytes.size() - footer.table_size - end) + bundle::encode_seek_table(table);
+  }
+  throw std::logic_error("no frame holds byte " + std::to_string(at) + " of " + entry);
 }
 
 void flip_byte_in_entry(const fs::path& from, const fs::path& to, const std::string& entry) {

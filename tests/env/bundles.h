@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "bundle/archive_reader.h"
 #include "env/fixtures.h"
 #include "env/process.h"
 #include "env/registry.h"
@@ -20,7 +21,8 @@
 namespace sealift::testenv {
 
 struct BundleSpec {
-  // Fixture image names; the chart declares exactly these, each at values path <camelName>.image.
+  // Fixture image names; the chart declares exactly these, each at values path <camelName>.image,
+  // each a one-replica Deployment named after the image (value nodeSelector: the pods' node selector).
   std::vector<std::string> images = {"postgres", "redis", "fluent-bit", "frontend"};
   int release = 1;                         // fixture release (2 changes only the backend's top layer)
   std::string chart_version = "1.0.0";
@@ -41,8 +43,9 @@ struct BuiltBundle {
 
 class BundleFactory {
  public:
-  // Starts the upstream registry and makes the vendor's key pair.
-  explicit BundleFactory(std::string scale = "0.01");
+  // Starts the upstream registry and makes the vendor's key pair. With `upstream.basic_auth`, the
+  // build gets the upstream's credentials through SEALIFT_REGISTRY_USER/SEALIFT_REGISTRY_PASSWORD.
+  explicit BundleFactory(std::string scale = "0.01", RegistryOptions upstream = {});
   BundleFactory(const BundleFactory&) = delete;
   BundleFactory& operator=(const BundleFactory&) = delete;
 
@@ -81,6 +84,13 @@ std::string values_key(const std::string& image_name);
 // would leave it: only the content checks can tell.
 void rewrite_bundle(const std::filesystem::path& from, const std::filesystem::path& to,
                     const std::map<std::string, std::optional<std::string>>& changes);
+
+// The bytes of an unsplit bundle (`bytes`, opened as `reader`) with byte `at` of entry `entry`'s
+// content XORed with `mask`. Only the zstd frame holding that byte is recompressed and the seek
+// table updated, so the archive stays well-formed and only the content checks can tell: what
+// rewrite_bundle does for a same-size change, without recompressing the whole bundle.
+std::string flip_content_byte(const std::string& bytes, const bundle::ArchiveReader& reader, const std::string& entry,
+                              uint64_t at, unsigned char mask = 0x01);
 
 // Copies the (unsplit) bundle file with one byte flipped in the middle of the compressed zstd frame
 // that holds the middle of entry `entry`'s content.
