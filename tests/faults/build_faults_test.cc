@@ -94,6 +94,8 @@ std::vector<std::pair<std::string, uint64_t>> layers_by_size() {
 }
 
 struct Scenario {
+  Scenario(std::string n, std::vector<FaultRule> r, bool must = true, std::vector<std::string> what = {})
+      : name(std::move(n)), rules(std::move(r)), must_succeed(must), names(std::move(what)) {}
   std::string name;
   std::vector<FaultRule> rules;
   bool must_succeed = true;

@@ -18,6 +18,7 @@
 
 #include "env/bundles.h"
 #include "env/fault_proxy.h"
+#include "env/fixture_lock.h"
 #include "env/harbor.h"
 #include "env/process.h"
 #include "io/stream.h"

@@ -16,6 +16,8 @@ namespace sealift::faults::testing {
 namespace {
 
 struct Scenario {
+  Scenario(std::string n, std::vector<FaultRule> r, bool must = true, std::string what = {})
+      : name(std::move(n)), rules(std::move(r)), must_succeed(must), names(std::move(what)) {}
   std::string name;
   std::vector<FaultRule> rules;
   // false: the push may also fail, and then its error must contain `names`.
@@ -38,6 +40,10 @@ std::vector<std::pair<std::string, uint64_t>> layers_by_size() {
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
   return out;
 }
+
+// What picks one blob's upload out of the requests: its digest's hex, which the final PUT carries
+// in its (URL-encoded) ?digest= query.
+std::string upload_of(const std::string& digest) { return digest.substr(digest.find(':') + 1); }
 
 FaultRule with(FaultRule r, std::function<void(FaultRule&)> change) {
   change(r);
@@ -92,13 +98,13 @@ TEST(PushFaults, DroppedStalledAndSlowedConnectionsAtSeveralPoints) {
   std::vector<Scenario> scenarios = {
       // Drop mid-blob upload: at its first body byte, in its middle, just before its end.
       {"drop the largest layer's upload after 1 byte",
-       {with(FaultRule::drop_request("PUT", "digest=" + big, 1), [](FaultRule& r) { r.from_body = true; })}},
+       {with(FaultRule::drop_request("PUT", upload_of(big), 1), [](FaultRule& r) { r.from_body = true; })}},
       {"drop the largest layer's upload half-way",
-       {with(FaultRule::drop_request("PUT", "digest=" + big, big_size / 2), [](FaultRule& r) { r.from_body = true; })}},
+       {with(FaultRule::drop_request("PUT", upload_of(big), big_size / 2), [](FaultRule& r) { r.from_body = true; })}},
       {"drop the third layer's upload 1 byte before its end, twice",
-       {with(FaultRule::drop_request("PUT", "digest=" + third, third_size - 1, 2), [](FaultRule& r) { r.from_body = true; })}},
+       {with(FaultRule::drop_request("PUT", upload_of(third), third_size - 1, 2), [](FaultRule& r) { r.from_body = true; })}},
       // The blob arrived, the answer did not: the client must find it there.
-      {"lose the answer to a finished layer upload", {FaultRule::drop_response("PUT", "digest=" + big, 0)}},
+      {"lose the answer to a finished layer upload", {FaultRule::drop_response("PUT", upload_of(big), 0)}},
       {"drop the first upload session's answer", {FaultRule::drop_response("POST", "/blobs/uploads/", 0)}},
       // Drop mid-manifest PUT: a platform manifest, an index, the tag, the signature's tag.
       {"drop the first manifest PUT mid-body",
@@ -112,10 +118,10 @@ TEST(PushFaults, DroppedStalledAndSlowedConnectionsAtSeveralPoints) {
        {with(FaultRule::drop_response("GET", "/manifests/", 20), [](FaultRule& r) { r.from_body = true; })}},
       // Stalls beyond the client's stall timeout (held for good), and one below it.
       {"stall the largest layer's upload half-way, for good",
-       {with(FaultRule::drop_request("PUT", "digest=" + big, big_size / 2),
+       {with(FaultRule::drop_request("PUT", upload_of(big), big_size / 2),
              [](FaultRule& r) { r.fault = Fault::StallRequest, r.from_body = true, r.stall_s = -1; })}},
       {"stall the answer to the third layer's upload, for good",
-       {with(FaultRule::drop_response("PUT", "digest=" + third, 0), [](FaultRule& r) { r.fault = Fault::StallResponse; })}},
+       {with(FaultRule::drop_response("PUT", upload_of(third), 0), [](FaultRule& r) { r.fault = Fault::StallResponse; })}},
       {"stall the tag PUT's answer for good, twice",
        {with(FaultRule::drop_response("PUT", tag, 0, 2), [](FaultRule& r) { r.fault = Fault::StallResponse; })}},
       {"stall every manifest PUT for 1 s (below the stall timeout)",
@@ -123,7 +129,7 @@ TEST(PushFaults, DroppedStalledAndSlowedConnectionsAtSeveralPoints) {
              [](FaultRule& r) { r.fault = Fault::StallRequest, r.stall_s = 1; })}},
       // Slow links: one layer's upload, and every answer of the read-back.
       {"slow the largest layer's upload to 256 KiB/s",
-       {with(FaultRule::drop_request("PUT", "digest=" + big, 0), [](FaultRule& r) { r.fault = Fault::Slow, r.bytes_per_s = 256 << 10; })}},
+       {with(FaultRule::drop_request("PUT", upload_of(big), 0), [](FaultRule& r) { r.fault = Fault::Slow, r.bytes_per_s = 256 << 10; })}},
       {"slow every manifest GET to 16 KiB/s",
        {with(FaultRule::drop_request("GET", "/manifests/", 0, -1), [](FaultRule& r) { r.fault = Fault::Slow, r.bytes_per_s = 16 << 10; })}},
   };
@@ -143,13 +149,13 @@ TEST(PushFaults, ErrorAnswersAtSeveralPoints) {
       {"500 on the project check", {FaultRule::respond("GET", "/api/v2.0/projects", 500)}},
       {"500 on the push-permission probe", {FaultRule::respond("POST", "/blobs/uploads/", 500)}},
       {"500 on the second blob HEAD", {with(FaultRule::respond("HEAD", "/blobs/", 500), [](FaultRule& r) { r.nth = 2; })}},
-      {"500 on the largest layer's upload, three times", {FaultRule::respond("PUT", "digest=" + big, 500, 3)}},
+      {"500 on the largest layer's upload, three times", {FaultRule::respond("PUT", upload_of(big), 500, 3)}},
       {"500 on the third manifest PUT", {with(FaultRule::respond("PUT", "/manifests/", 500), [](FaultRule& r) { r.nth = 3; })}},
       {"500 on the chart's tag PUT", {FaultRule::respond("PUT", "/charts/sealift-test-app/manifests/1.0.0", 500)}},
       {"429 with Retry-After on two upload sessions",
        {retry_after(FaultRule::respond("POST", "/blobs/uploads/", 429, 2), "1")}},
       {"429 with Retry-After on every manifest HEAD, twice", {retry_after(FaultRule::respond("HEAD", "/manifests/", 429, 2), "1")}},
-      {"502 on the largest layer's upload", {FaultRule::respond("PUT", "digest=" + big, 502)}},
+      {"502 on the largest layer's upload", {FaultRule::respond("PUT", upload_of(big), 502)}},
       {"502 on two tag PUTs", {FaultRule::respond("PUT", "/library/postgres/manifests/16.4", 502, 2)}},
       {"502 on the read-back of a signature", {FaultRule::respond("GET", ".sig", 502)}},
       {"502 on the project check, twice", {FaultRule::respond("GET", "/api/v2.0/projects", 502, 2)}},
@@ -179,7 +185,7 @@ TEST(PushFaults, RetryAfterIsHonoured) {
 TEST(PushFaults, NoTagPointsAtMissingContentWhileAPushIsStalled) {
   Target target;
   auto layers = layers_by_size();
-  FaultRule layer = FaultRule::drop_request("PUT", "digest=" + layers[1].first, 0);
+  FaultRule layer = FaultRule::drop_request("PUT", upload_of(layers[1].first), 0);
   layer.fault = Fault::StallRequest;
   layer.from_body = true;
   FaultRule tag = FaultRule::drop_request("PUT", "/library/postgres/manifests/16.4", 0);
@@ -223,14 +229,16 @@ TEST(PushFaults, PermanentFaultsEndWithAClearErrorInBoundedTime) {
   };
   FaultRule too_many = FaultRule::respond("POST", "/blobs/uploads/", 429, -1);
   too_many.retry_after = "1";
-  FaultRule stall = FaultRule::drop_response("PUT", "digest=" + big, 0, -1);
-  stall.fault = Fault::StallResponse;
+  // The body held back (had the answer been held, the blob would be there and the push go on).
+  FaultRule stall = FaultRule::drop_request("PUT", upload_of(big), 0, -1);
+  stall.fault = Fault::StallRequest;
+  stall.from_body = true;
   std::vector<Permanent> cases = {
-      {"500 on every upload of the largest layer", FaultRule::respond("PUT", "digest=" + big, 500, -1),
+      {"500 on every upload of the largest layer", FaultRule::respond("PUT", upload_of(big), 500, -1),
        {big.substr(0, 19), "500", "after 6 attempts"}},
       {"502 on every manifest PUT", FaultRule::respond("PUT", "/manifests/", 502, -1), {"502", "after 6 attempts"}},
       {"429 on every upload session", too_many, {"429", "rate limiting"}},
-      {"the largest layer's upload answer stalled for good", stall, {big.substr(0, 19), "timed out", "after 6 attempts"}},
+      {"the largest layer's upload body stalled for good", stall, {big.substr(0, 19), "timed out", "after 6 attempts"}},
   };
   std::vector<std::thread> threads;
   std::mutex mu;
