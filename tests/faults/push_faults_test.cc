@@ -146,7 +146,7 @@ TEST(PushFaults, ErrorAnswersAtSeveralPoints) {
     return r;
   };
   std::vector<Scenario> scenarios = {
-      {"500 on the project check", {FaultRule::respond("GET", "/api/v2.0/projects", 500)}},
+      {"500 on the project check", {FaultRule::respond("HEAD", "/api/v2.0/projects", 500)}},
       {"500 on the push-permission probe", {FaultRule::respond("POST", "/blobs/uploads/", 500)}},
       {"500 on the second blob HEAD", {with(FaultRule::respond("HEAD", "/blobs/", 500), [](FaultRule& r) { r.nth = 2; })}},
       {"500 on the largest layer's upload, three times", {FaultRule::respond("PUT", upload_of(big), 500, 3)}},
@@ -158,7 +158,7 @@ TEST(PushFaults, ErrorAnswersAtSeveralPoints) {
       {"502 on the largest layer's upload", {FaultRule::respond("PUT", upload_of(big), 502)}},
       {"502 on two tag PUTs", {FaultRule::respond("PUT", "/library/postgres/manifests/16.4", 502, 2)}},
       {"502 on the read-back of a signature", {FaultRule::respond("GET", ".sig", 502)}},
-      {"502 on the project check, twice", {FaultRule::respond("GET", "/api/v2.0/projects", 502, 2)}},
+      {"502 on the project check, twice", {FaultRule::respond("HEAD", "/api/v2.0/projects", 502, 2)}},
   };
   run_scenarios(target, scenarios);
 }
