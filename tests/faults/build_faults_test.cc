@@ -141,7 +141,7 @@ void run_scenarios(const std::vector<Scenario>& scenarios) {
     }
   };
   std::vector<std::thread> workers;
-  for (int w = 0; w < 3; ++w) workers.emplace_back(worker);
+  for (int w = 0; w < 6; ++w) workers.emplace_back(worker);
   for (auto& w : workers) w.join();
 }
 
