@@ -612,24 +612,19 @@ void FaultProxy::serve(uint64_t id, int client_fd) {
       std::lock_guard lock(mu_);
       if (stopping_) break;
     }
+    // A side whose bytes pile up (held or slowed) is not read from until there is room again:
+    // its bytes wait in the kernel, its end (recv() == 0) is seen once they are read.
     pollfd fds[2];
-    int nfds = 0;
-    fds[nfds++] = {c.client, static_cast<short>(c.up.buf.size() < kBufferCap ? POLLIN : POLLRDHUP), 0};
-    if (c.server >= 0 && !c.down.eof)
-      fds[nfds++] = {c.server, static_cast<short>(c.down.buf.size() < kBufferCap ? POLLIN : POLLRDHUP), 0};
+    int nfds = 0, client_at = -1, server_at = -1;
+    if (c.up.buf.size() < kBufferCap) client_at = nfds, fds[nfds++] = {c.client, POLLIN, 0};
+    if (c.server >= 0 && !c.down.eof && c.down.buf.size() < kBufferCap) server_at = nfds, fds[nfds++] = {c.server, POLLIN, 0};
     int timeout = 100;
     if (c.up.holding || c.down.holding) timeout = 20;
     else if (!c.up.segments.empty() || !c.down.segments.empty()) timeout = 5;  // slowed bytes wait for tokens
     int ready = poll(fds, static_cast<nfds_t>(nfds), timeout);
     if (ready < 0 && errno != EINTR) break;
-    if (fds[0].revents & (POLLIN | POLLHUP | POLLERR | POLLRDHUP)) {
-      if (c.up.buf.size() < kBufferCap) receive(c.client, c.up);
-      else if (fds[0].revents & (POLLHUP | POLLERR | POLLRDHUP)) c.up.eof = true;
-    }
-    if (nfds > 1 && (fds[1].revents & (POLLIN | POLLHUP | POLLERR | POLLRDHUP))) {
-      if (c.down.buf.size() < kBufferCap) receive(c.server, c.down);
-      else if (fds[1].revents & (POLLHUP | POLLERR | POLLRDHUP)) c.down.eof = true;
-    }
+    if (client_at >= 0 && fds[client_at].revents) receive(c.client, c.up);
+    if (server_at >= 0 && fds[server_at].revents) receive(c.server, c.down);
     // A client that went away ends the connection: nobody waits for the answers.
     if (c.up.eof) break;
     if (!frame_requests() || !forward(c.up, true)) break;

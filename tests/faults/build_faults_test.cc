@@ -128,7 +128,8 @@ void run_scenarios(const std::vector<Scenario>& scenarios) {
       if (first.exit_code == 0) {
         EXPECT_TRUE(util::read_file(out) == clean) << "a build that went through faults differs from a clean one";
       } else {
-        EXPECT_FALSE(s.must_succeed) << "the retries should have carried the build through: " << said(first);
+        EXPECT_FALSE(s.must_succeed) << "the retries should have carried the build through: " << said(first)
+                                     << "\nthe proxy saw:\n" << proxy_log(proxy);
         for (const auto& n : s.names) EXPECT_NE(first.err.find(n), std::string::npos) << "should name " << n << ": " << said(first);
         EXPECT_EQ(leftovers(work.path()), std::vector<std::string>{}) << "a failed build left files behind";
       }

@@ -48,6 +48,17 @@ inline bool ended_by_itself(const RunResult& r) { return r.err.find("[testenv: k
 
 inline double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
+// The proxy's request log, for a failure message.
+inline std::string proxy_log(const FaultProxy& proxy) {
+  std::string out;
+  auto log = proxy.log();
+  for (const auto& e : log)
+    out += std::to_string(std::chrono::duration<double>(e.at - log.front().at).count()) + " #" +
+           std::to_string(e.connection) + " " + e.method + " " + e.path.substr(0, 100) + " -> " + std::to_string(e.status) +
+           (e.rule >= 0 ? " (rule " + std::to_string(e.rule) + ")" : "") + "\n";
+  return out;
+}
+
 // The vendor's side, shared by every test of one process: the upstream registry and key pair,
 // and a bundle of three images (an OCI index, a Docker manifest list, shared base layers) and
 // the chart.

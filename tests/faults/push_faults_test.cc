@@ -68,7 +68,8 @@ void run_scenarios(Target& target, const std::vector<Scenario>& scenarios) {
       EXPECT_TRUE(ended_by_itself(first)) << "the push hung: " << said(first);
       for (int r : rules) EXPECT_GE(proxy.faults(r), 1u) << "rule " << r << " never fired; requests seen: " << proxy.requests();
       if (s.must_succeed) {
-        EXPECT_EQ(first.exit_code, 0) << "the retries should have carried the push through: " << said(first);
+        EXPECT_EQ(first.exit_code, 0) << "the retries should have carried the push through: " << said(first)
+                                       << "\nthe proxy saw:\n" << proxy_log(proxy);
       } else if (first.exit_code != 0) {
         EXPECT_NE(first.err.find(s.names), std::string::npos) << "the error should name " << s.names << ": " << said(first);
       }
