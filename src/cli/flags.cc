@@ -15,6 +15,7 @@ registry::HttpOptions RegistryFlags::http() const {
   h.client_cert = client_cert;
   h.client_key = client_key;
   h.insecure_skip_verify = insecure_skip_tls_verify;
+  h.stall_timeout_s = stall_timeout_s;
   return h;
 }
 
@@ -36,6 +37,10 @@ void add_registry_flags(CLI::App* cmd, RegistryFlags& f, const std::string& whic
                   fmt::format("User for the {} (else SEALIFT_REGISTRY_USER or ~/.docker/config.json)", which));
   cmd->add_flag("--password-stdin", f.password_stdin,
                 "Read the password from stdin (else SEALIFT_REGISTRY_PASSWORD or ~/.docker/config.json)");
+  cmd->add_option("--stall-timeout", f.stall_timeout_s,
+                  "Seconds without a byte moving before a transfer is cut off and retried")
+      ->capture_default_str()
+      ->check(CLI::Range(1.0, 3600.0));
 }
 
 util::Progress::Mode OutputFlags::mode() const {
