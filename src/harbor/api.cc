@@ -146,7 +146,11 @@ RobotAccount HarborApi::create_pull_robot(const std::string& project, const std:
                 fmt::format("{}: a robot account robot${}+{} already exists on {}", what, project, name, host_),
                 "choose another robot name, or delete the old robot account in Harbor");
   if (r.status != 201) fail(what, r);
-  auto doc = nlohmann::json::parse(r.body, nullptr, false);
+  return parse_robot_created(r.body, what);
+}
+
+RobotAccount parse_robot_created(std::string_view body, const std::string& what) {
+  auto doc = nlohmann::json::parse(body, nullptr, false);
   RobotAccount robot;
   if (doc.is_object() && doc.contains("name") && doc["name"].is_string() && doc.contains("secret") &&
       doc["secret"].is_string() && doc.contains("id") && doc["id"].is_number_integer()) {
