@@ -8,7 +8,9 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace sealift;
-  auto [first, rest] = fuzz::split_line(fuzz::text(data, size));
+  // Not structured bindings: clang 14 cannot capture those in a lambda.
+  auto [first, rest_] = fuzz::split_line(fuzz::text(data, size));
+  std::string_view rest = rest_;
   uint64_t tar_size = 0;
   auto [end, ec] = std::from_chars(first.data(), first.data() + first.size(), tar_size);
   if (ec != std::errc() || end != first.data() + first.size()) return 0;
