@@ -18,3 +18,6 @@ ninja -C "$BUILD"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 ctest --test-dir "$BUILD" --output-on-failure -j2 "$@"
+
+# A minute of fuzzing every parser (clang, ASan+UBSan, build/fuzz); fails on any finding.
+scripts/fuzz.sh 60

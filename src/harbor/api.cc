@@ -154,7 +154,11 @@ std::optional<RobotAccount> HarborApi::try_create_pull_robot(const std::string& 
   HttpResponse r = call(what, json_request("POST", base_ + "/robots", payload));
   if (r.status == 409) return std::nullopt;
   if (r.status != 201) fail(what, r);
-  auto doc = nlohmann::json::parse(r.body, nullptr, false);
+  return parse_robot_created(r.body, what);
+}
+
+RobotAccount parse_robot_created(std::string_view body, const std::string& what) {
+  auto doc = nlohmann::json::parse(body, nullptr, false);
   RobotAccount robot;
   if (doc.is_object() && doc.contains("name") && doc["name"].is_string() && doc.contains("secret") &&
       doc["secret"].is_string() && doc.contains("id") && doc["id"].is_number_integer()) {

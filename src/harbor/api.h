@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "registry/credentials.h"
 #include "registry/http.h"
@@ -22,6 +23,10 @@ struct RobotAccount {
 
 // Harbor's project name rule: ^[a-z0-9]+(?:[._-][a-z0-9]+)*$, at most 255 characters.
 bool valid_project_name(const std::string& name);
+
+// Harbor's answer to creating a robot account (RobotCreated: id, name, secret). Throws
+// Error(Remote) naming `what` when the name or the secret is missing.
+RobotAccount parse_robot_created(std::string_view body, const std::string& what);
 
 class HarborApi {
  public:

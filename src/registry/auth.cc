@@ -17,6 +17,8 @@ std::string repository_scope(std::string_view repository, std::string_view actio
   return fmt::format("repository:{}:{}", repository, actions);
 }
 
+constexpr double kMaxTokenLifetime = 24 * 3600;
+
 BearerToken parse_token_response(std::string_view body, SteadyClock::time_point now) {
   auto doc = nlohmann::json::parse(body, nullptr, false);
   if (doc.is_discarded() || !doc.is_object())
@@ -37,6 +39,9 @@ BearerToken parse_token_response(std::string_view body, SteadyClock::time_point 
       throw Error(ErrorKind::Remote, "the token service answered with a non-numeric expires_in");
     expires_in = doc["expires_in"].get<double>();
     if (expires_in <= 0) expires_in = 60;
+    // A day at most: a token kept longer gains nothing (a rejected one is renewed), and a huge
+    // value (1e300) would overflow the clock's integer duration.
+    expires_in = std::min(expires_in, kMaxTokenLifetime);
   }
   // Renew in the last tenth of the lifetime (at most 30 s early): a token must not expire in flight.
   double margin = std::min(30.0, expires_in / 10);

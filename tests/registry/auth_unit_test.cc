@@ -26,6 +26,15 @@ TEST(TokenResponse, DefaultLifetimeIsSixtySeconds) {
   EXPECT_EQ(parse_token_response(R"({"token":"a","expires_in":-5})", now).expires, now + 54s);
 }
 
+// Found by fuzzing (token_response): a huge expires_in overflowed the clock (undefined behaviour).
+TEST(TokenResponse, LifetimeIsAtMostADay) {
+  auto now = SteadyClock::now();
+  EXPECT_EQ(parse_token_response(R"({"token":"a","expires_in":86400})", now).expires, now + 86370s);
+  for (const char* huge : {R"({"token":"a","expires_in":86401})", R"({"token":"a","expires_in":1e300})",
+                           R"({"token":"a","expires_in":18446744073709551615})"})
+    EXPECT_EQ(parse_token_response(huge, now).expires, now + 86370s) << huge;
+}
+
 TEST(TokenResponse, MalformedAnswers) {
   auto now = SteadyClock::now();
   for (const char* bad : {"", "not json", "[]", R"({})", R"({"token":42})", R"({"token":""})", R"({"token":"a\r\nX: y"})",
