@@ -64,7 +64,7 @@ for t in "${targets[@]}"; do
   if [ "$rc" -ne 0 ] || [ "$found" -ne 0 ]; then
     echo "FAILED (exit $rc)"
     failed+=("$t")
-    grep -E 'ERROR: |runtime error|fuzz check failed|terminate called|what\(\)|SUMMARY' "$LOGS/$t.log" | head -5 | sed 's/^/    /'
+    grep -E 'ERROR: |runtime error|fuzz check failed|terminate called|what\(\)|SUMMARY' "$LOGS/$t.log" | head -5 | sed 's/^/    /' || true
     result="FAILED"
   else
     echo "ok"
