@@ -207,7 +207,10 @@ HttpClient::HttpClient(HttpOptions options) : options_(std::move(options)), shar
   curl_share_setopt(shared_->share, CURLSHOPT_USERDATA, shared_.get());
   curl_share_setopt(shared_->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
   curl_share_setopt(shared_->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-  curl_share_setopt(shared_->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+  // Not CURL_LOCK_DATA_CONNECT: libcurl's shared connection pool is not safe across concurrent
+  // threads (curl-library, March 2021: "there is a concurrency bug in that"); with it, a push
+  // through flaky connections once died with "munmap_chunk(): invalid pointer". Each pooled easy
+  // handle keeps its own connections, which the handle pool reuses.
 }
 
 HttpClient::~HttpClient() {

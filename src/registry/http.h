@@ -2,7 +2,8 @@
 // a Sink, redirects followed by hand so Authorization never reaches another host, no cookie engine
 // (Harbor's CSRF check rejects a replayed `sid`), no `Expect: 100-continue`, TLS verified unless
 // the user said otherwise, plain HTTP only when asked for, and stalled transfers cut off.
-// Thread-safe: each call borrows an easy handle; handles share DNS, TLS sessions and connections.
+// Thread-safe: each call borrows an easy handle; handles share DNS and TLS sessions, and keep
+// their own connections (libcurl cannot share a connection pool between threads safely).
 #pragma once
 
 #include <cstdint>
