@@ -106,11 +106,12 @@ class UntouchedTarget {
   Target& operator*() { return target_; }
   Target* operator->() { return &target_; }
 
-  // No upload started, no manifest or tag written, no repository has a tag.
+  // No manifest or tag written, no repository has a tag. Blob uploads may have started: push
+  // hashes a layer as it sends it and withholds its last byte when the digest is wrong (so an
+  // altered layer never lands), while intact blobs of the same bundle may complete; they are
+  // content-addressed and nothing refers to them.
   void expect_untouched(const testenv::BuiltBundle& b) {
-    EXPECT_EQ(target_.harbor().count_requests("POST", "/blobs/uploads"), 0u);
-    EXPECT_EQ(target_.harbor().count_requests("PATCH", "/blobs/uploads"), 0u);
-    EXPECT_EQ(target_.harbor().count_requests("PUT", "/v2/"), 0u);
+    EXPECT_EQ(target_.harbor().count_requests("PUT", "/manifests/"), 0u);
     for (const auto& image : b.lock.images)
       EXPECT_TRUE(target_.tags("ai-saas/" + image.source.repository).empty()) << image.source.str();
     EXPECT_TRUE(target_.tags("ai-saas/charts/" + b.lock.chart.name).empty());
