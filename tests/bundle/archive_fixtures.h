@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <functional>
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -22,8 +23,18 @@
 #include "oci/digest.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "env/process.h"
 
 namespace sealift::bundle::testing {
+
+// Runs a shell script, expecting success; returns its stdout.
+inline std::string sh(const std::string& script) {
+  auto r = testenv::run({"sh", "-c", script});
+  EXPECT_EQ(r.exit_code, 0) << script << "\n" << r.err;
+  return r.out;
+}
+
+inline std::span<const std::byte> bytes_of(const std::string& s) { return std::as_bytes(std::span(s)); }
 
 // Bytes that do not compress, the same for the same seed.
 inline std::string random_bytes(size_t n, uint32_t seed) {

@@ -18,12 +18,6 @@ using namespace sealift::bundle::testing;
 using testenv::run;
 using testenv::TempDir;
 
-std::string sh(const std::string& script) {
-  auto r = run({"sh", "-c", script});
-  EXPECT_EQ(r.exit_code, 0) << script << "\n" << r.err;
-  return r.out;
-}
-
 std::vector<std::string> lines(const std::string& text) {
   std::vector<std::string> out;
   size_t start = 0;

@@ -12,7 +12,6 @@ using namespace sealift::bundle::testing;
 using testenv::run;
 using testenv::TempDir;
 
-std::span<const std::byte> bytes_of(const std::string& s) { return std::as_bytes(std::span(s)); }
 
 TEST(SeekableFormatTest, SeekTableBytesFollowTheSpecification) {
   std::vector<SeekEntry> entries = {{10, 20, 0xAABBCCDD}, {8, 0, kEmptyChecksum}};

@@ -16,16 +16,6 @@ using namespace sealift::bundle::testing;
 using testenv::run;
 using testenv::TempDir;
 
-std::string sh(const std::string& script) {
-  auto r = run({"sh", "-c", script});
-  EXPECT_EQ(r.exit_code, 0) << script << "\n" << r.err;
-  return r.out;
-}
-
-std::span<const std::byte> bytes_of(const std::string& s) {
-  return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
-}
-
 // The low 32 bits of the checksum zstd itself puts at the end of a frame of `data`.
 uint32_t zstd_checksum(const std::string& data) {
   std::unique_ptr<ZSTD_CCtx, decltype(&ZSTD_freeCCtx)> c(ZSTD_createCCtx(), ZSTD_freeCCtx);
