@@ -33,6 +33,18 @@ std::string base64_decode(std::string_view text) {
   size_t pad = 0;
   if (!clean.empty() && clean.back() == '=') ++pad;
   if (clean.size() > 1 && clean[clean.size() - 2] == '=') ++pad;
+  // The bits after the last byte must be zero, so that each byte string has one encoding only.
+  if (pad) {
+    auto value = [](char c) -> int {
+      if (c >= 'A' && c <= 'Z') return c - 'A';
+      if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+      if (c >= '0' && c <= '9') return c - '0' + 52;
+      return c == '+' ? 62 : 63;
+    };
+    int last = value(clean[clean.size() - 1 - pad]);
+    if (last & (pad == 2 ? 0x0f : 0x03))
+      throw Error(ErrorKind::Input, "invalid base64: the bits after the last byte are not zero");
+  }
   out.resize(static_cast<size_t>(n) - pad);
   return out;
 }

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "expect_error.h"
 #include "util/encoding.h"
 
@@ -43,6 +45,30 @@ TEST(Blob, RejectsTamperedContentWrongKeyAndJunkSignatures) {
   ExpectError([&] { verify_blob(trusted, d, "\n", "sealift.json"); }, ErrorKind::Input, "is empty");
   io::MemorySource e(content);
   ExpectError([&] { verify_blob(TrustedKeys(), e, sig, "sealift.json"); }, ErrorKind::Usage, "no trusted public key");
+}
+
+// A signature whose text was altered in any bit is refused, for every length an ECDSA signature
+// takes (70 to 72 DER bytes, so one, two or no padding characters, and unused bits before them).
+// Found by CI: a flip in the unused bits of a 71-byte signature used to decode to the same bytes.
+TEST(Blob, EveryBitFlipOfTheSignatureTextIsRefused) {
+  PrivateKey k = PrivateKey::generate(KeyType::EcdsaP256);
+  TrustedKeys trusted({k.public_key()});
+  std::string content = "sealift.json";
+  std::set<size_t> lengths;
+  for (int tries = 0; tries < 200 && lengths.size() < 3; ++tries) {
+    io::MemorySource src(content);
+    std::string sig = sign_blob(k, src);
+    if (!lengths.insert(util::base64_decode(sig).size()).second) continue;
+    for (size_t i = 0; i < sig.size(); ++i)
+      for (int bit = 0; bit < 8; ++bit) {
+        std::string bad = sig;
+        bad[i] = static_cast<char>(bad[i] ^ (1 << bit));
+        io::MemorySource again(content);
+        EXPECT_THROW(verify_blob(trusted, again, bad, "sealift.json"), Error)
+            << "length " << sig.size() << " char " << i << " bit " << bit;
+      }
+  }
+  EXPECT_GE(lengths.size(), 2u);  // 72 and 71 bytes are common; 70 is rarer
 }
 
 }  // namespace

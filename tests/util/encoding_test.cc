@@ -53,6 +53,35 @@ TEST(Base64, RefusesMalformedInput) {
   }
 }
 
+// Every byte string has exactly one encoding: the bits after the last byte are zero. Go's default
+// decoder ignores them, so a signature with one of them flipped would still verify; sealift
+// refuses the altered text instead (no encoder writes it).
+TEST(Base64, RefusesNonCanonicalPaddingBits) {
+  EXPECT_EQ(base64_decode("Zg=="), "f");
+  EXPECT_EQ(base64_decode("Zm8="), "fo");
+  for (std::string bad : {"Zh==", "Zv==", "Zm9=", "Zm+=", "AAF=", "AB=="}) {
+    try {
+      std::string out = base64_decode(bad);
+      ADD_FAILURE() << "decoded \"" << bad << "\" to " << out.size() << " bytes";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::Input);
+      EXPECT_NE(std::string(e.what()).find("invalid base64"), std::string::npos) << e.what();
+    }
+  }
+  // Every single-bit change of an encoding is refused or decodes to other bytes.
+  const std::string sig = std::string(71, '\x5a');
+  const std::string enc = base64_encode(sig);
+  for (size_t i = 0; i < enc.size(); ++i)
+    for (int bit = 0; bit < 8; ++bit) {
+      std::string bad = enc;
+      bad[i] = static_cast<char>(bad[i] ^ (1 << bit));
+      try {
+        EXPECT_NE(base64_decode(bad), sig) << "byte " << i << " bit " << bit;
+      } catch (const Error&) {
+      }
+    }
+}
+
 TEST(Hex, EncodesLowercase) {
   EXPECT_EQ(hex_encode(""), "");
   EXPECT_EQ(hex_encode(std::string("\x00\x01\xab\xff", 4)), "0001abff");
