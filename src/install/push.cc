@@ -104,11 +104,14 @@ class Pusher {
     push_blobs();
     progress_.end();
     for (const Target& t : targets_)
-      if (!t.chart) push_manifests(t, *t.object, {});
+      if (!t.chart && !complete(t)) push_manifests(t, *t.object, {});
     for (const Target& t : targets_)
       if (!t.chart) push_signature(t);
     for (const Target& t : targets_)
-      if (t.chart) push_manifests(t, *t.object, {}), push_signature(t);
+      if (t.chart) {
+        if (!complete(t)) push_manifests(t, *t.object, {});
+        push_signature(t);
+      }
     for (const Target& t : targets_) write_tag(t);
     read_back();
 
@@ -144,7 +147,14 @@ class Pusher {
         auto list = target_.list_tags(t.repository);
         tags_[t.repository] = std::set<std::string>(list.begin(), list.end());
       }
+    for (const Target& t : targets_)
+      if (had_tag(t, t.tag) && target_.resolve(t.repository, t.tag).digest == t.digest()) complete_.insert(&t);
   }
+
+  // The target's tag already points at the bundle's digest. Tags go last, and the registry takes a
+  // manifest only when every blob and child manifest under it is there, so nothing under that tag
+  // needs to be sent, or even asked about, again (a re-push asks about tags, not every blob).
+  bool complete(const Target& t) const { return complete_.count(&t) != 0; }
 
   bool had_tag(const Target& t, const std::string& tag) const {
     auto it = tags_.find(t.repository);
@@ -209,7 +219,7 @@ class Pusher {
       for (const auto& b : o.blobs) (seen.insert(b.digest).second ? first : again).emplace_back(t.repository, b);
     };
     for (const Target& t : targets_) {
-      add(t, *t.object);
+      if (!complete(t)) add(t, *t.object);
       // A signature tag already there is compared, and merged with ours if it differs, later.
       if (!had_tag(t, t.signature_tag())) add(t, *t.signature);
     }
@@ -281,7 +291,7 @@ class Pusher {
 
   void write_tag(const Target& t) {
     const oci::Descriptor& d = t.object->entry.descriptor;
-    if (had_tag(t, t.tag) && target_.resolve(t.repository, t.tag).digest == d.digest) {
+    if (complete(t)) {
       ++report_.tags_unchanged;
       return;
     }
@@ -376,6 +386,7 @@ class Pusher {
   BundleContent content_;
   std::vector<Target> targets_;
   std::map<std::string, std::set<std::string>> tags_;  // repository -> tags before the push
+  std::set<const Target*> complete_;                   // tags already at the bundle's digest
   PushReport report_;
 };
 

@@ -93,8 +93,11 @@ TEST(Push, IntoAHarborProjectThatCosignThenVerifies) {
   }
   EXPECT_EQ(target.harbor().count_requests("PUT", "/v2/"), puts);
 
-  // Pushing again moves nothing.
+  // Pushing again moves nothing, and asks about no blob: every tag is at the bundle's digest, so
+  // what is under it is complete.
+  size_t blob_heads = target.harbor().count_requests("HEAD", "/blobs/");
   nlohmann::json again = pushed(target.push(b.path));
+  EXPECT_EQ(target.harbor().count_requests("HEAD", "/blobs/"), blob_heads);
   EXPECT_FALSE(again["projectCreated"].get<bool>());
   EXPECT_EQ(again["blobsUploaded"].get<int>(), 0);
   EXPECT_EQ(again["bytesUploaded"].get<int>(), 0);
