@@ -56,7 +56,10 @@ TEST_P(ChartInstall, InstallsAndRollsOutUnderPodSecurityRestricted) {
   for (const char* kind : {"deployments", "statefulsets", "daemonsets"}) {
     auto r = cluster.kubectl({"get", kind, "--all-namespaces", "-l", "app.kubernetes.io/instance=" + release, "-o", "json"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    for (const auto& w : nlohmann::json::parse(r.out)["items"]) {
+    // The parsed document must outlive the loop: a range-for over a member of a temporary that
+    // operator[] returns would read freed memory (ASan caught it).
+    const nlohmann::json workloads = nlohmann::json::parse(r.out);
+    for (const auto& w : workloads.at("items")) {
       const std::string who = std::string(kind) + " " + w["metadata"]["namespace"].get<std::string>() + "/" +
                                w["metadata"]["name"].get<std::string>();
       const auto& st = w["status"];
