@@ -228,7 +228,8 @@ Manifest Manifest::parse(std::string bytes, std::string_view media_type) {
   json doc;
   try {
     doc = json::parse(m.bytes_);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
+    // A syntax error, or a number out of range (out_of_range.406, e.g. 1e400; found by fuzzing).
     // Drop nlohmann's "[json.exception.parse_error.101] " prefix; the position is what matters.
     std::string msg = e.what();
     if (size_t close = msg.find("] "); close != std::string::npos) msg = msg.substr(close + 2);

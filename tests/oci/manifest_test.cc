@@ -238,6 +238,8 @@ INSTANTIATE_TEST_SUITE_P(
         Bad{kCosignSig.substr(0, 300), "not valid JSON"},
         Bad{kCosignSig + "}", "not valid JSON"},
         Bad{"\xef\xbb\xbf" + kCosignSig, "not valid JSON"},
+        // A number beyond a double (nlohmann's out_of_range, not a parse_error; found by fuzzing).
+        Bad{cosign_with(R"("schemaVersion":2)", R"("schemaVersion":1e400)"), "not valid JSON: number overflow"},
         Bad{"[]", "must be a JSON object, found an array"},
         Bad{"null", "must be a JSON object, found null"},
         Bad{std::string(100000, '[') + std::string(100000, ']'), "must be a JSON object"},
