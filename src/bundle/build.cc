@@ -313,8 +313,8 @@ BuildResult build(const BuildOptions& o, util::Progress& progress) {
                 "run `sealift-bundle lock` and review the new lock");
   sign::Secret password = sign::read_password(o.password);
   sign::PrivateKey key = sign::PrivateKey::from_file(o.key_file, password);
-  std::optional<ToolInput> helm;
-  if (!o.include_helm.empty()) helm = helm_input(o.include_helm, o.helm_version);
+  std::optional<ToolInput> helm_binary;
+  if (!o.include_helm.empty()) helm_binary = helm_input(o.include_helm, o.helm_version);
   else if (!o.helm_version.empty())
     throw Error(ErrorKind::Usage, "--helm-version needs --include-helm", "name the helm binary with --include-helm");
   std::optional<BaseBundle> base;
@@ -389,12 +389,13 @@ BuildResult build(const BuildOptions& o, util::Progress& progress) {
   // The helm binary as a tool artifact; sealift.json names its manifest and binary, so the root's
   // signature covers it (tools get no cosign signature of their own: nothing pushes them).
   std::optional<tool::Artifact> helm_artifact;
-  if (helm) {
-    helm_artifact = tool::make_artifact(helm->name, helm->version, helm->platform, helm->digest, helm->size);
+  if (helm_binary) {
+    const ToolInput& h = *helm_binary;
+    helm_artifact = tool::make_artifact(h.name, h.version, h.platform, h.digest, h.size);
     content.add_document(std::string(tool::kEmptyConfig));
     content.add_document(helm_artifact->manifest.bytes());
-    root.tools.push_back({helm->name, helm->version, helm->platform, tool::reference(helm->name, helm->version),
-                          helm_artifact->manifest.digest(), helm_artifact->manifest.size(), helm->digest, helm->size});
+    root.tools.push_back({h.name, h.version, h.platform, tool::reference(h.name, h.version),
+                          helm_artifact->manifest.digest(), helm_artifact->manifest.size(), h.digest, h.size});
     entries.push_back({EntryKind::Tool, root.tools.back().reference, helm_artifact->manifest.descriptor()});
     entries.back().descriptor.artifact_type = std::string(tool::kArtifactType);
   }
@@ -406,7 +407,7 @@ BuildResult build(const BuildOptions& o, util::Progress& progress) {
   if (helm_artifact) content.add_large(helm_artifact->binary_descriptor);
   for (const auto& img : images)
     for (const auto& l : img.layers) content.add_large(l);
-  auto is_tool = [&](const oci::Digest& d) { return helm && d == helm->digest; };
+  auto is_tool = [&](const oci::Digest& d) { return helm_binary && d == helm_binary->digest; };
   std::vector<oci::Descriptor> to_write;
   for (const auto& d : content.large) {
     // The chart package always travels: it is small, and installing needs it from the bundle. So
@@ -450,7 +451,7 @@ BuildResult build(const BuildOptions& o, util::Progress& progress) {
     if (d.digest == package_descriptor.digest) {
       src = std::make_unique<io::MemorySource>(package.out);
     } else if (is_tool(d.digest)) {
-      src = std::make_unique<CheckedFileSource>(*helm);
+      src = std::make_unique<CheckedFileSource>(*helm_binary);
     } else {
       puller.wait_blob(d.digest);
       src = cache.open_verified(d);

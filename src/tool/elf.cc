@@ -38,9 +38,11 @@ std::string elf_platform(const std::filesystem::path& file) {
   if (!std::filesystem::is_regular_file(file, ec)) refuse(file, "not a regular file");
   std::ifstream in(file, std::ios::binary);
   std::array<unsigned char, kHeaderSize> h{};
-  if (!in.read(reinterpret_cast<char*>(h.data()), h.size()))
-    refuse(file, in.is_open() ? "too short to be an executable" : "cannot be read");
-  if (h[0] != 0x7f || h[1] != 'E' || h[2] != 'L' || h[3] != 'F') refuse(file, "not an ELF executable");
+  if (!in.is_open()) refuse(file, "cannot be read");
+  in.read(reinterpret_cast<char*>(h.data()), h.size());
+  if (in.gcount() < 4 || h[0] != 0x7f || h[1] != 'E' || h[2] != 'L' || h[3] != 'F')
+    refuse(file, "not an ELF executable");
+  if (in.gcount() < static_cast<std::streamsize>(h.size())) refuse(file, "too short to be an ELF executable");
   if (h[4] != kClass64 || h[5] != kLittleEndian) refuse(file, "not a 64-bit little-endian ELF executable");
   if (h[7] != kAbiSystemV && h[7] != kAbiLinux) refuse(file, fmt::format("not a Linux executable (ELF OS ABI {})", h[7]));
   auto le16 = [&](size_t at) { return static_cast<uint16_t>(h[at] | (h[at + 1] << 8)); };
