@@ -55,6 +55,7 @@ fs::path extract_tool(const bundle::ArchiveReader& reader, const bundle::RootToo
     source = reader.open(entry);
     for (auto part = source->next(1 << 20); !part.empty(); part = source->next(1 << 20)) {
       hash.update(part);
+      if (hash.bytes() > static_cast<uint64_t>(tool.size)) break;  // refused below; no need to write more
       for (size_t done = 0; done < part.size();) {
         ssize_t n = ::write(fd, part.data() + done, part.size() - done);
         if (n < 0 && errno == EINTR) continue;

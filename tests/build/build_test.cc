@@ -441,6 +441,7 @@ TEST_F(BuildTest, IncludeHelmCarriesTheBinaryAsAToolArtifact) {
   // It verifies, and inspect lists it.
   auto v = run({testenv::install_program(), "verify", bundle.string(), "--key", (*dir_ / "ed25519" / "cosign.pub").string()});
   EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+  EXPECT_NE(v.out.find("tool:      helm v3.21.4 for linux/amd64"), std::string::npos) << v.out;
   auto i = run({testenv::bundle_program(), "inspect", bundle.string()});
   EXPECT_NE(i.out.find("tool: helm v3.21.4 for linux/amd64 (sealift/tools/helm:v3.21.4)"), std::string::npos) << i.out;
   auto ij = run({testenv::bundle_program(), "inspect", "--json", bundle.string()});
