@@ -25,6 +25,8 @@ struct BuildFlags {
   std::string cache;
   std::string base;
   std::string split_size;
+  std::string include_helm;
+  std::string helm_version;
   int jobs = 8;
   cli::RegistryFlags registry;
   cli::OutputFlags out;
@@ -44,6 +46,8 @@ void run_build(const BuildFlags& f) {
   o.cache_dir = f.cache;
   o.base = f.base;
   if (!f.split_size.empty()) o.split_size = cli::parse_size(f.split_size);
+  o.include_helm = f.include_helm;
+  o.helm_version = f.helm_version;
   o.jobs = f.jobs;
   o.http = f.registry.http();
   o.credentials = f.registry.credentials();
@@ -62,14 +66,20 @@ void run_build(const BuildFlags& f) {
     j["bytesWritten"] = r.bytes_written;
     j["blobsOmitted"] = r.blobs_omitted;
     j["bytesPulled"] = r.bytes_pulled;
+    nlohmann::json tools = nlohmann::json::array();
+    for (const auto& t : r.root.tools)
+      tools.push_back({{"name", t.name}, {"version", t.version}, {"platform", t.platform}, {"size", t.size}});
+    j["tools"] = tools;
     fmt::print("{}\n", j.dump());
     return;
   }
   if (f.out.quiet) return;
   uint64_t size = 0;
   for (const auto& p : r.files) size += std::filesystem::file_size(p);
-  fmt::print("bundle {} {}: {} images and the chart, {} blobs ({} uncompressed), {} on disk{}\n", r.root.name,
-             r.root.version, r.root.images.size(), r.blobs_written, util::human_bytes(r.bytes_written),
+  std::string tools;
+  for (const auto& t : r.root.tools) tools += fmt::format(", {} {} ({})", t.name, t.version, t.platform);
+  fmt::print("bundle {} {}: {} images and the chart{}, {} blobs ({} uncompressed), {} on disk{}\n", r.root.name,
+             r.root.version, r.root.images.size(), tools, r.blobs_written, util::human_bytes(r.bytes_written),
              util::human_bytes(size),
              r.root.base ? fmt::format(", delta against {} {} ({} blobs left out)", r.root.base->name,
                                        r.root.base->version, r.blobs_omitted)
@@ -93,6 +103,10 @@ void add_build_command(CLI::App& app) {
   cmd->add_option("--cache", f->cache, "Blob cache directory (default ~/.cache/sealift/blobs)");
   cmd->add_option("--base", f->base, "Write a delta: leave out every blob this earlier bundle carries");
   cmd->add_option("--split-size", f->split_size, "Write numbered parts of at most this size (e.g. 4G)");
+  cmd->add_option("--include-helm", f->include_helm,
+                  "Carry this helm binary for the installer host (a 64-bit Linux executable, amd64 or arm64)");
+  cmd->add_option("--helm-version", f->helm_version,
+                  "Version of the --include-helm binary (needed when this host cannot run it, e.g. v3.21.4)");
   cmd->add_option("-j,--jobs", f->jobs, "Parallel transfers")->capture_default_str()->check(CLI::Range(1, 64));
   cli::add_registry_flags(cmd, f->registry, "source registries");
   cli::add_output_flags(cmd, f->out);

@@ -51,6 +51,15 @@ nlohmann::ordered_json to_json(const bundle::BundleSummary& s) {
                 {"digest", root.chart.manifest.str()},
                 {"packageSize", s.chart.package_size},
                 {"signature", s.chart.signature}};
+  j["tools"] = nlohmann::ordered_json::array();
+  for (const auto& t : root.tools)
+    j["tools"].push_back({{"name", t.name},
+                          {"version", t.version},
+                          {"platform", t.platform},
+                          {"reference", t.reference},
+                          {"digest", t.manifest.str()},
+                          {"binary", t.binary.str()},
+                          {"size", t.size}});
   j["imagesSize"] = s.images_size;
   j["uniqueSize"] = s.unique_size;
   j["sharedLayerSavings"] = s.shared_savings();
@@ -86,6 +95,9 @@ void print_text(const bundle::BundleSummary& s) {
   }
   fmt::print("chart: {} {} ({}), package {}{}\n", s.chart.name, s.chart.version, s.chart.reference,
              human_bytes(s.chart.package_size), s.chart.signature ? ", signed" : ", NO SIGNATURE");
+  for (const auto& t : root.tools)
+    fmt::print("tool: {} {} for {} ({}), binary {}, for the installer host (not pushed)\n", t.name, t.version,
+               t.platform, t.reference, human_bytes(static_cast<uint64_t>(t.size)));
   fmt::print("content: images {} on their own, {} with shared layers stored once (saves {})\n",
              human_bytes(s.images_size), human_bytes(s.unique_size), human_bytes(s.shared_savings()));
   if (root.base)

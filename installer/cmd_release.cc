@@ -12,6 +12,7 @@
 #include "harbor/api.h"
 #include "install/release.h"
 #include "install/relocation.h"
+#include "install/tools.h"
 #include "registry/client.h"
 #include "registry/credentials.h"
 #include "util/error.h"
@@ -40,16 +41,30 @@ void add_helm_flags(CLI::App* cmd, HelmFlags& f, bool with_values) {
     cmd->add_option("-f,--values", f.values, "Values file, layered under sealift's relocation values; repeatable");
     cmd->add_option("--set", f.set, "key=value, layered over everything; repeatable");
   }
-  cmd->add_option("--helm", f.helm, "helm binary (default: $SEALIFT_HELM, else helm in PATH)");
+  cmd->add_option("--helm", f.helm,
+                  with_values ? "helm binary (default: $SEALIFT_HELM, else the bundle's helm, else helm in PATH)"
+                              : "helm binary (default: $SEALIFT_HELM, else helm in PATH)");
   cmd->add_option("--kubeconfig", f.kubeconfig, "kubeconfig file (default: $KUBECONFIG)");
   cmd->add_option("--kube-context", f.kube_context, "kubeconfig context");
 }
 
-helm::Helm make_helm(const HelmFlags& f) {
+helm::Helm make_helm(const HelmFlags& f, const std::filesystem::path& binary) {
   std::map<std::string, std::string> env;
   if (!f.kubeconfig.empty()) env["KUBECONFIG"] = f.kubeconfig;
   if (!f.kube_context.empty()) env["HELM_KUBECONTEXT"] = f.kube_context;
-  return helm::Helm(helm::locate(f.helm), env);
+  return helm::Helm(binary, env);
+}
+
+// The helm for a release from a verified bundle (install/tools.h), said in one line.
+helm::Helm bundle_helm(const HelmFlags& f, const std::optional<helm::Located>& chosen,
+                       const bundle::ArchiveReader& reader, const install::VerifiedBundle& verified,
+                       const install::Workspace& ws, const cli::OutputFlags& out) {
+  install::ChosenHelm h = install::choose_helm(chosen, reader, verified, ws.path());
+  if (!out.quiet && !out.json) {
+    if (!h.note.empty()) fmt::print("note: {}\n", h.note);
+    fmt::print("using {}\n", install::describe(h));
+  }
+  return make_helm(f, h.located.binary);
 }
 
 struct ReleaseFlags {
@@ -100,7 +115,8 @@ void run_release(const ReleaseFlags& f, bool upgrade) {
   registry::Credentials credentials = registry::resolve_credentials(
       f.registry, f.target.credentials(), registry::read_password_from_stdin, registry::process_environment());
   harbor::HarborApi harbor(f.registry, f.target.http(), credentials);
-  helm::Helm helm = make_helm(f.helm);
+  // A wrong --helm or SEALIFT_HELM fails before the bundle is read; the bundle's helm is known after.
+  std::optional<helm::Located> chosen = helm::locate_chosen(f.helm.helm);
   install::ReleaseOptions ro = release_options(f.helm, f.dry_run);
 
   bundle::ArchiveReader reader(f.bundle);
@@ -111,6 +127,8 @@ void run_release(const ReleaseFlags& f, bool upgrade) {
   install::Relocation relocation =
       install::relocate(verified.root, verified.lock, {f.registry, f.project, f.keep_source_host});
   std::string release = ro.release.empty() ? verified.root.chart.name : ro.release;
+  install::Workspace ws;
+  helm::Helm helm = bundle_helm(f.helm, chosen, reader, verified, ws, f.out);
 
   bool installed = true;
   try {
@@ -164,7 +182,6 @@ void run_release(const ReleaseFlags& f, bool upgrade) {
     ro.pull = install::PullCredentials{f.pull_username, pw};
   }
 
-  install::Workspace ws;
   install::PreparedRelease prepared = install::prepare_release(reader, verified, relocation, ro, ws);
   progress.begin("helm upgrade --install", 0);
   install::ReleaseReport r = install::install_release(helm, prepared, verified, relocation, ro);
@@ -220,7 +237,7 @@ struct ExportFlags {
 void run_export(const ExportFlags& e) {
   const ReleaseFlags& f = e.target;
   sign::TrustedKeys keys = trusted_keys(f.trust);
-  helm::Helm helm = make_helm(f.helm);
+  std::optional<helm::Located> chosen = helm::locate_chosen(f.helm.helm);
   bundle::ArchiveReader reader(f.bundle);
   util::Progress progress(f.out.mode());
   install::VerifiedBundle verified = verify_for_command(reader, keys, f.trust, f.jobs, progress);
@@ -229,6 +246,7 @@ void run_export(const ExportFlags& e) {
   install::ReleaseOptions ro = release_options(f.helm, false);
   ro.kube_version = e.kube_version;
   install::Workspace ws;
+  helm::Helm helm = bundle_helm(f.helm, chosen, reader, verified, ws, f.out);
   install::PreparedRelease prepared = install::prepare_release(reader, verified, relocation, ro, ws);
   install::export_release(helm, prepared, verified, relocation, ro, e.dir);
   if (!f.out.quiet)
@@ -236,7 +254,7 @@ void run_export(const ExportFlags& e) {
 }
 
 void run_status(const HelmFlags& h, const cli::OutputFlags& out) {
-  helm::Helm helm = make_helm(h);
+  helm::Helm helm = make_helm(h, helm::locate(h.helm));
   if (h.release.empty()) throw Error(ErrorKind::Usage, "--release is required");
   install::ReleaseStatus s = install::release_status(helm, h.release, h.namespace_name);
   if (out.json) {

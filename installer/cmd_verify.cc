@@ -59,6 +59,9 @@ void run_verify(const VerifyFlags& f) {
     j["images"] = nlohmann::ordered_json::array();
     for (const auto& image : root.images) j["images"].push_back({{"source", image.source}, {"digest", image.digest.str()}});
     j["chart"] = {{"name", root.chart.name}, {"version", root.chart.version}, {"digest", root.chart.manifest.str()}};
+    j["tools"] = nlohmann::ordered_json::array();
+    for (const auto& t : root.tools)
+      j["tools"].push_back({{"name", t.name}, {"version", t.version}, {"platform", t.platform}, {"binary", t.binary.str()}});
     j["base"] = root.base ? nlohmann::ordered_json{{"name", root.base->name}, {"version", root.base->version}}
                           : nlohmann::ordered_json();
     j["omittedBlobs"] = v.omitted.size();
@@ -77,6 +80,8 @@ void run_verify(const VerifyFlags& f) {
              util::human_bytes(v.bytes_checked));
   fmt::print("  images:    {}, each with its cosign signature\n", root.images.size());
   fmt::print("  chart:     {} {}\n", root.chart.name, root.chart.version);
+  for (const auto& t : root.tools)
+    fmt::print("  tool:      {} {} for {} (for the installer host; not pushed)\n", t.name, t.version, t.platform);
   if (root.base)
     fmt::print("  delta:     against {} {}; {} blobs left out (the target must already hold them)\n", root.base->name,
                root.base->version, v.omitted.size());

@@ -16,12 +16,15 @@
 #include "chart/artifact.h"
 #include "chart/metadata.h"
 #include "chart/package.h"
+#include "helm/helm.h"
 #include "lock/image_lock.h"
 #include "registry/image.h"
 #include "registry/transfer.h"
 #include "sign/blob.h"
 #include "sign/key.h"
 #include "sign/sigmanifest.h"
+#include "tool/artifact.h"
+#include "tool/elf.h"
 #include "util/error.h"
 #include "util/fs.h"
 
@@ -229,6 +232,67 @@ void add_signature(const sign::PrivateKey& key, const std::string& docker_refere
   manifest_out = m.descriptor();
 }
 
+// A tool binary to carry (--include-helm), checked before anything is pulled.
+struct ToolInput {
+  std::string name, version, platform;
+  fs::path file;
+  oci::Digest digest;
+  int64_t size = 0;
+};
+
+ToolInput helm_input(const fs::path& file, const std::string& version) {
+  ToolInput t{"helm", version, tool::elf_platform(file), fs::absolute(file), {}, 0};
+  if (t.version.empty()) {
+    if (t.platform != tool::host_platform())
+      throw Error(ErrorKind::Usage,
+                  fmt::format("{} is a helm for {}; this host ({}) cannot run it to ask its version", file.string(),
+                              t.platform, tool::host_platform()),
+                  "give its version with --helm-version (e.g. --helm-version v3.21.4)");
+    try {
+      t.version = helm::Helm(t.file).version();
+    } catch (const Error& e) {
+      throw Error(ErrorKind::Input, fmt::format("{}: `version --short` failed: {}", file.string(), e.what()),
+                  "give the helm binary itself, or its version with --helm-version");
+    }
+    if (t.version.size() < 2 || t.version[0] != 'v' || !std::isdigit(static_cast<unsigned char>(t.version[1])))
+      throw Error(ErrorKind::Input,
+                  fmt::format("{} does not look like helm: `version --short` printed \"{}\"", file.string(), t.version),
+                  "give the helm binary itself, or its version with --helm-version");
+  }
+  tool::reference(t.name, t.version);  // refuses a version that cannot be a tag, before any pull
+  util::FileSource source(t.file);
+  oci::Sha256 hash;
+  std::vector<std::byte> buf(1 << 20);
+  for (size_t n; (n = source.read(buf)) > 0;) hash.update(std::span<const std::byte>(buf.data(), n));
+  t.size = static_cast<int64_t>(hash.bytes());
+  t.digest = hash.finish();
+  return t;
+}
+
+// The tool's file as the bundle gets it: hashed again as it is written, so a file replaced since
+// it was checked fails the build instead of shipping bytes that sealift.json does not name.
+class CheckedFileSource : public io::Source {
+ public:
+  explicit CheckedFileSource(const ToolInput& t) : tool_(t), file_(t.file) {}
+  size_t read(std::span<std::byte> buf) override {
+    size_t n = file_.read(buf);
+    hash_.update(std::span<const std::byte>(buf.data(), n));
+    if (n == 0 && !checked_) {
+      checked_ = true;
+      if (hash_.bytes() != static_cast<uint64_t>(tool_.size) || hash_.finish() != tool_.digest)
+        throw Error(ErrorKind::Input, fmt::format("{} changed while the bundle was being built", tool_.file.string()),
+                    "build again once it stays put");
+    }
+    return n;
+  }
+
+ private:
+  const ToolInput& tool_;
+  util::FileSource file_;
+  oci::Sha256 hash_;
+  bool checked_ = false;
+};
+
 }  // namespace
 
 BuildResult build(const BuildOptions& o, util::Progress& progress) {
@@ -249,6 +313,10 @@ BuildResult build(const BuildOptions& o, util::Progress& progress) {
                 "run `sealift-bundle lock` and review the new lock");
   sign::Secret password = sign::read_password(o.password);
   sign::PrivateKey key = sign::PrivateKey::from_file(o.key_file, password);
+  std::optional<ToolInput> helm_binary;
+  if (!o.include_helm.empty()) helm_binary = helm_input(o.include_helm, o.helm_version);
+  else if (!o.helm_version.empty())
+    throw Error(ErrorKind::Usage, "--helm-version needs --include-helm", "name the helm binary with --include-helm");
   std::optional<BaseBundle> base;
   if (!o.base.empty()) base = read_base(o.base);
 
@@ -318,15 +386,33 @@ BuildResult build(const BuildOptions& o, util::Progress& progress) {
   entries.push_back({EntryKind::Signature, chart_repository + ":" + chart.manifest.digest().tag_form() + ".sig",
                      chart_sig});
 
-  // Large blobs: the chart package, then the layers, each once; a delta leaves out what the base has.
+  // The helm binary as a tool artifact; sealift.json names its manifest and binary, so the root's
+  // signature covers it (tools get no cosign signature of their own: nothing pushes them).
+  std::optional<tool::Artifact> helm_artifact;
+  if (helm_binary) {
+    const ToolInput& h = *helm_binary;
+    helm_artifact = tool::make_artifact(h.name, h.version, h.platform, h.digest, h.size);
+    content.add_document(std::string(tool::kEmptyConfig));
+    content.add_document(helm_artifact->manifest.bytes());
+    root.tools.push_back({h.name, h.version, h.platform, tool::reference(h.name, h.version),
+                          helm_artifact->manifest.digest(), helm_artifact->manifest.size(), h.digest, h.size});
+    entries.push_back({EntryKind::Tool, root.tools.back().reference, helm_artifact->manifest.descriptor()});
+    entries.back().descriptor.artifact_type = std::string(tool::kArtifactType);
+  }
+
+  // Large blobs: the chart package, the tools, then the layers, each once; a delta leaves out what
+  // the base has.
   oci::Descriptor package_descriptor = chart.package_descriptor;
   content.add_large(package_descriptor);
+  if (helm_artifact) content.add_large(helm_artifact->binary_descriptor);
   for (const auto& img : images)
     for (const auto& l : img.layers) content.add_large(l);
+  auto is_tool = [&](const oci::Digest& d) { return helm_binary && d == helm_binary->digest; };
   std::vector<oci::Descriptor> to_write;
   for (const auto& d : content.large) {
-    // The chart package always travels: it is small, and installing needs it from the bundle.
-    if (base && base->blobs.count(d.digest) && d.digest != package_descriptor.digest) {
+    // The chart package always travels: it is small, and installing needs it from the bundle. So
+    // do the tools: the installer host runs them from the bundle in hand, never from its base.
+    if (base && base->blobs.count(d.digest) && d.digest != package_descriptor.digest && !is_tool(d.digest)) {
       root.omitted_blobs.push_back(d.digest);
       continue;
     }
@@ -364,6 +450,8 @@ BuildResult build(const BuildOptions& o, util::Progress& progress) {
     std::unique_ptr<io::Source> src;
     if (d.digest == package_descriptor.digest) {
       src = std::make_unique<io::MemorySource>(package.out);
+    } else if (is_tool(d.digest)) {
+      src = std::make_unique<CheckedFileSource>(*helm_binary);
     } else {
       puller.wait_blob(d.digest);
       src = cache.open_verified(d);

@@ -30,6 +30,11 @@ struct BuildOptions {
   std::filesystem::path cache_dir;                // empty: default_cache_dir()
   std::filesystem::path base;                     // delta against this bundle (its first part)
   uint64_t split_size = 0;
+  // The helm binary to carry as a tool artifact for the installer host; empty: none. Its platform
+  // comes from its ELF header; its version is helm_version when given, else `helm version --short`
+  // (which needs a binary this host can run).
+  std::filesystem::path include_helm;
+  std::string helm_version;
   int jobs = 8;
   registry::HttpOptions http;                     // --plain-http, --ca-file, ...
   registry::CredentialFlags credentials;

@@ -12,6 +12,7 @@ std::string_view kind_name(EntryKind kind) {
     case EntryKind::Image: return "image";
     case EntryKind::Signature: return "signature";
     case EntryKind::Chart: return "chart";
+    case EntryKind::Tool: return "tool";
   }
   return "image";
 }
@@ -60,6 +61,7 @@ std::vector<LayoutEntry> parse_index_json(const std::string& bytes) {
     if (kind == "image") e.kind = EntryKind::Image;
     else if (kind == "signature") e.kind = EntryKind::Signature;
     else if (kind == "chart") e.kind = EntryKind::Chart;
+    else if (kind == "tool") e.kind = EntryKind::Tool;
     else throw Error(ErrorKind::Input, fmt::format("{}: unknown kind \"{}\"", where, kind));
     e.reference = ann(kRefNameAnnotation);
     e.descriptor = d;

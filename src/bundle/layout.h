@@ -1,6 +1,6 @@
 // The OCI image layout inside a bundle: `oci-layout`, `index.json` naming every top-level object by
 // its full reference, and `blobs/sha256/<hex>`. Each index entry carries its role (image,
-// signature, chart) because signatures and charts share media types with images.
+// signature, chart, tool) because signatures and charts share media types with images.
 #pragma once
 
 #include <string>
@@ -22,7 +22,7 @@ inline constexpr std::string_view kRefNameAnnotation = "org.opencontainers.image
 inline constexpr std::string_view kContainerdNameAnnotation = "io.containerd.image.name";
 inline constexpr std::string_view kKindAnnotation = "dev.sealift.kind";
 
-enum class EntryKind { Image, Signature, Chart };
+enum class EntryKind { Image, Signature, Chart, Tool };
 std::string_view kind_name(EntryKind kind);
 
 struct LayoutEntry {

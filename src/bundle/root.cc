@@ -72,6 +72,20 @@ std::string Root::serialize() const {
                 {"manifestSize", chart.manifest_size},
                 {"package", chart.package.str()},
                 {"signature", chart.signature.str()}};
+  // Absent rather than empty: bundles without tools keep the bytes they always had.
+  if (!tools.empty()) {
+    ordered_json ts = ordered_json::array();
+    for (const auto& t : tools)
+      ts.push_back({{"name", t.name},
+                    {"version", t.version},
+                    {"platform", t.platform},
+                    {"reference", t.reference},
+                    {"manifest", t.manifest.str()},
+                    {"manifestSize", t.manifest_size},
+                    {"binary", t.binary.str()},
+                    {"size", t.size}});
+    j["tools"] = ts;
+  }
   if (base)
     j["base"] = {{"name", base->name}, {"version", base->version}, {"root", base->root.str()}};
   else
@@ -124,6 +138,24 @@ Root Root::parse(const std::string& bytes) {
   r.chart = {str(c, "name", "chart"),          str(c, "version", "chart"), str(c, "reference", "chart"),
              digest(c, "manifest", "chart"),   integer(c, "manifestSize", "chart"),
              digest(c, "package", "chart"),    digest(c, "signature", "chart")};
+  if (j.contains("tools")) {
+    const auto& ts = j.at("tools");
+    if (!ts.is_array()) bad("tools", "must be an array");
+    for (size_t n = 0; n < ts.size(); ++n) {
+      std::string w = fmt::format("tools[{}]", n);
+      const auto& t = ts[n];
+      RootTool tool{str(t, "name", w),         str(t, "version", w),  str(t, "platform", w),
+                    str(t, "reference", w),    digest(t, "manifest", w), integer(t, "manifestSize", w),
+                    digest(t, "binary", w),    integer(t, "size", w)};
+      // The name becomes a file name on the installer host.
+      if (tool.name.empty() || tool.name.size() > 64 ||
+          tool.name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string::npos ||
+          tool.name.front() == '-')
+        bad(w + ".name", "must be lowercase letters, digits and '-'");
+      if (tool.platform.empty()) bad(w + ".platform", "must not be empty");
+      r.tools.push_back(std::move(tool));
+    }
+  }
   const auto& b = need(j, "base", "");
   if (!b.is_null()) r.base = RootBase{str(b, "name", "base"), str(b, "version", "base"), digest(b, "root", "base")};
   const auto& om = need(j, "omittedBlobs", "");

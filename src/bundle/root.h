@@ -32,6 +32,18 @@ struct RootChart {
   oci::Digest signature;       // its cosign .sig manifest
 };
 
+// A tool for the installer host (the helm binary) that the bundle carries as an OCI artifact.
+struct RootTool {
+  std::string name;            // "helm"
+  std::string version;         // "v3.21.4"
+  std::string platform;        // the host it runs on, "linux/amd64"
+  std::string reference;       // ref.name in index.json, e.g. sealift/tools/helm:v3.21.4
+  oci::Digest manifest;        // the tool's artifact manifest
+  int64_t manifest_size = 0;
+  oci::Digest binary;          // its one layer: the executable
+  int64_t size = 0;
+};
+
 struct RootBase {
   std::string name;
   std::string version;
@@ -50,6 +62,7 @@ struct Root {
   std::vector<std::string> platforms;  // empty = every locked platform
   std::vector<RootImage> images;
   RootChart chart;
+  std::vector<RootTool> tools;  // optional; serialized only when there are some
   std::optional<RootBase> base;
   std::vector<oci::Digest> omitted_blobs;  // delta bundles: blobs the base carries
 

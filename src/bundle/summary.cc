@@ -63,6 +63,7 @@ class Summarizer {
 
     std::set<oci::Digest> omitted(s.root.omitted_blobs.begin(), s.root.omitted_blobs.end());
     all[chart.package] = s.chart.package_size;
+    for (const auto& t : s.root.tools) all[t.binary] = static_cast<uint64_t>(t.size);
     for (const auto& [digest, size] : all) (omitted.count(digest) ? s.omitted_size : s.carried_size) += size;
     return s;
   }

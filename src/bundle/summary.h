@@ -46,7 +46,7 @@ struct BundleSummary {
   ChartSummary chart;
   uint64_t images_size = 0;   // each image counted on its own
   uint64_t unique_size = 0;   // the same blobs, each counted once
-  uint64_t carried_size = 0;  // configs, layers and the chart package stored in this bundle
+  uint64_t carried_size = 0;  // configs, layers, the chart package and tools stored in this bundle
   uint64_t omitted_size = 0;  // delta: left out because the base carries them
 
   // What storing shared layers once saves.

@@ -49,19 +49,30 @@ std::string helm_message(const std::string& err) {
 
 }  // namespace
 
-fs::path locate(const fs::path& explicit_path) {
+std::optional<Located> locate_chosen(const fs::path& explicit_path) {
   if (!explicit_path.empty()) {
-    if (executable_file(explicit_path)) return explicit_path;
+    if (executable_file(explicit_path)) return Located{explicit_path, "--helm"};
     throw Error(ErrorKind::Tool, fmt::format("helm not found at {}", explicit_path.string()),
                 "pass the path of an executable helm binary");
   }
   if (const char* env = std::getenv("SEALIFT_HELM"); env && *env) {
-    if (executable_file(env)) return env;
+    if (executable_file(env)) return Located{env, "SEALIFT_HELM"};
     throw Error(ErrorKind::Tool, fmt::format("SEALIFT_HELM={} is not an executable file", env));
   }
-  if (fs::path p = util::find_in_path("helm"); !p.empty()) return p;
-  throw Error(ErrorKind::Tool, "helm not found in PATH",
+  return std::nullopt;
+}
+
+Located locate_in_path(const std::string& also_tried) {
+  if (fs::path p = util::find_in_path("helm"); !p.empty()) return {p, "PATH"};
+  throw Error(ErrorKind::Tool,
+              also_tried.empty() ? std::string("helm not found in PATH")
+                                 : fmt::format("helm not found in PATH, and {}", also_tried),
               "install helm 3, or name it with --helm or the SEALIFT_HELM environment variable");
+}
+
+fs::path locate(const fs::path& explicit_path) {
+  if (auto chosen = locate_chosen(explicit_path)) return chosen->binary;
+  return locate_in_path().binary;
 }
 
 Helm::Helm(fs::path binary, std::map<std::string, std::string> env) : binary_(std::move(binary)), env_(std::move(env)) {}

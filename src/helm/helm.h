@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,8 +12,21 @@
 
 namespace sealift::helm {
 
+// A helm binary and where it came from, for the line that tells the user which one runs.
+struct Located {
+  std::filesystem::path binary;
+  std::string origin;  // "--helm", "SEALIFT_HELM", "the bundle", "PATH"
+};
+
+// The helm the user chose: `explicit_path` when given, else $SEALIFT_HELM; nullopt when neither is
+// set. Throws Error(Tool) when the one chosen is not an executable file.
+std::optional<Located> locate_chosen(const std::filesystem::path& explicit_path);
+// "helm" in PATH. Throws Error(Tool) when there is none; `also_tried` (e.g. "the bundle carries no
+// helm") goes into the message.
+Located locate_in_path(const std::string& also_tried = {});
 // Where helm is: `explicit_path` when given, else $SEALIFT_HELM, else "helm" in PATH. Throws
-// Error(Tool) naming what was tried when none of them is an executable file.
+// Error(Tool) naming what was tried when none of them is an executable file. (The installer also
+// looks in the bundle, between SEALIFT_HELM and PATH: install/tools.h.)
 std::filesystem::path locate(const std::filesystem::path& explicit_path = {});
 
 // Values for one render or install: values files (-f, in order) and --set assignments.

@@ -58,6 +58,7 @@ class Verifier {
     check_references();
     for (auto& object : out_.objects) walk(object, object.entry.descriptor, 0);
     check_chart_package();
+    check_tool_binaries();
     check_signatures();
     check_blobs_present();
     check_no_unexpected_entries();
@@ -180,6 +181,19 @@ class Verifier {
                          chart.name, chart.version, chart.package.str(), out_.lock.chart.name, out_.lock.chart.version,
                          out_.lock.chart.digest.str()));
 
+    std::set<std::pair<std::string, std::string>> tools_seen;
+    for (const auto& tool : root.tools) {
+      const oci::Descriptor& d = need(EntryKind::Tool, tool.reference, tool.manifest);
+      if (d.size != tool.manifest_size)
+        refuse(fmt::format("index.json gives tool {} size {}, sealift.json says {}", tool.reference, d.size,
+                           tool.manifest_size));
+      if (d.media_type != oci::media::kOciManifest)
+        refuse(fmt::format("index.json gives tool {} media type {}, not an OCI image manifest", tool.reference,
+                           d.media_type));
+      if (!tools_seen.insert({tool.name, tool.platform}).second)
+        refuse(fmt::format("sealift.json lists tool {} for {} twice", tool.name, tool.platform));
+    }
+
     for (size_t i = 0; i < out_.objects.size(); ++i)
       if (!listed[i])
         refuse(fmt::format("index.json names {} {}, which sealift.json does not list",
@@ -238,6 +252,17 @@ class Verifier {
                                    chart.manifest.str(), chart.package.str()));
   }
 
+  // A tool's manifest must carry exactly the binary sealift.json names, as its one layer.
+  void check_tool_binaries() {
+    for (const auto& tool : out_.root.tools) {
+      const oci::Manifest& m = documents_.at(tool.manifest);
+      if (m.is_index() || m.layers().size() != 1 || m.layers().front().digest != tool.binary ||
+          m.layers().front().size != tool.size)
+        refuse(fmt::format("the manifest {} of tool {} does not carry the binary {} ({} bytes) that sealift.json names",
+                           tool.manifest.str(), tool.reference, tool.binary.str(), tool.size));
+    }
+  }
+
   void check_signature(const oci::Digest& signature, const oci::Digest& subject, const std::string& name) {
     if (keys_.empty()) return;
     auto fetch = [&](const sign::SignatureLayer& layer) {
@@ -283,6 +308,10 @@ class Verifier {
     }
     for (const auto& d : listed_omitted)
       if (!blob_sizes_.count(d)) refuse(fmt::format("sealift.json lists {} as left out, but nothing uses it", d.str()));
+    // The installer host runs a tool from the bundle in hand; a bundle always carries its tools.
+    for (const auto& tool : root.tools)
+      if (out_.omitted.count(tool.binary))
+        refuse(fmt::format("the binary {} of tool {} is left out of the bundle", tool.binary.str(), tool.reference));
   }
 
   void check_no_unexpected_entries() {

@@ -2,7 +2,11 @@
 // tools a customer would use instead of sealift: GNU tar + zstd, skopeo, umoci and cosign.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <iostream>
 #include <set>
+
+#include <nlohmann/json.hpp>
 
 #include "bundle/archive_reader.h"
 #include "bundle/layout.h"
@@ -378,6 +382,142 @@ TEST_F(BuildTest, AFailingBlobInOneImageStopsTheWholeBuild) {
   EXPECT_EQ(r.err.find("not started"), std::string::npos) << r.err;
   EXPECT_FALSE(leftovers(work.path()));
   EXPECT_FALSE(fs::exists(work / "cache" / "blobs" / "sha256" / layer.substr(7)));
+}
+
+// A fake helm for another machine: a valid 64-bit AArch64 ELF header and some bytes.
+std::string arm64_elf() {
+  std::string h(4096, 'x');
+  std::string ident = std::string("\x7f" "ELF\x02\x01\x01\x00", 8) + std::string(8, '\0');
+  h.replace(0, 16, ident);
+  h[16] = 2, h[17] = 0, h[18] = static_cast<char>(183), h[19] = 0;
+  return h;
+}
+
+TEST_F(BuildTest, IncludeHelmCarriesTheBinaryAsAToolArtifact) {
+  testenv::TempDir work("sealift-build-helm");
+  const fs::path helm = fs::canonical(testenv::peer("helm"));
+  const std::string binary = util::read_file(helm);
+  fs::path bundle = work / "h.tar.zst";
+  auto r = build(bundle, {"--include-helm", helm.string()}, "ed25519");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+
+  bundle::ArchiveReader reader(bundle);
+  std::string root_bytes = reader.read_small("sealift.json");
+  auto root = bundle::Root::parse(root_bytes);
+  ASSERT_EQ(root.tools.size(), 1u) << root_bytes;
+  const bundle::RootTool& t = root.tools[0];
+  EXPECT_EQ(t.name, "helm");
+  EXPECT_EQ(t.version, "v3.21.4");
+  EXPECT_EQ(t.platform, "linux/amd64");
+  EXPECT_EQ(t.reference, "sealift/tools/helm:v3.21.4");
+  EXPECT_EQ(t.binary, oci::Digest::of(binary));
+  EXPECT_EQ(t.size, static_cast<int64_t>(binary.size()));
+  EXPECT_EQ(bundle::Root::parse(root.serialize()).tools.size(), 1u);
+  EXPECT_EQ(root.serialize(), root_bytes);
+
+  // index.json lists the artifact like the chart: by its reference, with its kind and artifactType.
+  auto entries = bundle::parse_index_json(reader.read_small("index.json"));
+  auto tool = std::find_if(entries.begin(), entries.end(),
+                           [](const bundle::LayoutEntry& e) { return e.kind == bundle::EntryKind::Tool; });
+  ASSERT_NE(tool, entries.end());
+  EXPECT_EQ(tool->reference, t.reference);
+  EXPECT_EQ(tool->descriptor.digest, t.manifest);
+  EXPECT_EQ(tool->descriptor.size, t.manifest_size);
+  EXPECT_EQ(tool->descriptor.artifact_type, "application/vnd.sealift.tool.v1");
+  auto m = nlohmann::json::parse(reader.read_small(bundle::blob_path(t.manifest)));
+  EXPECT_EQ(m["config"]["mediaType"], "application/vnd.oci.empty.v1+json");
+  EXPECT_EQ(reader.read_small(bundle::blob_path(oci::Digest::parse(m["config"]["digest"].get<std::string>()))), "{}");
+  EXPECT_EQ(m["layers"][0]["digest"], t.binary.str());
+  EXPECT_EQ(m["annotations"]["dev.sealift.tool.platform"], "linux/amd64");
+
+  // The binary, byte for byte: through the reader, and through plain zstd and tar.
+  EXPECT_TRUE(reader.read_small(bundle::blob_path(t.binary), 1ull << 30) == binary);
+  fs::path x = work / "x";
+  fs::create_directories(x);
+  auto t1 = run({"sh", "-c", "zstd -dc '" + bundle.string() + "' | tar -x -C '" + x.string() + "'"});
+  ASSERT_EQ(t1.exit_code, 0) << t1.err;
+  EXPECT_TRUE(util::read_file(x / bundle::blob_path(t.binary)) == binary);
+
+  // It verifies, and inspect lists it.
+  auto v = run({testenv::install_program(), "verify", bundle.string(), "--key", (*dir_ / "ed25519" / "cosign.pub").string()});
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+  EXPECT_NE(v.out.find("tool:      helm v3.21.4 for linux/amd64"), std::string::npos) << v.out;
+  auto i = run({testenv::bundle_program(), "inspect", bundle.string()});
+  EXPECT_NE(i.out.find("tool: helm v3.21.4 for linux/amd64 (sealift/tools/helm:v3.21.4)"), std::string::npos) << i.out;
+  auto ij = run({testenv::bundle_program(), "inspect", "--json", bundle.string()});
+  auto j = nlohmann::json::parse(ij.out);
+  ASSERT_EQ(j["tools"].size(), 1u);
+  EXPECT_EQ(j["tools"][0]["binary"], t.binary.str());
+
+  // Without --include-helm, sealift.json has no tools field at all (the bytes stay as they were).
+  auto plain = build(work / "plain.tar.zst", {}, "ed25519");
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  std::string plain_root = bundle::ArchiveReader(work / "plain.tar.zst").read_small("sealift.json");
+  EXPECT_EQ(plain_root.find("\"tools\""), std::string::npos) << plain_root;
+  std::cout << "[ size ] without helm " << fs::file_size(work / "plain.tar.zst") << " bytes, with helm "
+            << fs::file_size(bundle) << " bytes (helm binary " << binary.size() << " bytes)\n";
+}
+
+TEST_F(BuildTest, DeltaStillCarriesTheHelmBinary) {
+  testenv::TempDir work("sealift-build-helm-delta");
+  const std::string helm = fs::canonical(testenv::peer("helm")).string();
+  fs::path base = work / "v1.tar.zst", delta = work / "v2-delta.tar.zst";
+  ASSERT_EQ(build(base, {"--include-helm", helm}).exit_code, 0);
+  auto d = build(delta, {"--base", base.string(), "--include-helm", helm}, "ed25519", "images-2.lock");
+  ASSERT_EQ(d.exit_code, 0) << d.err;
+  bundle::ArchiveReader reader(delta);
+  auto root = bundle::Root::parse(reader.read_small("sealift.json"));
+  ASSERT_TRUE(root.base.has_value());
+  ASSERT_EQ(root.tools.size(), 1u);
+  EXPECT_NE(reader.find(bundle::blob_path(root.tools[0].binary)), nullptr);
+  EXPECT_EQ(std::count(root.omitted_blobs.begin(), root.omitted_blobs.end(), root.tools[0].binary), 0);
+  EXPECT_FALSE(root.omitted_blobs.empty());  // a real delta: the base's layers stay out
+  EXPECT_TRUE(reader.read_small(bundle::blob_path(root.tools[0].binary), 1ull << 30) == util::read_file(helm));
+  auto v = run({testenv::install_program(), "verify", delta.string(), "--key", (*dir_ / "ed25519" / "cosign.pub").string()});
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+}
+
+TEST_F(BuildTest, IncludeHelmRefusesWhatIsNotAHelmBinaryBeforePulling) {
+  testenv::TempDir work("sealift-build-helm-bad");
+  fs::path out = work / "out.tar.zst";
+  util::write_file_atomic(work / "helm.sh", "#!/bin/sh\necho v3.21.4\n", 0755);
+  util::write_file_atomic(work / "helm-arm64", arm64_elf(), 0755);
+  // Every registry is a dead port: an error about the registry would mean the pull came first.
+  int dead = testenv::free_port();
+  auto attempt = [&](std::vector<std::string> extra) {
+    std::vector<std::string> argv = {testenv::bundle_program(), "build", "-o", out.string(), "--chart",
+                                     (testenv::source_dir() / "chart").string(), "--lock", (*dir_ / "images.lock").string(),
+                                     "--key", (*dir_ / "ecdsa-p256" / "cosign.key").string(), "--plain-http", "--quiet",
+                                     "--cache", (work / "cache").string()};
+    for (auto& f : testenv::mirror_flags("127.0.0.1:" + std::to_string(dead))) argv.push_back(f);
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    auto r = run(argv, kPassword, {}, 120);
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_EQ(r.err.find("127.0.0.1:" + std::to_string(dead)), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(out));
+    EXPECT_FALSE(leftovers(work.path()));
+    return r.err;
+  };
+  std::string missing = attempt({"--include-helm", (work / "no-such-helm").string()});
+  EXPECT_NE(missing.find((work / "no-such-helm").string() + ": no such file"), std::string::npos) << missing;
+  std::string script = attempt({"--include-helm", (work / "helm.sh").string()});
+  EXPECT_NE(script.find((work / "helm.sh").string() + ": not an ELF executable"), std::string::npos) << script;
+  std::string foreign = attempt({"--include-helm", (work / "helm-arm64").string()});
+  EXPECT_NE(foreign.find("linux/arm64"), std::string::npos) << foreign;
+  EXPECT_NE(foreign.find("--helm-version"), std::string::npos) << foreign;
+  std::string alone = attempt({"--helm-version", "v3.21.4"});
+  EXPECT_NE(alone.find("--include-helm"), std::string::npos) << alone;
+}
+
+TEST_F(BuildTest, IncludeHelmForAnotherPlatformTakesItsVersionFromTheFlag) {
+  testenv::TempDir work("sealift-build-helm-arm64");
+  util::write_file_atomic(work / "helm", arm64_elf(), 0755);
+  auto r = build(work / "b.tar.zst", {"--include-helm", (work / "helm").string(), "--helm-version", "v3.21.4"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto root = bundle::Root::parse(bundle::ArchiveReader(work / "b.tar.zst").read_small("sealift.json"));
+  ASSERT_EQ(root.tools.size(), 1u);
+  EXPECT_EQ(root.tools[0].platform, "linux/arm64");
+  EXPECT_EQ(root.tools[0].version, "v3.21.4");
 }
 
 }  // namespace

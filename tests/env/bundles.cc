@@ -142,6 +142,8 @@ BuiltBundle BundleFactory::build(const BundleSpec& spec, const fs::path& output)
   if (!spec.base.empty()) argv.insert(argv.end(), {"--base", spec.base.string()});
   if (!spec.split_size.empty()) argv.insert(argv.end(), {"--split-size", spec.split_size});
   for (const auto& p : spec.platforms) argv.insert(argv.end(), {"--platform", p});
+  if (!spec.include_helm.empty()) argv.insert(argv.end(), {"--include-helm", spec.include_helm.string()});
+  if (!spec.helm_version.empty()) argv.insert(argv.end(), {"--helm-version", spec.helm_version});
   std::map<std::string, std::string> env = {{"COSIGN_PASSWORD", password_}, {"SOURCE_DATE_EPOCH", "1700000000"}};
   if (upstream_->options().basic_auth) {
     env["SEALIFT_REGISTRY_USER"] = upstream_->options().user;

@@ -30,6 +30,8 @@ struct BundleSpec {
   std::string split_size;                  // e.g. "256K": numbered parts
   std::vector<std::string> platforms;      // --platform filters
   std::filesystem::path signing_key;       // default: the factory's vendor key (same password)
+  std::filesystem::path include_helm;      // --include-helm (the tool artifact)
+  std::string helm_version;                // --helm-version
 };
 
 struct BuiltBundle {

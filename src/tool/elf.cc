@@ -1,0 +1,68 @@
+#include "tool/elf.h"
+
+#include <sys/utsname.h>
+
+#include <array>
+#include <cstdint>
+#include <fstream>
+
+#include <fmt/format.h>
+
+#include "util/error.h"
+
+namespace sealift::tool {
+
+namespace {
+
+// ELF identification and the header fields after it (System V ABI, "ELF Header").
+constexpr size_t kHeaderSize = 64;  // of a 64-bit ELF file
+constexpr unsigned char kClass64 = 2;
+constexpr unsigned char kLittleEndian = 1;
+constexpr unsigned char kAbiSystemV = 0;  // what Go and most toolchains write for Linux
+constexpr unsigned char kAbiLinux = 3;
+constexpr uint16_t kTypeExecutable = 2;
+constexpr uint16_t kTypeSharedObject = 3;  // also position-independent executables
+constexpr uint16_t kMachineX86_64 = 62;
+constexpr uint16_t kMachineAArch64 = 183;
+
+[[noreturn]] void refuse(const std::filesystem::path& file, const std::string& why) {
+  throw Error(ErrorKind::Input, fmt::format("{}: {}", file.string(), why),
+              "give the helm binary itself (a 64-bit Linux executable for amd64 or arm64), not a wrapper script");
+}
+
+}  // namespace
+
+std::string elf_platform(const std::filesystem::path& file) {
+  std::error_code ec;
+  if (!std::filesystem::exists(file, ec)) refuse(file, "no such file");
+  if (!std::filesystem::is_regular_file(file, ec)) refuse(file, "not a regular file");
+  std::ifstream in(file, std::ios::binary);
+  std::array<unsigned char, kHeaderSize> h{};
+  if (!in.is_open()) refuse(file, "cannot be read");
+  in.read(reinterpret_cast<char*>(h.data()), h.size());
+  if (in.gcount() < 4 || h[0] != 0x7f || h[1] != 'E' || h[2] != 'L' || h[3] != 'F')
+    refuse(file, "not an ELF executable");
+  if (in.gcount() < static_cast<std::streamsize>(h.size())) refuse(file, "too short to be an ELF executable");
+  if (h[4] != kClass64 || h[5] != kLittleEndian) refuse(file, "not a 64-bit little-endian ELF executable");
+  if (h[7] != kAbiSystemV && h[7] != kAbiLinux) refuse(file, fmt::format("not a Linux executable (ELF OS ABI {})", h[7]));
+  auto le16 = [&](size_t at) { return static_cast<uint16_t>(h[at] | (h[at + 1] << 8)); };
+  uint16_t type = le16(16);
+  if (type != kTypeExecutable && type != kTypeSharedObject)
+    refuse(file, fmt::format("not an ELF executable (ELF type {})", type));
+  switch (le16(18)) {
+    case kMachineX86_64: return "linux/amd64";
+    case kMachineAArch64: return "linux/arm64";
+    default: refuse(file, fmt::format("an ELF executable for machine {}, neither x86-64 nor AArch64", le16(18)));
+  }
+}
+
+std::string host_platform() {
+  utsname u{};
+  uname(&u);
+  std::string machine = u.machine;
+  if (machine == "x86_64") return "linux/amd64";
+  if (machine == "aarch64" || machine == "arm64") return "linux/arm64";
+  return "linux/" + machine;
+}
+
+}  // namespace sealift::tool

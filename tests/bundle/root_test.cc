@@ -1,0 +1,90 @@
+// sealift.json's optional `tools` field: absent when there are none (so older bundles' bytes are
+// unchanged), and parsed strictly when present, naming the field that is wrong.
+#include "bundle/root.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "util/error.h"
+
+namespace sealift::bundle {
+namespace {
+
+Root minimal() {
+  Root r;
+  r.name = "app";
+  r.version = "1.0.0";
+  r.created = "2026-01-01T00:00:00Z";
+  r.tool = "sealift 0.1.0";
+  r.lock = "lock";
+  r.index = oci::Digest::of("index");
+  r.index_size = 5;
+  r.chart = {"app", "1.0.0", "charts/app:1.0.0", oci::Digest::of("m"), 1, oci::Digest::of("p"), oci::Digest::of("s")};
+  return r;
+}
+
+RootTool helm() {
+  return {"helm", "v3.21.4", "linux/amd64", "sealift/tools/helm:v3.21.4", oci::Digest::of("manifest"), 8,
+          oci::Digest::of("binary"), 6};
+}
+
+std::string refusal(const std::string& text) {
+  try {
+    Root::parse(text);
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Input);
+    return e.what();
+  }
+  ADD_FAILURE() << "accepted: " << text;
+  return {};
+}
+
+TEST(RootTools, AbsentWhenThereAreNone) {
+  std::string text = minimal().serialize();
+  EXPECT_EQ(text.find("tools"), std::string::npos) << text;
+  EXPECT_TRUE(Root::parse(text).tools.empty());
+}
+
+TEST(RootTools, RoundTripAfterTheChart) {
+  Root r = minimal();
+  r.tools.push_back(helm());
+  std::string text = r.serialize();
+  EXPECT_LT(text.find("\"chart\""), text.find("\"tools\""));
+  EXPECT_LT(text.find("\"tools\""), text.find("\"base\""));
+  Root back = Root::parse(text);
+  ASSERT_EQ(back.tools.size(), 1u);
+  const RootTool& t = back.tools[0];
+  EXPECT_EQ(t.name, "helm");
+  EXPECT_EQ(t.version, "v3.21.4");
+  EXPECT_EQ(t.platform, "linux/amd64");
+  EXPECT_EQ(t.reference, "sealift/tools/helm:v3.21.4");
+  EXPECT_EQ(t.manifest, oci::Digest::of("manifest"));
+  EXPECT_EQ(t.manifest_size, 8);
+  EXPECT_EQ(t.binary, oci::Digest::of("binary"));
+  EXPECT_EQ(t.size, 6);
+  EXPECT_EQ(back.serialize(), text);
+}
+
+TEST(RootTools, BadFieldsAreNamed) {
+  Root r = minimal();
+  r.tools.push_back(helm());
+  auto j = nlohmann::ordered_json::parse(r.serialize());
+  auto with = [&](auto change) {
+    auto copy = j;
+    change(copy);
+    return copy.dump(2);
+  };
+  EXPECT_NE(refusal(with([](auto& c) { c["tools"] = "helm"; })).find("tools: must be an array"), std::string::npos);
+  EXPECT_NE(refusal(with([](auto& c) { c["tools"][0].erase("binary"); })).find("tools[0].binary: missing"),
+            std::string::npos);
+  EXPECT_NE(refusal(with([](auto& c) { c["tools"][0]["binary"] = "sha256:nothex"; })).find("tools[0].binary"),
+            std::string::npos);
+  EXPECT_NE(refusal(with([](auto& c) { c["tools"][0]["size"] = -1; })).find("tools[0].size"), std::string::npos);
+  EXPECT_NE(refusal(with([](auto& c) { c["tools"][0]["name"] = "../helm"; })).find("tools[0].name"), std::string::npos);
+  EXPECT_NE(refusal(with([](auto& c) { c["tools"][0]["platform"] = ""; })).find("tools[0].platform"), std::string::npos);
+  EXPECT_NE(refusal(with([](auto& c) { c["tools"][0]["version"] = 3; })).find("tools[0].version: must be a string"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace sealift::bundle
