@@ -51,13 +51,21 @@ class BuildTest : public ::testing::Test {
     delete dir_;
   }
 
+  // The command line of a build of the chart with `lock_file`, signed with `key`, pulling from
+  // `upstream` (the fixtures' sources mirrored there).
+  static std::vector<std::string> build_argv(const fs::path& out, const fs::path& lock_file, const std::string& upstream,
+                                             const std::string& key = "ecdsa-p256") {
+    std::vector<std::string> argv = {testenv::bundle_program(), "build", "-o", out.string(), "--chart",
+                                     (testenv::source_dir() / "chart").string(), "--lock", lock_file.string(),
+                                     "--key", (*dir_ / key / "cosign.key").string(), "--plain-http", "--quiet"};
+    for (auto& m : testenv::mirror_flags(upstream)) argv.push_back(m);
+    return argv;
+  }
+
   // Runs a build; returns the result of the program.
   testenv::RunResult build(const fs::path& out, std::vector<std::string> extra = {}, const std::string& key = "ecdsa-p256",
                            const std::string& lock = "images.lock", std::map<std::string, std::string> env = kPassword) {
-    std::vector<std::string> argv = {testenv::bundle_program(), "build", "-o", out.string(), "--chart",
-                                     (testenv::source_dir() / "chart").string(), "--lock", (*dir_ / lock).string(),
-                                     "--key", (*dir_ / key / "cosign.key").string(), "--plain-http", "--quiet"};
-    for (auto& m : testenv::mirror_flags(upstream_->host())) argv.push_back(m);
+    std::vector<std::string> argv = build_argv(out, *dir_ / lock, upstream_->host(), key);
     for (auto& e : extra) argv.push_back(e);
     if (std::find(extra.begin(), extra.end(), "--cache") == extra.end()) {
       argv.push_back("--cache");
@@ -307,12 +315,8 @@ TEST_F(BuildTest, CorruptUpstreamBlobIsRefused) {
                                    [](const lock::LockedImage& i) { return i.name != "redis"; }),
                     lock.images.end());
   lock.save(work / "images.lock");
-  std::vector<std::string> argv = {testenv::bundle_program(), "build", "-o", (work / "out.tar.zst").string(),
-                                   "--chart", (testenv::source_dir() / "chart").string(), "--lock",
-                                   (work / "images.lock").string(), "--key",
-                                   (*dir_ / "ecdsa-p256" / "cosign.key").string(), "--plain-http", "--quiet",
-                                   "--cache", (work / "cache").string()};
-  for (auto& f : testenv::mirror_flags(upstream.host())) argv.push_back(f);
+  std::vector<std::string> argv = build_argv(work / "out.tar.zst", work / "images.lock", upstream.host());
+  argv.insert(argv.end(), {"--cache", (work / "cache").string()});
   auto r = run(argv, kPassword, {}, 300);
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find(layer), std::string::npos) << r.err;
@@ -370,12 +374,8 @@ TEST_F(BuildTest, AFailingBlobInOneImageStopsTheWholeBuild) {
 
   testenv::TempDir work("sealift-build-failing-blob");
   testenv::fixture_lock(fx).save(work / "images.lock");
-  std::vector<std::string> argv = {testenv::bundle_program(), "build", "-o", (work / "out.tar.zst").string(),
-                                   "--chart", (testenv::source_dir() / "chart").string(), "--lock",
-                                   (work / "images.lock").string(), "--key",
-                                   (*dir_ / "ecdsa-p256" / "cosign.key").string(), "--plain-http", "--quiet",
-                                   "--cache", (work / "cache").string()};
-  for (auto& f : testenv::mirror_flags(upstream.host())) argv.push_back(f);
+  std::vector<std::string> argv = build_argv(work / "out.tar.zst", work / "images.lock", upstream.host());
+  argv.insert(argv.end(), {"--cache", (work / "cache").string()});
   auto r = run(argv, kPassword, {}, 300);
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find(layer), std::string::npos) << r.err;

@@ -41,16 +41,20 @@ TEST(Base64, IgnoresLineBreaksLikeGo) {
   EXPECT_EQ(base64_decode(wrapped), text);
 }
 
-TEST(Base64, RefusesMalformedInput) {
-  for (std::string bad : {"Zg=", "Zm9", "Zm9v!A==", "Zm 9v", "Zm9-", "Zm9_", "=Zm9", "Z===", "Zg==Zg==", "Zg=A", "Zm=v"}) {
-    try {
-      std::string out = base64_decode(bad);
-      ADD_FAILURE() << "decoded \"" << bad << "\" to " << out.size() << " bytes";
-    } catch (const Error& e) {
-      EXPECT_EQ(e.kind(), ErrorKind::Input);
-      EXPECT_NE(std::string(e.what()).find("invalid base64"), std::string::npos) << e.what();
-    }
+// `text` is refused as Error(Input) "invalid base64 ...".
+void ExpectInvalid(const std::string& text) {
+  try {
+    std::string out = base64_decode(text);
+    ADD_FAILURE() << "decoded \"" << text << "\" to " << out.size() << " bytes";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Input);
+    EXPECT_NE(std::string(e.what()).find("invalid base64"), std::string::npos) << e.what();
   }
+}
+
+TEST(Base64, RefusesMalformedInput) {
+  for (std::string bad : {"Zg=", "Zm9", "Zm9v!A==", "Zm 9v", "Zm9-", "Zm9_", "=Zm9", "Z===", "Zg==Zg==", "Zg=A", "Zm=v"})
+    ExpectInvalid(bad);
 }
 
 // Every byte string has exactly one encoding: the bits after the last byte are zero. Go's default
@@ -59,15 +63,7 @@ TEST(Base64, RefusesMalformedInput) {
 TEST(Base64, RefusesNonCanonicalPaddingBits) {
   EXPECT_EQ(base64_decode("Zg=="), "f");
   EXPECT_EQ(base64_decode("Zm8="), "fo");
-  for (std::string bad : {"Zh==", "Zv==", "Zm9=", "Zm+=", "AAF=", "AB=="}) {
-    try {
-      std::string out = base64_decode(bad);
-      ADD_FAILURE() << "decoded \"" << bad << "\" to " << out.size() << " bytes";
-    } catch (const Error& e) {
-      EXPECT_EQ(e.kind(), ErrorKind::Input);
-      EXPECT_NE(std::string(e.what()).find("invalid base64"), std::string::npos) << e.what();
-    }
-  }
+  for (std::string bad : {"Zh==", "Zv==", "Zm9=", "Zm+=", "AAF=", "AB=="}) ExpectInvalid(bad);
   // Every single-bit change of an encoding is refused or decodes to other bytes.
   const std::string sig = std::string(71, '\x5a');
   const std::string enc = base64_encode(sig);
