@@ -5,11 +5,13 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <zstd.h>
 #include <gtest/gtest.h>
 
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <random>
 #include <span>
 #include <string>
@@ -35,6 +37,29 @@ inline std::string sh(const std::string& script) {
 }
 
 inline std::span<const std::byte> bytes_of(const std::string& s) { return std::as_bytes(std::span(s)); }
+
+// A zstd frame of `size` zero bytes, with or without the content size in its header and the
+// content checksum: the zip bomb and the frames that leave out what the reader requires.
+inline std::string zero_frame(size_t size, bool content_size, bool checksum) {
+  std::unique_ptr<ZSTD_CCtx, decltype(&ZSTD_freeCCtx)> cctx(ZSTD_createCCtx(), ZSTD_freeCCtx);
+  ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_checksumFlag, checksum);
+  ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_contentSizeFlag, content_size);
+  if (content_size) ZSTD_CCtx_setPledgedSrcSize(cctx.get(), size);
+  std::string zeros(1 << 20, '\0'), out(ZSTD_compressBound(zeros.size()), '\0'), frame;
+  for (size_t done = 0; done < size;) {
+    size_t n = std::min(zeros.size(), size - done);
+    done += n;
+    ZSTD_inBuffer in{zeros.data(), n, 0};
+    ZSTD_EndDirective mode = done == size ? ZSTD_e_end : ZSTD_e_continue;
+    size_t left;
+    do {
+      ZSTD_outBuffer o{out.data(), out.size(), 0};
+      left = ZSTD_compressStream2(cctx.get(), &o, &in, mode);
+      frame.append(out.data(), o.pos);
+    } while (mode == ZSTD_e_end ? left != 0 : in.pos < in.size);
+  }
+  return frame;
+}
 
 // Bytes that do not compress, the same for the same seed.
 inline std::string random_bytes(size_t n, uint32_t seed) {

@@ -264,28 +264,6 @@ TEST(HostileArchiveTest, TarHeadersThatDisagreeWithTheTocAreRefused) {
   refused(damaged, damaged.toc, "blobs/b", "it is not a tar header");
 }
 
-// One zstd frame holding `size` zero bytes.
-std::string zero_frame(size_t size, bool content_size, bool checksum) {
-  std::unique_ptr<ZSTD_CCtx, decltype(&ZSTD_freeCCtx)> cctx(ZSTD_createCCtx(), ZSTD_freeCCtx);
-  ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_checksumFlag, checksum);
-  ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_contentSizeFlag, content_size);
-  if (content_size) ZSTD_CCtx_setPledgedSrcSize(cctx.get(), size);
-  std::string zeros(1 << 20, '\0'), out(ZSTD_compressBound(zeros.size()), '\0'), frame;
-  for (size_t done = 0; done < size;) {
-    size_t n = std::min(zeros.size(), size - done);
-    done += n;
-    ZSTD_inBuffer in{zeros.data(), n, 0};
-    ZSTD_EndDirective mode = done == size ? ZSTD_e_end : ZSTD_e_continue;
-    size_t left;
-    do {
-      ZSTD_outBuffer o{out.data(), out.size(), 0};
-      left = ZSTD_compressStream2(cctx.get(), &o, &in, mode);
-      frame.append(out.data(), o.pos);
-    } while (mode == ZSTD_e_end ? left != 0 : in.pos < in.size);
-  }
-  return frame;
-}
-
 // A bundle of one zstd frame that the seek table says holds 64 KiB: one entry of 63,488 bytes
 // whose (zero) header is never reached because the frame is refused first.
 std::string one_frame_bundle(const std::string& frame, uint32_t claimed) {

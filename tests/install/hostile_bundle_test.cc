@@ -241,30 +241,14 @@ std::vector<TarItem> items_of(const fs::path& path) {
 // One zstd frame, with its content size and checksum, holding `bytes`; or, with `declared`,
 // `declared` zero bytes (a frame that inflates far beyond what the seek table gives it).
 std::string zstd_frame(const std::string& bytes, size_t declared = 0) {
+  if (declared) return bundle::testing::zero_frame(declared, true, true);
   std::unique_ptr<ZSTD_CCtx, decltype(&ZSTD_freeCCtx)> cctx(ZSTD_createCCtx(), ZSTD_freeCCtx);
   ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_checksumFlag, 1);
-  if (!declared) {
-    std::string out(ZSTD_compressBound(bytes.size()), '\0');
-    size_t n = ZSTD_compress2(cctx.get(), out.data(), out.size(), bytes.data(), bytes.size());
-    EXPECT_FALSE(ZSTD_isError(n));
-    out.resize(n);
-    return out;
-  }
-  ZSTD_CCtx_setPledgedSrcSize(cctx.get(), declared);
-  std::string zeros(1 << 20, '\0'), out(ZSTD_compressBound(zeros.size()), '\0'), frame;
-  for (size_t done = 0; done < declared;) {
-    size_t n = std::min(zeros.size(), declared - done);
-    done += n;
-    ZSTD_inBuffer in{zeros.data(), n, 0};
-    ZSTD_EndDirective mode = done == declared ? ZSTD_e_end : ZSTD_e_continue;
-    size_t left;
-    do {
-      ZSTD_outBuffer o{out.data(), out.size(), 0};
-      left = ZSTD_compressStream2(cctx.get(), &o, &in, mode);
-      frame.append(out.data(), o.pos);
-    } while (mode == ZSTD_e_end ? left != 0 : in.pos < in.size);
-  }
-  return frame;
+  std::string out(ZSTD_compressBound(bytes.size()), '\0');
+  size_t n = ZSTD_compress2(cctx.get(), out.data(), out.size(), bytes.data(), bytes.size());
+  EXPECT_FALSE(ZSTD_isError(n));
+  out.resize(n);
+  return out;
 }
 
 uint32_t trailing_checksum(const std::string& frame) {
