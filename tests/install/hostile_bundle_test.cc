@@ -181,14 +181,30 @@ TEST(HostileBundle, AFlippedByteInAnyKindOfEntryIsRefusedNamingIt) {
   target.expect_untouched(b);
 }
 
-TEST(HostileBundle, DamageInTheCompressedFileIsRefusedWhereverItFalls) {
+// What `zstd -d` makes of `file`: every frame's content, skippable frames left out. Throws on
+// a damaged frame.
+std::string zstd_content(const std::string& file) {
+  std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
+  std::string out, buf(ZSTD_DStreamOutSize(), '\0');
+  ZSTD_inBuffer in{file.data(), file.size(), 0};
+  while (in.pos < in.size) {
+    ZSTD_outBuffer o{buf.data(), buf.size(), 0};
+    size_t r = ZSTD_decompressStream(dctx.get(), &o, &in);
+    if (ZSTD_isError(r)) throw std::runtime_error(ZSTD_getErrorName(r));
+    out.append(buf.data(), o.pos);
+  }
+  return out;
+}
+
+TEST(HostileBundle, DamageInTheCompressedFileIsRefusedUnlessItChangesNothing) {
   const auto& b = full_bundle();
   auto kinds = entries_by_kind(b.path);
   bundle::ArchiveReader reader(b.path);
   const std::string good = util::read_file(b.path);
   const fs::path damaged = scratch("damaged.tar.zst");
+  const oci::Digest good_content = oci::Digest::of(zstd_content(good));
   std::mt19937 rng(99);
-  size_t cases = 0;
+  size_t cases = 0, harmless = 0;
   for (const auto& [kind, names] : kinds) {
     const bundle::TocEntry* e = reader.find(*names.rbegin());
     ASSERT_NE(e, nullptr);
@@ -205,16 +221,25 @@ TEST(HostileBundle, DamageInTheCompressedFileIsRefusedWhereverItFalls) {
         bad[byte] = static_cast<char>(bad[byte] ^ (1 << (rng() % 8)));
         util::write_file_atomic(damaged, bad);
         std::string error = verify_error(damaged);
-        ASSERT_NE(error, "") << "accepted";
+        ++cases;
+        if (error.empty()) {
+          // Accepted only when nothing read changed: a compressed block can hold bits that decode
+          // to the same bytes (zstd's checksum covers the content, not its encoding), and then
+          // every digest still holds. Any change to what the archive holds must be refused.
+          ASSERT_EQ(oci::Digest::of(zstd_content(bad)), good_content) << "accepted damage that changed the content";
+          ++harmless;
+          continue;
+        }
         // The frame is shared by small entries: the first one read from it is named.
         EXPECT_NE(error.find("entry "), std::string::npos) << error;
-        ++cases;
       }
       if (cases > 400) break;
     }
   }
   EXPECT_GT(cases, 80u);
+  EXPECT_LT(harmless * 20, cases) << "most damage must change what is read";
   RecordProperty("damaged", static_cast<int>(cases));
+  RecordProperty("harmless", static_cast<int>(harmless));
 
   // Through the programs, once at the layer's frame.
   UntouchedTarget target;
