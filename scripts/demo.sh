@@ -28,16 +28,22 @@ TIMINGS=()
 step_start=0 step_name=""
 step() {
   local now; now=$(date +%s.%N)
-  [ -n "$step_name" ] && TIMINGS+=("$(printf '%6.1fs  %s' "$(awk -v a="$now" -v b="$step_start" 'BEGIN{print a-b}')" "$step_name")")
+  [ -z "$step_name" ] || TIMINGS+=("$(printf '%6.1fs  %s' "$(awk -v a="$now" -v b="$step_start" 'BEGIN{print a-b}')" "$step_name")")
   step_name="$*" step_start=$now
   printf '\n== %s\n' "$*"
 }
+
+# Every command of every step must succeed: set -e stops the demo at the first failure (no step
+# hides a command in an `a && b` list, which set -e does not stop), and this says where.
+trap 'echo "demo: FAILED in step \"$step_name\" (line $LINENO: $BASH_COMMAND)" >&2' ERR
 
 step "Installing what is missing (scripts/setup.sh --cluster)"
 scripts/setup.sh --cluster
 
 step "Building sealift into $BUILD"
-cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+# A user's ordinary Release build; a build directory that is already configured (the suite runs
+# the demo with its own build) keeps its settings.
+[ -f "$BUILD/CMakeCache.txt" ] || cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 ninja -C "$BUILD" sealift-bundle sealift-install sealift-fixtures sealift-harborlike
 BUNDLE="$BUILD/sealift-bundle" INSTALL="$BUILD/sealift-install"
 
@@ -67,12 +73,14 @@ export COSIGN_PASSWORD=demo-only-password
 step "Vendor: lock every image of the chart by digest (sealift-bundle lock)"
 cp -r chart "$WORK/chart-1.0.0"
 "$BUNDLE" lock --chart "$WORK/chart-1.0.0" --lock "$WORK/images-1.0.0.lock" "${MIRRORS[@]}" --plain-http
-"$BUNDLE" lint --chart "$WORK/chart-1.0.0" --lock "$WORK/images-1.0.0.lock" --quiet && echo "air-gap lint: every rendered image is locked"
+"$BUNDLE" lint --chart "$WORK/chart-1.0.0" --lock "$WORK/images-1.0.0.lock" --helm "$PEERS/bin/helm" --quiet
+echo "air-gap lint: every rendered image is locked"
 
 step "Vendor: build the signed bundle of 1.0.0 (sealift-bundle build)"
 "$BUNDLE" build --chart "$WORK/chart-1.0.0" --lock "$WORK/images-1.0.0.lock" --key "$WORK/vendor/cosign.key" \
   -o "$WORK/ai-saas-1.0.0.tar.zst" "${MIRRORS[@]}" --plain-http --cache "$WORK/cache"
-"$BUNDLE" inspect "$WORK/ai-saas-1.0.0.tar.zst" | head -30
+"$BUNDLE" inspect "$WORK/ai-saas-1.0.0.tar.zst" >"$WORK/inspect.txt"
+head -30 "$WORK/inspect.txt"
 
 # --- Customer side ------------------------------------------------------------------------------
 step "Customer: starting the Harbor-like target and the cluster"
@@ -89,7 +97,8 @@ export HARBOR_ADMIN_USER=admin HARBOR_ADMIN_PASSWORD=demo-harbor-admin-pw
 setpriv --pdeathsig KILL "$BUILD/sealift-harborlike" -listen "$HARBOR" -signing-key "$WORK/harbor/token.key" \
   -registry "http://$REGISTRY_HOST" >"$WORK/harbor/harborlike.log" 2>&1 &
 echo "$! sealift-harborlike" >>"$WORK/harbor/pids"
-for _ in $(seq 100); do curl -s -o /dev/null "http://$HARBOR/v2/" && break; sleep 0.1; done
+for _ in $(seq 100); do if curl -s -o /dev/null "http://$HARBOR/v2/"; then break; fi; sleep 0.1; done
+curl -s -o /dev/null "http://$HARBOR/v2/" || { echo "demo: the Harbor-like target did not start:" >&2; cat "$WORK/harbor/harborlike.log" >&2; exit 1; }
 echo "Harbor-like target: http://$HARBOR (registry behind it: http://$REGISTRY_HOST)"
 start_cluster "$WORK/cluster"
 export KUBECONFIG="$WORK/cluster/kubeconfig"

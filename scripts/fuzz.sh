@@ -21,10 +21,14 @@ TIMEOUT=${FUZZ_TIMEOUT:-10}               # seconds per input (sanitized code is
 
 scripts/setup.sh   # clang-14 and libclang-rt-14-dev (libFuzzer) among the Debian packages
 export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD}
+# A build directory already configured for fuzzing (scripts/test.sh's sanitized build, where the
+# suites and the fuzz targets share one instrumented core library) is reused as it is. Otherwise:
 # -O1 and line tables only keep the sanitized build of the core library to a few minutes; NDEBUG
 # is left out so asserts count as findings too.
-cmake -S . -B "$BUILD" -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 -DSEALIFT_FUZZ=ON -DSEALIFT_BUILD_TESTS=OFF \
-  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" >/dev/null
+if ! grep -qs '^SEALIFT_FUZZ:BOOL=ON$' "$BUILD/CMakeCache.txt"; then
+  cmake -S . -B "$BUILD" -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 -DSEALIFT_FUZZ=ON -DSEALIFT_BUILD_TESTS=OFF \
+    -DSEALIFT_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" >/dev/null
+fi
 ninja -C "$BUILD" -j "${FUZZ_BUILD_JOBS:-2}" fuzzers
 
 if [ -n "${FUZZ_TARGETS:-}" ]; then

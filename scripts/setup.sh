@@ -4,19 +4,33 @@
 #
 #   scripts/setup.sh            packages + core peers (helm, cosign, crane)
 #   scripts/setup.sh --cluster  also etcd, kube-apiserver & co., kwok (for install/upgrade tests)
-#   scripts/setup.sh --bench    also oras (benchmark peer)
+#   scripts/setup.sh --bench    also oras (benchmark peer) and the benchmark packages
 #   scripts/setup.sh --all      everything
 #
 # Environment: SEALIFT_PEERS (default ~/.cache/sealift/peers).
+#
+# Every peer version is written down in this repository, and nothing is resolved at build time:
+#   - modules without replaces are built with `go install PKG@vX.Y.Z` (exact: the module's own
+#     go.mod fixes its dependencies, and go.sum lines are checked against the checksum database);
+#     their versions are the *_VERSION lines below;
+#   - peers that need a wrapper module (etcd, the Kubernetes control plane, oras) are built from
+#     scripts/peers/<name>/ (go.mod, go.sum, main.go where needed) with `go build -mod=readonly`,
+#     so a build that would need any module version not in go.mod/go.sum fails instead.
+# Bumping a peer: edit its *_VERSION line here, or the `require` line of scripts/peers/<name>/go.mod
+# and run `scripts/peers/update.sh <name>` (regenerates go.sum; for kubernetes also the replaces);
+# commit both files. `scripts/check-pins.sh` (run by the suite) refuses unpinned go commands.
+#
+# When a peer fails to build, setup prints its name, its version and the last 40 lines of the
+# go command's output, and exits non-zero.
 set -euo pipefail
+shopt -s inherit_errexit
+cd "$(dirname "$0")/.."
+ROOT=$PWD
 
 PEERS=${SEALIFT_PEERS:-$HOME/.cache/sealift/peers}
 HELM_VERSION=v3.21.4
 COSIGN_VERSION=v2.6.4
 CRANE_VERSION=v0.21.9
-ORAS_VERSION=v1.3.3
-ETCD_VERSION=v3.6.14
-KUBE_VERSION=1.36.3
 KWOK_VERSION=v0.8.0
 
 want_cluster=0 want_bench=0
@@ -31,6 +45,8 @@ for a in "$@"; do
 done
 
 log() { printf 'setup: %s\n' "$*" >&2; }
+# Nothing fails silently: any command that stops this script says where.
+trap 'log "FAILED at scripts/setup.sh line $LINENO: $BASH_COMMAND"' ERR
 
 # --- Debian packages ---------------------------------------------------------------------------
 packages=(
@@ -44,15 +60,18 @@ packages=(
 missing=()
 for p in "${packages[@]}"; do
   # golang-go is only a fallback when no Go toolchain is present at all.
-  if [ "$p" = golang-go ]; then command -v go >/dev/null 2>&1 && continue; fi
+  if [ "$p" = golang-go ]; then command -v go >/dev/null 2>&1 || [ -x /usr/local/go/bin/go ] && continue; fi
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing Debian packages: ${missing[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
   export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get update -qq >/dev/null
-  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  aptlog=$(mktemp)
+  if ! { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >"$aptlog" 2>&1; then
+    log "apt-get failed installing: ${missing[*]}"; tail -n 40 "$aptlog" >&2; rm -f "$aptlog"; exit 1
+  fi
+  rm -f "$aptlog"
   # Debian starts the registry as a service on :5000; tests start their own on free ports.
   if [[ " ${missing[*]} " == *" docker-registry "* ]] && command -v systemctl >/dev/null 2>&1; then
     $SUDO systemctl disable --now docker-registry >/dev/null 2>&1 || true
@@ -61,22 +80,71 @@ fi
 
 # --- Go peers -----------------------------------------------------------------------------------
 export PATH=/usr/local/go/bin:$PATH
-export GOFLAGS=-mod=mod GOTOOLCHAIN=auto CGO_ENABLED=0
-mkdir -p "$PEERS"
+# readonly: no go command here may add to or change a go.mod/go.sum. GOTOOLCHAIN=auto lets a
+# module that says `go 1.26.N` (newer than the local toolchain) fetch that toolchain from the proxy.
+export GOFLAGS="-mod=readonly -buildvcs=false" GOTOOLCHAIN=auto CGO_ENABLED=0
+mkdir -p "$PEERS/bin"
+
+# run_go NAME VERSION CMD...: runs a go command quietly; on failure prints the peer, its version
+# and the last 40 lines of the command's output, and exits.
+run_go() {
+  local name=$1 version=$2; shift 2
+  local out; out=$(mktemp "$PEERS/.log-$name.XXXXXX")
+  if ! "$@" >"$out" 2>&1; then
+    log "FAILED to build peer $name $version: $*"
+    log "last 40 lines of the go command's output:"
+    tail -n 40 "$out" >&2
+    rm -f "$out"
+    exit 1
+  fi
+  rm -f "$out"
+}
 
 # go_install NAME VERSION PACKAGE [LDFLAGS]: builds PACKAGE@VERSION into $PEERS/NAME-VERSION/NAME.
 go_install() {
   local name=$1 version=$2 pkg=$3 ld=${4:-}
   local dir="$PEERS/$name-$version"
+  [[ "$version" =~ ^v[0-9]+\.[0-9]+\.[0-9]+$ ]] || { log "peer $name: version '$version' is not exact"; exit 1; }
   [ -x "$dir/$name" ] && return 0
   log "building $name $version from the Go module proxy"
   local tmp; tmp=$(mktemp -d "$PEERS/.build-$name.XXXXXX")
-  GOBIN="$tmp" go install -trimpath -ldflags "-s -w $ld" "$pkg@$version"
-  mkdir -p "$dir" && mv "$tmp/$name" "$dir/$name" && rm -rf "$tmp"
+  local t0=$SECONDS
+  run_go "$name" "$version" env GOBIN="$tmp" go install -trimpath -ldflags "-s -w $ld" "$pkg@$version"
+  mkdir -p "$dir" && mv "$tmp/$name" "$dir/$name.new" && mv "$dir/$name.new" "$dir/$name" && rm -rf "$tmp"
+  log "built $name $version in $((SECONDS - t0)) s"
+}
+
+# wrapper_version NAME MODULE: the version scripts/peers/NAME/go.mod requires of MODULE.
+wrapper_version() {
+  local v
+  v=$(awk -v m="$2" '$1 == m && $2 ~ /^v/ { print $2; exit } $1 == "require" && $2 == m { print $3; exit }' \
+        "$ROOT/scripts/peers/$1/go.mod")
+  [ -n "$v" ] || { log "scripts/peers/$1/go.mod does not require $2"; exit 1; }
+  echo "$v"
+}
+
+# go_wrapped NAME VERSION LDFLAGS PACKAGE...: builds PACKAGEs of the locked wrapper module
+# scripts/peers/NAME into $PEERS/NAME-VERSION-<hash of the wrapper>/, and sets PEER_DIR to it.
+go_wrapped() {
+  local name=$1 version=$2 ld=$3; shift 3
+  local src="$ROOT/scripts/peers/$name"
+  local files=("$src"/go.mod "$src"/go.sum) f
+  for f in "$src"/*.go; do if [ -e "$f" ]; then files+=("$f"); fi; done
+  local hash; hash=$(cat "${files[@]}" | sha256sum | cut -c1-12)
+  local dir="$PEERS/$name-$version-$hash"
+  local b ok=1
+  for b in "$@"; do [ -x "$dir/$(basename "$b")" ] || ok=0; done
+  if [ "$ok" = 0 ]; then
+    log "building $name $version (locked wrapper module scripts/peers/$name)"
+    local tmp t0=$SECONDS; tmp=$(mktemp -d "$PEERS/.build-$name.XXXXXX")
+    (cd "$src" && run_go "$name" "$version" go build -mod=readonly -trimpath -ldflags "-s -w $ld" -o "$tmp/" "$@") || exit 1
+    rm -rf "$dir.new" && mv "$tmp" "$dir.new" && rm -rf "$dir" && mv "$dir.new" "$dir"
+    log "built $name $version in $((SECONDS - t0)) s"
+  fi
+  PEER_DIR=$dir
 }
 
 link_peer() { ln -sfn "$1" "$PEERS/bin/$2"; }
-mkdir -p "$PEERS/bin"
 
 go_install helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
 go_install cosign "$COSIGN_VERSION" github.com/sigstore/cosign/v2/cmd/cosign "-X sigs.k8s.io/release-utils/version.gitVersion=$COSIGN_VERSION"
@@ -85,78 +153,31 @@ link_peer "$PEERS/helm-$HELM_VERSION/helm" helm
 link_peer "$PEERS/cosign-$COSIGN_VERSION/cosign" cosign
 link_peer "$PEERS/crane-$CRANE_VERSION/crane" crane
 
-# go_wrapped NAME MODULE VERSION PACKAGE: builds through a throwaway wrapper module. Used where
-# `go install pkg@version` fails: the proxy refuses oras.land/oras's version list, which
-# `go install` reads to check deprecation; `go get` of an exact version does not need it.
-go_wrapped() {
-  local name=$1 module=$2 version=$3 pkg=$4
-  local dir="$PEERS/$name-$version"
-  [ -x "$dir/$name" ] && return 0
-  log "building $name $version (wrapper module)"
-  local w; w=$(mktemp -d "$PEERS/.build-$name.XXXXXX")
-  (cd "$w" && go mod init "example.local/$name" >/dev/null 2>&1 &&
-   go get "$module@$version" >/dev/null 2>&1 &&
-   go build -trimpath -ldflags "-s -w" -o "$name" "$pkg")
-  mkdir -p "$dir" && mv "$w/$name" "$dir/$name" && rm -rf "$w"
-}
-
 if [ "$want_bench" = 1 ]; then
-  go_wrapped oras oras.land/oras "$ORAS_VERSION" oras.land/oras/cmd/oras
-  link_peer "$PEERS/oras-$ORAS_VERSION/oras" oras
+  # oras through a wrapper: the proxy refuses oras.land/oras's version list, which `go install`
+  # reads to check deprecation.
+  v=$(wrapper_version oras oras.land/oras)
+  go_wrapped oras "$v" "" oras.land/oras/cmd/oras
+  link_peer "$PEER_DIR/oras" oras
 fi
 
 if [ "$want_cluster" = 1 ]; then
-  # etcd: server/go.mod has replaces, so build through a wrapper module (test-peers.md §6).
-  d="$PEERS/etcd-$ETCD_VERSION"
-  if [ ! -x "$d/etcd" ]; then
-    log "building etcd $ETCD_VERSION (wrapper module)"
-    w=$(mktemp -d "$PEERS/.build-etcd.XXXXXX")
-    (cd "$w" && cat > main.go <<'GO'
-package main
+  # etcd: server/go.mod has replaces, so it is built through a wrapper (test-peers.md §6).
+  v=$(wrapper_version etcd go.etcd.io/etcd/server/v3)
+  go_wrapped etcd "$v" "" example.local/sealift-peers/etcd
+  link_peer "$PEER_DIR/etcd" etcd
 
-import (
-	"os"
-
-	"go.etcd.io/etcd/server/v3/etcdmain"
-)
-
-func main() { etcdmain.Main(os.Args) }
-GO
-     go mod init example.local/etcd >/dev/null 2>&1
-     go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION" >/dev/null 2>&1
-     go mod tidy >/dev/null 2>&1
-     go build -trimpath -ldflags "-s -w" -o etcd .)
-    mkdir -p "$d" && mv "$w/etcd" "$d/etcd" && rm -rf "$w"
-  fi
-  link_peer "$d/etcd" etcd
-
-  # Kubernetes control plane: root go.mod replaces staging modules; wrapper restates them (§7.4).
-  d="$PEERS/kubernetes-v$KUBE_VERSION"
-  if [ ! -x "$d/kube-apiserver" ] || [ ! -x "$d/kubectl" ] || [ ! -x "$d/kube-scheduler" ] || [ ! -x "$d/kube-controller-manager" ]; then
-    log "building kube-apiserver, kube-controller-manager, kube-scheduler, kubectl v$KUBE_VERSION (wrapper module; slow)"
-    w=$(mktemp -d "$PEERS/.build-k8s.XXXXXX")
-    S=v0.${KUBE_VERSION#1.}
-    (cd "$w"
-     go mod init example.local/k8s-peers >/dev/null 2>&1
-     go mod edit -go=1.26.0
-     MOD=$(go mod download -json "k8s.io/kubernetes@v$KUBE_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
-     for m in $(sed -n 's#^\t\(k8s.io/[a-z0-9-]*\) => \./staging/.*#\1#p' "$MOD"); do
-       go mod edit "-replace=$m=$m@$S"
-     done
-     go mod edit "-require=k8s.io/kubernetes@v$KUBE_VERSION"
-     go get -tool k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
-                  k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl >/dev/null 2>&1
-     MINOR=${KUBE_VERSION#1.}; MINOR=${MINOR%%.*}
-     LD="-s -w"
-     for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-       LD="$LD -X $p.gitVersion=v$KUBE_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$MINOR -X $p.gitTreeState=clean"
-     done
-     go build -trimpath -ldflags "$LD" -o bin/ \
-       k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
-       k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl)
-    mkdir -p "$d" && mv "$w"/bin/* "$d/" && rm -rf "$w"
-  fi
-  for b in kube-apiserver kube-controller-manager kube-scheduler kubectl; do link_peer "$d/$b" "$b"; done
+  # Kubernetes control plane: the root go.mod replaces its staging modules with ./staging paths;
+  # the wrapper restates them against the published v0.X.Y modules (test-peers.md §7.4).
+  v=$(wrapper_version kubernetes k8s.io/kubernetes)
+  minor=${v#v1.}; minor=${minor%%.*}
+  ld=""
+  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld="$ld -X $p.gitVersion=$v -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
+  done
+  go_wrapped kubernetes "$v" "$ld" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+        k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
+  for b in kube-apiserver kube-controller-manager kube-scheduler kubectl; do link_peer "$PEER_DIR/$b" "$b"; done
 
   go_install kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok
   link_peer "$PEERS/kwok-$KWOK_VERSION/kwok" kwok
@@ -167,7 +188,9 @@ GO
   # Only Stage documents: the directories also hold kustomizations and a StorageClass.
   st="$PEERS/kwok-$KWOK_VERSION/stages.yaml"
   if [ ! -f "$st" ]; then
-    src=$(go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+    dl=$(mktemp "$PEERS/.log-kwok.XXXXXX")
+    run_go kwok-stages "$KWOK_VERSION" sh -c "go mod download -json 'sigs.k8s.io/kwok@$KWOK_VERSION' > '$dl'"
+    src=$(sed -n 's/.*"Dir": "\(.*\)".*/\1/p' "$dl"); rm -f "$dl"
     { for f in "$src"/kustomize/stage/{node/fast,node/heartbeat-with-lease,pod/fast,volume/fast}/*.yaml; do
         grep -q '^kind: Stage$' "$f" || continue
         echo "---"; cat "$f"; done; } > "$st.tmp"

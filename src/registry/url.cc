@@ -90,7 +90,9 @@ Url Url::parse(std::string_view text) {
   if (authority.find('@') != std::string_view::npos) bad_url(text, "credentials in URLs are not accepted");
   u.authority = std::string(authority);
   split_path_query(end == std::string_view::npos ? std::string_view() : rest.substr(end), u);
-  if (u.path.empty()) u.path = "/";
+  // push_back rather than `= "/"`: GCC 12 at -O3 reports a false -Wrestrict inside
+  // std::string::assign for the literal (GCC bug 105329).
+  if (u.path.empty()) u.path.push_back('/');
   return u;
 }
 
@@ -136,7 +138,7 @@ std::string resolve_location(std::string_view base_text, std::string_view locati
     split_path_query(dir + std::string(location), out);
     out.path = remove_dot_segments(out.path);
   }
-  if (out.path.empty()) out.path = "/";
+  if (out.path.empty()) out.path.push_back('/');  // not `= "/"`: see Url::parse
   return out.str();
 }
 
