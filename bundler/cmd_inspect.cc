@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bundle/summary.h"
+#include "cli/flags.h"
 #include "util/progress.h"
 
 namespace sealift::bundler {
@@ -15,7 +16,7 @@ namespace {
 
 struct InspectFlags {
   std::string bundle;
-  bool json = false;
+  cli::OutputFlags out;
 };
 
 nlohmann::ordered_json to_json(const bundle::BundleSummary& s) {
@@ -114,13 +115,13 @@ void add_inspect_command(CLI::App& app) {
   auto f = std::make_shared<InspectFlags>();
   CLI::App* cmd = app.add_subcommand("inspect", "Show what a bundle holds, without unpacking or verifying it");
   cmd->add_option("bundle", f->bundle, "The bundle file, or its first part (.000)")->required();
-  cmd->add_flag("--json", f->json, "One JSON document for machines");
+  cli::add_output_flags(cmd, f->out);
   cmd->callback([f] {
     bundle::ArchiveReader reader(f->bundle);
     bundle::BundleSummary s = bundle::summarize(reader);
-    if (f->json)
+    if (f->out.json)
       fmt::print("{}\n", to_json(s).dump());
-    else
+    else if (!f->out.quiet)
       print_text(s);
   });
 }

@@ -1,9 +1,11 @@
 #include "cmd_keygen.h"
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include <memory>
 
+#include "cli/flags.h"
 #include "sign/key.h"
 #include "sign/keypair.h"
 #include "sign/password.h"
@@ -19,6 +21,7 @@ struct KeygenFlags {
   std::string password_file;
   bool force = false;
   bool legacy_format = false;
+  cli::OutputFlags out;
 };
 
 void run_keygen(const KeygenFlags& f) {
@@ -33,8 +36,17 @@ void run_keygen(const KeygenFlags& f) {
   auto files = sign::KeyPairFiles::with_prefix(prefix);
   sign::KeyType type = sign::parse_key_type(f.key_type);
   sign::Secret password = sign::read_password({f.password_file, /*confirm=*/true});
-  sign::write_key_pair(files, sign::PrivateKey::generate(type), password,
+  const sign::PrivateKey key = sign::PrivateKey::generate(type);
+  sign::write_key_pair(files, key, password,
                        f.legacy_format ? sign::KeyFileFormat::Legacy : sign::KeyFileFormat::Current, f.force);
+  if (f.out.json) {
+    fmt::print("{}\n", nlohmann::ordered_json{{"privateKey", files.private_key.string()},
+                                              {"publicKey", files.public_key.string()},
+                                              {"fingerprint", key.public_key().fingerprint()}}
+                           .dump());
+    return;
+  }
+  if (f.out.quiet) return;
   fmt::print("Private key written to {}\nPublic key written to {}\n", files.private_key.string(), files.public_key.string());
 }
 }  // namespace
@@ -52,6 +64,7 @@ void add_keygen_command(CLI::App& app) {
   cmd->add_flag("--force", flags->force, "Replace an existing key pair");
   cmd->add_flag("--legacy-format", flags->legacy_format,
                 "Write the COSIGN PEM label and scrypt N=32768, readable by cosign releases before 2.2");
+  cli::add_output_flags(cmd, flags->out);
   cmd->callback([flags] { run_keygen(*flags); });
 }
 

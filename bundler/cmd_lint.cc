@@ -3,9 +3,11 @@
 #include <memory>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "chart/images.h"
 #include "chart/metadata.h"
+#include "cli/flags.h"
 #include "helm/helm.h"
 #include "lint/airgap.h"
 #include "lock/image_lock.h"
@@ -27,7 +29,28 @@ struct LintFlags {
   // helm release builds render for the Kubernetes of their client libraries (1.36 for helm 3.21);
   // saying it explicitly keeps renders the same with helm builds that lack that setting.
   std::string kube_version = "1.36.0";
+  cli::OutputFlags out;
 };
+
+nlohmann::ordered_json to_json(const std::vector<lint::CaseResult>& results, size_t failed) {
+  nlohmann::ordered_json renders = nlohmann::ordered_json::array();
+  for (const auto& r : results) {
+    nlohmann::ordered_json findings = nlohmann::ordered_json::array();
+    for (const auto& x : r.findings)
+      findings.push_back(
+          {{"where", x.use.where()}, {"image", x.use.image}, {"problem", x.problem}, {"source", x.use.source}});
+    renders.push_back({{"case", r.lint_case.label}, {"images", r.images}, {"findings", findings}});
+  }
+  return {{"renders", renders}, {"failed", failed}};
+}
+
+// A failed render and what failed it: on stdout normally, on stderr with --quiet (the only output then).
+void print_failure(std::FILE* out, const lint::CaseResult& r) {
+  fmt::print(out, "FAIL  {}: {} of {} containers use an image not allowed\n", r.lint_case.label, r.findings.size(),
+             r.images);
+  for (const auto& x : r.findings)
+    fmt::print(out, "        {}: {}{}\n", x.use.where(), x.problem, x.use.source.empty() ? "" : " (" + x.use.source + ")");
+}
 
 void run_lint(const LintFlags& f) {
   const lock::ImageLock l = lock::ImageLock::load(f.lock);
@@ -44,19 +67,19 @@ void run_lint(const LintFlags& f) {
   settings.kube_version = f.kube_version;
   settings.required_registry = f.registry;
   const helm::Helm helm(helm::locate(f.helm));
+  const auto results = lint::run(helm, f.chart, l, cases, settings);
   size_t failed = 0;
-  for (const auto& r : lint::run(helm, f.chart, l, cases, settings)) {
-    if (r.findings.empty()) {
+  for (const auto& r : results) {
+    if (!r.findings.empty()) ++failed;
+    if (f.out.json) continue;
+    if (!r.findings.empty())
+      print_failure(f.out.quiet ? stderr : stdout, r);
+    else if (!f.out.quiet)
       fmt::print("ok    {}: {} containers, every image in {}\n", r.lint_case.label, r.images, f.lock);
-      continue;
-    }
-    ++failed;
-    fmt::print("FAIL  {}: {} of {} containers use an image not allowed\n", r.lint_case.label, r.findings.size(), r.images);
-    for (const auto& x : r.findings)
-      fmt::print("        {}: {}{}\n", x.use.where(), x.problem, x.use.source.empty() ? "" : " (" + x.use.source + ")");
   }
+  if (f.out.json) fmt::print("{}\n", to_json(results, failed).dump());
   if (failed) {
-    fmt::print(stderr, "air-gap lint failed in {} of {} renders\n", failed, cases.size());
+    if (!f.out.json) fmt::print(stderr, "air-gap lint failed in {} of {} renders\n", failed, cases.size());
     throw CLI::RuntimeError(1);
   }
 }
@@ -79,6 +102,7 @@ void add_lint_command(CLI::App& app) {
   cmd->add_option("--release", f->release, "Release name to render with")->capture_default_str();
   cmd->add_option("--namespace", f->namespace_name, "Namespace to render into")->capture_default_str();
   cmd->add_option("--kube-version", f->kube_version, "Kubernetes version to render for")->capture_default_str();
+  cli::add_output_flags(cmd, f->out);
   cmd->callback([f] { run_lint(*f); });
 }
 

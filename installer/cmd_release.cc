@@ -248,8 +248,14 @@ void run_export(const ExportFlags& e) {
   install::Workspace ws;
   helm::Helm helm = bundle_helm(f.helm, chosen, reader, verified, ws, f.out);
   install::PreparedRelease prepared = install::prepare_release(reader, verified, relocation, ro, ws);
-  install::export_release(helm, prepared, verified, relocation, ro, e.dir);
-  if (!f.out.quiet)
+  const install::ExportedRelease written = install::export_release(helm, prepared, verified, relocation, ro, e.dir);
+  if (f.out.json)
+    fmt::print("{}\n", nlohmann::json{{"relocationValues", written.relocation_values.string()},
+                                      {"manifests", written.manifests.string()},
+                                      {"chart", written.chart.string()},
+                                      {"bundle", prepared.description}}
+                           .dump());
+  else if (!f.out.quiet)
     fmt::print("wrote {0}/relocation-values.yaml, {0}/manifests.yaml and the chart package\n", e.dir);
 }
 
@@ -269,6 +275,7 @@ void run_status(const HelmFlags& h, const cli::OutputFlags& out) {
                            .dump());
     return;
   }
+  if (out.quiet) return;
   fmt::print("release {} in {}: revision {}, {}\nchart {} (app {})\nfrom {}\nupdated {}\n", s.release,
              s.namespace_name, s.revision, s.status, s.chart, s.app_version, s.description, s.updated);
 }

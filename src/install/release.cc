@@ -246,15 +246,17 @@ ReleaseReport install_release(const helm::Helm& helm, const PreparedRelease& pre
   return r;
 }
 
-void export_release(const helm::Helm& helm, const PreparedRelease& prepared, const VerifiedBundle& bundle,
-                    const Relocation& relocation, const ReleaseOptions& options, const fs::path& dir) {
+ExportedRelease export_release(const helm::Helm& helm, const PreparedRelease& prepared, const VerifiedBundle& bundle,
+                               const Relocation& relocation, const ReleaseOptions& options, const fs::path& dir) {
   std::string manifests = lint_release(helm, prepared, bundle, relocation, options);
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) throw Error(ErrorKind::Io, fmt::format("cannot create {}: {}", dir.string(), ec.message()));
-  util::write_file_atomic(dir / "relocation-values.yaml", relocation.values_yaml());
-  util::write_file_atomic(dir / "manifests.yaml", manifests);
-  util::write_file_atomic(dir / fs::path(prepared.chart).filename(), util::read_file(prepared.chart));
+  const ExportedRelease out{dir / "relocation-values.yaml", dir / "manifests.yaml", dir / prepared.chart.filename()};
+  util::write_file_atomic(out.relocation_values, relocation.values_yaml());
+  util::write_file_atomic(out.manifests, manifests);
+  util::write_file_atomic(out.chart, util::read_file(prepared.chart));
+  return out;
 }
 
 ReleaseStatus release_status(const helm::Helm& helm, const std::string& release, const std::string& namespace_name) {

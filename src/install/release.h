@@ -86,9 +86,17 @@ struct ReleaseReport {
 ReleaseReport install_release(const helm::Helm& helm, const PreparedRelease& prepared, const VerifiedBundle& bundle,
                               const Relocation& relocation, const ReleaseOptions& options);
 
+// The files export_release wrote.
+struct ExportedRelease {
+  std::filesystem::path relocation_values;
+  std::filesystem::path manifests;
+  std::filesystem::path chart;  // the chart package from the bundle
+};
+
 // Writes the relocation values and the rendered manifests into `dir` (for GitOps tools).
-void export_release(const helm::Helm& helm, const PreparedRelease& prepared, const VerifiedBundle& bundle,
-                    const Relocation& relocation, const ReleaseOptions& options, const std::filesystem::path& dir);
+ExportedRelease export_release(const helm::Helm& helm, const PreparedRelease& prepared, const VerifiedBundle& bundle,
+                               const Relocation& relocation, const ReleaseOptions& options,
+                               const std::filesystem::path& dir);
 
 struct ReleaseStatus {
   std::string release, namespace_name, status, chart, app_version, description, updated;

@@ -147,6 +147,17 @@ TEST(BundledHelm, ExportRunsTheBundlesHelmWhenNoOtherIsGiven) {
   RunResult q = export_bundle(b.path, "from-bundle-quiet", {{"SEALIFT_HELM", ""}, {"PATH", path_without_helm()}}, {"--quiet"});
   ASSERT_EQ(q.exit_code, 0) << said(q);
   EXPECT_EQ(q.out, "");
+  // --json: one document naming the files written.
+  RunResult j = export_bundle(b.path, "from-bundle-json", {{"SEALIFT_HELM", ""}, {"PATH", path_without_helm()}}, {"--json"});
+  ASSERT_EQ(j.exit_code, 0) << said(j);
+  const auto written = nlohmann::json::parse(j.out);
+  const fs::path dir = scratch("from-bundle-json");
+  EXPECT_EQ(written.at("relocationValues"), (dir / "relocation-values.yaml").string());
+  EXPECT_EQ(written.at("manifests"), (dir / "manifests.yaml").string());
+  EXPECT_EQ(fs::path(written.at("chart").get<std::string>()).parent_path(), dir);
+  for (const char* file : {"relocationValues", "manifests", "chart"})
+    EXPECT_TRUE(fs::exists(written.at(file).get<std::string>())) << written;
+  EXPECT_EQ(written.at("bundle").get<std::string>().rfind("sealift bundle ", 0), 0u) << written;
 }
 
 TEST(BundledHelm, TheUsersHelmWinsOverTheBundles) {

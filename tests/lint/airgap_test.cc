@@ -1,7 +1,7 @@
 // The air-gap lint: images collected from every kind of workload, matched against the lock by
 // source or by digest, and a render of a chart copy with an unlisted image caught (real helm).
 #include <gtest/gtest.h>
-
+#include <nlohmann/json.hpp>
 
 #include "chart/images.h"
 #include "chart/metadata.h"
@@ -242,6 +242,72 @@ spec:
             std::string::npos)
       << bad.out;
   EXPECT_NE(bad.err.find("air-gap lint failed in 1 of 1 renders"), std::string::npos) << bad.err;
+}
+
+TEST(AirgapLint, CommandJsonIsOneDocumentAndQuietPrintsOnlyFindings) {
+  const std::map<std::string, std::string> env = {{"SEALIFT_HELM", testenv::peer("helm")}};
+  const std::string lock = (testenv::source_dir() / "images.lock").string();
+  auto lint_cmd = [&](const fs::path& chart, std::vector<std::string> args) {
+    std::vector<std::string> argv = {testenv::bundle_program(), "lint", "--chart", chart.string(), "--lock", lock};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return testenv::run(argv, env);
+  };
+
+  auto ok = lint_cmd(chart_dir(), {"--json"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+  const auto j = nlohmann::json::parse(ok.out);
+  EXPECT_EQ(j.at("failed"), 0);
+  ASSERT_EQ(j.at("renders").size(), 10u);
+  EXPECT_EQ(j.at("renders")[0].at("case"), "defaults, pipeline.enabled, ingressController.enabled off");
+  for (const auto& r : j.at("renders")) {
+    EXPECT_GT(r.at("images").get<int>(), 5) << r;
+    EXPECT_EQ(r.at("findings"), nlohmann::json::array()) << r;
+  }
+  auto quiet = lint_cmd(chart_dir(), {"--quiet"});
+  EXPECT_EQ(quiet.exit_code, 0) << quiet.out << quiet.err;
+  EXPECT_EQ(quiet.out, "");
+  EXPECT_EQ(quiet.err, "");
+
+  testenv::TempDir tmp;
+  const fs::path copy = tmp.path() / "chart";
+  fs::copy(chart_dir(), copy, fs::copy_options::recursive);
+  util::write_file_atomic(copy / "templates/frontend/debug-pod.yaml", R"(apiVersion: v1
+kind: Pod
+metadata:
+  name: debug
+  namespace: {{ .Values.namespaces.frontend }}
+spec:
+  containers:
+    - name: shell
+      image: docker.io/library/alpine:3.20
+)");
+  const std::vector<std::string> dev = {"-f", (copy / "values-dev.yaml").string(), "--as-given"};
+  std::vector<std::string> args = dev;
+  args.push_back("--json");
+  auto bad = lint_cmd(copy, args);
+  EXPECT_EQ(bad.exit_code, 1) << bad.out << bad.err;
+  EXPECT_EQ(bad.err, "");
+  const auto b = nlohmann::json::parse(bad.out);
+  EXPECT_EQ(b.at("failed"), 1);
+  ASSERT_EQ(b.at("renders").size(), 1u);
+  EXPECT_EQ(b.at("renders")[0].at("case"), "values-dev.yaml");
+  EXPECT_EQ(b.at("renders")[0].at("findings"),
+            nlohmann::json::array({nlohmann::json{{"where", "Pod app-frontend/debug, container shell"},
+                                                  {"image", "docker.io/library/alpine:3.20"},
+                                                  {"problem", "docker.io/library/alpine:3.20 is not in images.lock"},
+                                                  {"source", "ai-saas-dashboard/templates/frontend/debug-pod.yaml"}}}));
+
+  args = dev;
+  args.push_back("-q");
+  auto bad_quiet = lint_cmd(copy, args);
+  EXPECT_EQ(bad_quiet.exit_code, 1) << bad_quiet.out << bad_quiet.err;
+  EXPECT_EQ(bad_quiet.out, "");
+  EXPECT_NE(bad_quiet.err.find("FAIL  values-dev.yaml: 1 of "), std::string::npos) << bad_quiet.err;
+  EXPECT_NE(bad_quiet.err.find("Pod app-frontend/debug, container shell: docker.io/library/alpine:3.20 is not in "
+                               "images.lock (ai-saas-dashboard/templates/frontend/debug-pod.yaml)"),
+            std::string::npos)
+      << bad_quiet.err;
+  EXPECT_NE(bad_quiet.err.find("air-gap lint failed in 1 of 1 renders"), std::string::npos) << bad_quiet.err;
 }
 
 TEST(AirgapLint, RenderFailuresNameTheCase) {

@@ -5,6 +5,8 @@
 
 #include <memory>
 
+#include <nlohmann/json.hpp>
+
 #include "chart/package.h"
 #include "env/fixtures.h"
 #include "env/process.h"
@@ -167,6 +169,71 @@ TEST_F(LockAgainstFixtures, ASingleManifestImageTakesItsPlatformFromItsConfig) {
   EXPECT_EQ(busybox->digest.str(), fixtures_->image("busybox").platform("linux/arm64").digest);
   // The lock it makes reads back.
   EXPECT_EQ(ImageLock::parse(lock.to_yaml()), lock);
+}
+
+TEST_F(LockAgainstFixtures, CommandJsonIsOneDocumentAndQuietPrintsOnlyDifferences) {
+  testenv::TempDir tmp;
+  const std::string written = (tmp.path() / "images.lock").string();
+  auto lock_cmd = [](std::vector<std::string> args) {
+    std::vector<std::string> argv = {testenv::bundle_program(), "lock", "--chart", chart_dir().string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto mirrors = mirror_args(*registry_);
+    argv.insert(argv.end(), mirrors.begin(), mirrors.end());
+    return testenv::run(argv);
+  };
+
+  auto wrote = lock_cmd({"--lock", written, "--json"});
+  ASSERT_EQ(wrote.exit_code, 0) << wrote.err;
+  EXPECT_EQ(wrote.err, "");
+  const auto j = nlohmann::json::parse(wrote.out);
+  EXPECT_EQ(j.at("lock"), written);
+  const ImageLock committed = ImageLock::load(committed_lock());
+  EXPECT_EQ(j.at("chart").at("name"), committed.chart.name);
+  EXPECT_EQ(j.at("chart").at("version"), committed.chart.version);
+  EXPECT_EQ(j.at("chart").at("digest"), committed.chart.digest.str());
+  ASSERT_EQ(j.at("images").size(), committed.images.size());
+  for (size_t i = 0; i < committed.images.size(); ++i) {
+    const auto& image = j.at("images")[i];
+    const LockedImage& want = committed.images[i];
+    EXPECT_EQ(image.at("name"), want.name);
+    EXPECT_EQ(image.at("source"), want.source.str());
+    EXPECT_EQ(image.at("digest"), want.digest.str());
+    ASSERT_EQ(image.at("platforms").size(), want.platforms.size()) << want.name;
+    EXPECT_EQ(image.at("platforms")[0].at("platform"), want.platforms[0].str()) << want.name;
+    EXPECT_EQ(image.at("platforms")[0].at("digest"), want.platforms[0].digest.str()) << want.name;
+  }
+  EXPECT_EQ(util::read_file(written), util::read_file(committed_lock()));
+
+  auto quiet = lock_cmd({"--lock", written, "--quiet"});
+  EXPECT_EQ(quiet.exit_code, 0) << quiet.err;
+  EXPECT_EQ(quiet.out, "");
+  EXPECT_EQ(quiet.err, "");
+
+  auto fresh = lock_cmd({"--lock", committed_lock().string(), "--check", "--json"});
+  EXPECT_EQ(fresh.exit_code, 0) << fresh.err;
+  EXPECT_EQ(fresh.err, "");
+  EXPECT_EQ(nlohmann::json::parse(fresh.out),
+            (nlohmann::json{{"lock", committed_lock().string()}, {"upToDate", true}, {"differences", nlohmann::json::array()}}));
+
+  ImageLock without_redis = committed;
+  without_redis.images.erase(std::find_if(without_redis.images.begin(), without_redis.images.end(),
+                                          [](const LockedImage& i) { return i.name == "redis"; }));
+  without_redis.save(written);
+  auto stale = lock_cmd({"--lock", written, "--check", "--json"});
+  EXPECT_EQ(stale.exit_code, 1) << stale.out << stale.err;
+  EXPECT_EQ(stale.err, "");
+  EXPECT_EQ(nlohmann::json::parse(stale.out),
+            (nlohmann::json{{"lock", written},
+                            {"upToDate", false},
+                            {"differences", {"image redis: docker.io/library/redis:7.4 is missing from the lock"}}}));
+
+  auto stale_quiet = lock_cmd({"--lock", written, "--check", "--quiet"});
+  EXPECT_EQ(stale_quiet.exit_code, 1) << stale_quiet.out << stale_quiet.err;
+  EXPECT_EQ(stale_quiet.out, "");
+  EXPECT_NE(stale_quiet.err.find("images.lock is stale (1 difference):\n"
+                                 "  - image redis: docker.io/library/redis:7.4 is missing from the lock\n"),
+            std::string::npos)
+      << stale_quiet.err;
 }
 
 TEST(LockCommand, ChecksTheCommittedLockAndFailsReadablyWhenAFixtureChanges) {

@@ -2,6 +2,7 @@
 #include <sys/stat.h>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "env/process.h"
 #include "sign/key.h"
@@ -48,6 +49,32 @@ TEST(Keygen, WritesAnEncryptedKeyAndPublicKeyWithCosignsModes) {
   EXPECT_THROW(PrivateKey::from_file(dir / "cosign.key", Secret::copy_of("wrong")), Error);
   // No temporary files left beside them.
   EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()), 2);
+}
+
+TEST(Keygen, JsonSaysWhatWasWrittenAndQuietSaysNothing) {
+  testenv::TempDir dir;
+  auto r = keygen({"--dir", dir.path().string(), "--json"}, "x");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err, "");
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j.at("privateKey"), (dir / "cosign.key").string());
+  EXPECT_EQ(j.at("publicKey"), (dir / "cosign.pub").string());
+  EXPECT_EQ(j.at("fingerprint"), PublicKey::from_file(dir / "cosign.pub").fingerprint());
+
+  auto quiet = keygen({"--output-prefix", (dir / "quiet").string(), "-q"}, "x");
+  ASSERT_EQ(quiet.exit_code, 0) << quiet.err;
+  EXPECT_EQ(quiet.out, "");
+  EXPECT_EQ(quiet.err, "");
+  EXPECT_TRUE(fs::exists(dir / "quiet.key"));
+
+  // --json wins over --quiet; errors still go to stderr.
+  auto both = keygen({"--output-prefix", (dir / "both").string(), "--quiet", "--json"}, "x");
+  ASSERT_EQ(both.exit_code, 0) << both.err;
+  EXPECT_EQ(nlohmann::json::parse(both.out).at("publicKey"), (dir / "both.pub").string());
+  auto refused = keygen({"--dir", dir.path().string(), "--quiet"}, "x");
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_EQ(refused.out, "");
+  EXPECT_NE(refused.err.find("cosign.key already exists"), std::string::npos) << refused.err;
 }
 
 TEST(Keygen, RefusesToOverwriteWithoutForce) {
