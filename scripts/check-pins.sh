@@ -23,6 +23,7 @@ exact='@(v[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?|\$version|\$\{version\})([
 for f in "${files[@]}"; do
   [ "$f" = ./scripts/peers/update.sh ] && continue
   [ "$f" = ./scripts/check-pins.sh ] && continue
+  [ "$f" = ./tests/pins/planted_test.sh ] && continue   # plants the defects on purpose
   n=0
   while IFS= read -r line; do
     n=$((n + 1))
