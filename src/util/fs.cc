@@ -38,7 +38,12 @@ void write_file_atomic(const fs::path& path, std::string_view data, unsigned mod
 
 AtomicFile::AtomicFile(fs::path target, unsigned mode) : target_(std::move(target)) {
   fs::path dir = target_.parent_path().empty() ? fs::path(".") : target_.parent_path();
-  std::string tmpl = (dir / ("." + target_.filename().string() + ".tmp-XXXXXX")).string();
+  // Appended piece by piece: `"." + name + ...` makes GCC 12 at -O3 report a false -Wrestrict
+  // inside std::string (GCC bug 105329).
+  std::string name(1, '.');
+  name += target_.filename().string();
+  name += ".tmp-XXXXXX";
+  std::string tmpl = (dir / name).string();
   fd_ = mkstemp(tmpl.data());
   if (fd_ < 0) io_error("cannot create a temporary file for", target_, errno);
   temp_ = tmpl;
