@@ -3,14 +3,14 @@
 # gcc, here with warnings as errors so that a warning only -O3 shows (GCC 12 once reported a false
 # -Wrestrict in std::string::assign) fails the suite instead of a user's build.
 #   tests/release/release_build_test.sh BUILD_DIR [COMPILER]
-# Runs beside the sanitized suites, niced and on one core, so it takes only idle time.
+# Runs beside the sanitized suites, niced, so it takes mostly idle time.
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 B=${1:?usage: release_build_test.sh BUILD_DIR [COMPILER]}
 CXX=${2:-g++}
 cmake -S "$SRC" -B "$B" -G Ninja -DCMAKE_CXX_COMPILER="$CXX" -DCMAKE_BUILD_TYPE=Release \
   -DSEALIFT_WERROR=ON -DSEALIFT_BUILD_TESTS=OFF >/dev/null
-nice -n 10 ninja -C "$B" -j "${RELEASE_BUILD_JOBS:-1}" sealift-bundle sealift-install
+nice -n 10 ninja -C "$B" -j "${RELEASE_BUILD_JOBS:-2}" sealift-bundle sealift-install
 "$B/sealift-bundle" --version
 "$B/sealift-install" --version
 echo "release build ($CXX, -O3, -Werror): ok"
