@@ -8,6 +8,7 @@
 #   scripts/check-pins.sh [ROOT]     ROOT defaults to the repository; the suite also runs it on a
 #                                    tree with planted defects to prove it catches them.
 set -uo pipefail
+export PATH=/usr/local/go/bin:$PATH
 ROOT=${1:-$(cd "$(dirname "$0")/.." && pwd)}
 cd "$ROOT" || exit 2
 problems=()
@@ -61,7 +62,7 @@ if [ -d scripts/peers ]; then
     # every required module (or its replacement) has its checksum in go.sum
     while read -r mod ver; do
       grep -qF "$mod $ver/go.mod " "$w/go.sum" || add "$w/go.sum: no checksum for $mod $ver"
-    done < <(cd "$w" && /usr/local/go/bin/go mod edit -json | jq -r '
+    done < <(cd "$w" && go mod edit -json | jq -r '
       (.Replace // []) as $r
       | .Require[]? | . as $q
       | ([$r[] | select(.Old.Path == $q.Path)][0].New // {Path: .Path, Version: .Version})

@@ -212,15 +212,10 @@ spec:
   EXPECT_EQ(f.problem, "quay.io/someone/cache-warmer:0.3 is not in images.lock");
 }
 
-TEST(AirgapLint, CommandPassesOnTheChartAndFailsOnAnUnlistedImage) {
-  const std::map<std::string, std::string> env = {{"SEALIFT_HELM", testenv::peer("helm")}};
-  const std::string lock = (testenv::source_dir() / "images.lock").string();
-  auto ok = testenv::run({testenv::bundle_program(), "lint", "--chart", chart_dir().string(), "--lock", lock}, env);
-  EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
-  EXPECT_NE(ok.out.find("ok    values-prod.yaml, pipeline.enabled, ingressController.enabled on: "), std::string::npos) << ok.out;
-
-  testenv::TempDir tmp;
-  const fs::path copy = tmp.path() / "chart";
+// A copy of the chart in DIR with one extra Pod whose image images.lock does not list
+// (docker.io/library/alpine:3.20, in templates/frontend/debug-pod.yaml).
+fs::path chart_with_unlisted_image(const testenv::TempDir& dir) {
+  const fs::path copy = dir.path() / "chart";
   fs::copy(chart_dir(), copy, fs::copy_options::recursive);
   util::write_file_atomic(copy / "templates/frontend/debug-pod.yaml", R"(apiVersion: v1
 kind: Pod
@@ -232,6 +227,18 @@ spec:
     - name: shell
       image: docker.io/library/alpine:3.20
 )");
+  return copy;
+}
+
+TEST(AirgapLint, CommandPassesOnTheChartAndFailsOnAnUnlistedImage) {
+  const std::map<std::string, std::string> env = {{"SEALIFT_HELM", testenv::peer("helm")}};
+  const std::string lock = (testenv::source_dir() / "images.lock").string();
+  auto ok = testenv::run({testenv::bundle_program(), "lint", "--chart", chart_dir().string(), "--lock", lock}, env);
+  EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+  EXPECT_NE(ok.out.find("ok    values-prod.yaml, pipeline.enabled, ingressController.enabled on: "), std::string::npos) << ok.out;
+
+  testenv::TempDir tmp;
+  const fs::path copy = chart_with_unlisted_image(tmp);
   auto bad = testenv::run({testenv::bundle_program(), "lint", "--chart", copy.string(), "--lock", lock, "-f",
                            (copy / "values-dev.yaml").string(), "--as-given"},
                           env);
@@ -269,18 +276,7 @@ TEST(AirgapLint, CommandJsonIsOneDocumentAndQuietPrintsOnlyFindings) {
   EXPECT_EQ(quiet.err, "");
 
   testenv::TempDir tmp;
-  const fs::path copy = tmp.path() / "chart";
-  fs::copy(chart_dir(), copy, fs::copy_options::recursive);
-  util::write_file_atomic(copy / "templates/frontend/debug-pod.yaml", R"(apiVersion: v1
-kind: Pod
-metadata:
-  name: debug
-  namespace: {{ .Values.namespaces.frontend }}
-spec:
-  containers:
-    - name: shell
-      image: docker.io/library/alpine:3.20
-)");
+  const fs::path copy = chart_with_unlisted_image(tmp);
   const std::vector<std::string> dev = {"-f", (copy / "values-dev.yaml").string(), "--as-given"};
   std::vector<std::string> args = dev;
   args.push_back("--json");
