@@ -1,6 +1,7 @@
 // The bundle archive reader (bundle::ArchiveReader) on a whole file: seek table footer and table,
-// the TOC frame, every entry's tar header and its zstd frames, read to the end. Memory stays
-// bounded whatever sizes the file declares (scripts/fuzz.sh runs it with -rss_limit_mb).
+// the TOC frame, every entry's tar header, zstd frames and padding, read to the end, and the
+// end-of-archive marker. Memory stays bounded whatever sizes the file declares (scripts/fuzz.sh
+// runs it with -rss_limit_mb).
 #include <memory>
 #include <vector>
 
@@ -29,6 +30,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         }
       });
     }
+    fuzz::expect_clean_errors([&] { reader.check_end_of_archive(); });
   });
   return 0;
 }

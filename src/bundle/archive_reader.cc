@@ -57,17 +57,20 @@ struct FrameBuffers {
 };
 
 EntrySource::EntrySource(const ArchiveReader& reader, const TocEntry& entry, uint64_t offset)
-    : reader_(reader), buffers_(reader.take_buffers()) {
+    : reader_(reader), buffers_(reader.take_buffers()), entry_(&entry) {
   std::vector<std::byte> header(entry.data_offset - entry.header_offset);
   for (uint64_t pos = entry.header_offset; pos < entry.data_offset;) {
     std::span<const std::byte> part = view(pos, static_cast<size_t>(entry.data_offset - pos));
     std::memcpy(header.data() + (pos - entry.header_offset), part.data(), part.size());
     pos += part.size();
   }
-  check_tar_header(header, entry);
+  reader_.check_mtime(check_tar_header(header, entry), entry);
   pos_ = entry.data_offset + offset;
   end_ = entry.data_offset + entry.size;
 }
+
+EntrySource::EntrySource(const ArchiveReader& reader, uint64_t from, uint64_t to)
+    : reader_(reader), buffers_(reader.take_buffers()), pos_(from), end_(to) {}
 
 EntrySource::~EntrySource() { reader_.give_back(std::move(buffers_)); }
 
@@ -81,7 +84,36 @@ std::span<const std::byte> EntrySource::next(size_t max) {
   if (pos_ == end_ || max == 0) return {};
   std::span<const std::byte> part = view(pos_, static_cast<size_t>(std::min<uint64_t>(max, end_ - pos_)));
   pos_ += part.size();
+  if (pos_ == end_ && entry_) {
+    check_padding();
+    // The padding lies in the frame just read unless a frame ends inside it; then the frame
+    // holding `part` is loaded again so the span handed out stays valid.
+    part = view(pos_ - part.size(), part.size());
+  }
   return part;
+}
+
+// The zeros that pad the entry to the next tar block: bytes that no digest covers and that `tar x`
+// would read as the start of the next header if they were not zero.
+void EntrySource::check_padding() {
+  const uint64_t padding_end = entry_->end();
+  for (uint64_t at = end_; at < padding_end;) {
+    std::span<const std::byte> padding = view(at, static_cast<size_t>(padding_end - at));
+    check_zero(padding, at, fmt::format("the padding after '{}'", printable_name(entry_->name)));
+    at += padding.size();
+  }
+}
+
+void EntrySource::check_zero(std::span<const std::byte> bytes, uint64_t offset, const std::string& where) const {
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    if (bytes[i] != std::byte{0}) {
+      throw Error(ErrorKind::Integrity,
+                  fmt::format("{}: a non-zero byte at offset {} of the tar stream, in {}: no signature covers "
+                              "these bytes, and tar would read them",
+                              reader_.file_.name().string(), offset + i, where),
+                  "the bundle was altered or damaged; do not use it");
+    }
+  }
 }
 
 // The bytes from `pos` to the end of the frame holding it, at most `max`.
@@ -232,6 +264,26 @@ void ArchiveReader::give_back(std::unique_ptr<FrameBuffers> buffers) const {
   if (!buffers) return;
   std::lock_guard lock(pool_mutex_);
   pool_.push_back(std::move(buffers));
+}
+
+void ArchiveReader::check_mtime(int64_t mtime, const TocEntry& entry) const {
+  int64_t first = -1;
+  if (mtime_.compare_exchange_strong(first, mtime) || first == mtime) return;
+  throw Error(ErrorKind::Integrity,
+              fmt::format("{}: the tar header at offset {} gives '{}' the modification time {}, where the bundle's "
+                          "other entries have {}",
+                          file_.name().string(), entry.header_offset, printable_name(entry.name), mtime, first),
+              "the bundle was altered or damaged; do not use it");
+}
+
+void ArchiveReader::check_end_of_archive() const {
+  EntrySource marker(*this, tar_size_ - kTarEndSize, tar_size_);
+  for (uint64_t at = tar_size_ - kTarEndSize;;) {
+    std::span<const std::byte> part = marker.next();
+    if (part.empty()) break;
+    marker.check_zero(part, at, "the end-of-archive marker");
+    at += part.size();
+  }
 }
 
 const TocEntry* ArchiveReader::find(std::string_view name) const {

@@ -5,6 +5,7 @@
 // Error(Integrity), never unbounded memory.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -53,11 +54,17 @@ class EntrySource : public io::Source {
   uint64_t remaining() const { return end_ - pos_; }
 
  private:
+  friend class ArchiveReader;
+  // The raw bytes of the tar stream from `from` to `to`, outside any entry (no header to check).
+  EntrySource(const ArchiveReader& reader, uint64_t from, uint64_t to);
   std::span<const std::byte> view(uint64_t pos, size_t max);
   void load(size_t index);
+  void check_padding();
+  void check_zero(std::span<const std::byte> bytes, uint64_t offset, const std::string& where) const;
 
   const ArchiveReader& reader_;
   std::unique_ptr<FrameBuffers> buffers_;
+  const TocEntry* entry_ = nullptr;  // null for raw bytes
   size_t loaded_ = SIZE_MAX;
   uint64_t pos_ = 0, end_ = 0;
 };
@@ -84,6 +91,11 @@ class ArchiveReader {
   // The whole content of a small entry (metadata); refuses entries larger than max_size.
   std::string read_small(std::string_view name, uint64_t max_size = 16 << 20) const;
 
+  // Throws Error(Integrity) unless the end-of-archive marker after the last entry is all zeros:
+  // the entries' own bytes are covered by digests and their headers and padding are checked when
+  // they are read, so this leaves no byte of the tar stream that `tar x` reads unchecked.
+  void check_end_of_archive() const;
+
   const std::vector<Frame>& frames() const { return frames_; }
   uint64_t tar_size() const { return tar_size_; }
   const PartedFile& file() const { return file_; }
@@ -91,6 +103,8 @@ class ArchiveReader {
  private:
   friend class EntrySource;
   const TocEntry& entry(std::string_view name) const;
+  // Every entry's header carries the same modification time (the writer's one value).
+  void check_mtime(int64_t mtime, const TocEntry& entry) const;
   // Decompression contexts and buffers of closed sources, for the next ones.
   std::unique_ptr<FrameBuffers> take_buffers() const;
   void give_back(std::unique_ptr<FrameBuffers> buffers) const;
@@ -100,6 +114,7 @@ class ArchiveReader {
   uint64_t tar_size_ = 0;
   Toc toc_;
   std::unordered_map<std::string, size_t> index_;
+  mutable std::atomic<int64_t> mtime_{-1};  // of the first header checked; -1 before
   mutable std::mutex pool_mutex_;
   mutable std::vector<std::unique_ptr<FrameBuffers>> pool_;
 };

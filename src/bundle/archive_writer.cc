@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "bundle/seekable_format.h"
+#include "bundle/tar_header.h"
 #include "util/error.h"
 
 namespace sealift::bundle {
@@ -69,13 +70,7 @@ void ArchiveWriter::add(const std::string& name, uint64_t size, io::Source& cont
     TocEntry entry{name, frames_.position(), 0, size};
 
     std::unique_ptr<archive_entry, void (*)(archive_entry*)> header(archive_entry_new(), archive_entry_free);
-    archive_entry_set_pathname(header.get(), name.c_str());
-    archive_entry_set_size(header.get(), static_cast<la_int64_t>(size));
-    archive_entry_set_filetype(header.get(), AE_IFREG);
-    archive_entry_set_perm(header.get(), 0644);
-    archive_entry_set_mtime(header.get(), options_.mtime, 0);
-    archive_entry_set_uid(header.get(), 0);
-    archive_entry_set_gid(header.get(), 0);
+    describe_entry(header.get(), name, size, options_.mtime);
     check_archive(archive_write_header(tar_.get(), header.get()), "write the tar header of " + name);
     entry.data_offset = frames_.position();
 

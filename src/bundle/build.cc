@@ -432,7 +432,7 @@ BuildResult build(const BuildOptions& o, util::Progress& progress) {
   // Write: trust metadata first, documents next, big blobs last.
   WriterOptions wo;
   wo.split_size = o.split_size;
-  if (const char* sde = std::getenv("SOURCE_DATE_EPOCH"); sde && *sde) wo.mtime = std::strtoll(sde, nullptr, 10);
+  wo.mtime = source_date_epoch().value_or(0);
   ArchiveWriter writer(o.output, wo);
   uint64_t total = 0;
   for (const auto& d : to_write) total += static_cast<uint64_t>(d.size);

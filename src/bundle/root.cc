@@ -1,5 +1,6 @@
 #include "bundle/root.h"
 
+#include <cerrno>
 #include <cstdlib>
 #include <ctime>
 
@@ -171,15 +172,19 @@ Root Root::parse(const std::string& bytes) {
   return r;
 }
 
+std::optional<int64_t> source_date_epoch() {
+  const char* sde = std::getenv("SOURCE_DATE_EPOCH");
+  if (!sde || !*sde) return std::nullopt;
+  char* end = nullptr;
+  errno = 0;
+  long long v = std::strtoll(sde, &end, 10);
+  if (*end != '\0' || v < 0 || errno == ERANGE)
+    throw Error(ErrorKind::Usage, fmt::format("SOURCE_DATE_EPOCH=\"{}\" is not a number of seconds", sde));
+  return v;
+}
+
 std::string creation_time() {
-  std::time_t t = std::time(nullptr);
-  if (const char* sde = std::getenv("SOURCE_DATE_EPOCH"); sde && *sde) {
-    char* end = nullptr;
-    long long v = std::strtoll(sde, &end, 10);
-    if (*end != '\0' || v < 0)
-      throw Error(ErrorKind::Usage, fmt::format("SOURCE_DATE_EPOCH=\"{}\" is not a number of seconds", sde));
-    t = static_cast<std::time_t>(v);
-  }
+  std::time_t t = static_cast<std::time_t>(source_date_epoch().value_or(std::time(nullptr)));
   std::tm tm{};
   gmtime_r(&t, &tm);
   char buf[32];

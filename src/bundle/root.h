@@ -72,7 +72,10 @@ struct Root {
   static Root parse(const std::string& bytes);
 };
 
-// RFC 3339 creation time: SOURCE_DATE_EPOCH when set (reproducible builds), else now.
+// SOURCE_DATE_EPOCH (reproducible builds), when set; throws Error(Usage) unless it is a
+// non-negative number of seconds.
+std::optional<int64_t> source_date_epoch();
+// RFC 3339 creation time: SOURCE_DATE_EPOCH when set, else now.
 std::string creation_time();
 
 }  // namespace sealift::bundle

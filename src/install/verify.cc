@@ -53,6 +53,7 @@ class Verifier {
 
   VerifiedBundle run() {
     check_layout_file();
+    reader_.check_end_of_archive();
     check_root_signature();
     check_index();
     check_references();

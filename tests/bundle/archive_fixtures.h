@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -202,5 +203,35 @@ inline std::string frame_archive(const std::string& tar, const std::string& toc_
 }
 
 inline std::string toc_frame(const std::string& json) { return skippable_frame(kTocMagic, json); }
+
+// Offsets of ustar header fields (POSIX), for headers changed by hand.
+inline constexpr size_t kUstarMode = 100, kUstarUid = 108, kUstarMtime = 136, kUstarChecksum = 148,
+                        kUstarUname = 265, kUstarDevmajor = 329;
+
+// Overwrites a field of the ustar header at `header` in `tar` and recomputes the header's
+// checksum, as a tamperer would: libarchive and tar then accept the header as valid.
+inline void set_ustar_field(std::string& tar, uint64_t header, size_t field, const std::string& value) {
+  tar.replace(header + field, value.size(), value);
+  unsigned sum = 0;
+  for (size_t i = 0; i < 512; ++i) {
+    bool in_checksum = i >= kUstarChecksum && i < kUstarChecksum + 8;
+    sum += in_checksum ? ' ' : static_cast<unsigned char>(tar[header + i]);
+  }
+  char field_text[8];
+  std::snprintf(field_text, sizeof field_text, "%06o", sum);
+  tar.replace(header + kUstarChecksum, 8, std::string(field_text, 6) + std::string("\0 ", 2));
+}
+
+// `items` as a tar stream whose last item is hidden in the 1024 bytes of the end-of-archive
+// marker (its header, then one zero block), with a TOC that lists only the others: every listed
+// entry is intact, yet `tar x` extracts the hidden one.
+inline CraftedTar with_member_in_the_end_marker(const std::vector<TarItem>& items) {
+  CraftedTar tar = craft_tar(items);
+  const TocEntry hidden = tar.toc.entries.back();
+  EXPECT_EQ(hidden.data_offset - hidden.header_offset, 512u) << "the hidden member needs a plain ustar header";
+  tar.toc.entries.pop_back();
+  tar.bytes = tar.bytes.substr(0, hidden.data_offset) + std::string(512, '\0');
+  return tar;
+}
 
 }  // namespace sealift::bundle::testing

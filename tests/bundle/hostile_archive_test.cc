@@ -6,6 +6,8 @@
 
 #include <random>
 
+#include <fmt/format.h>
+
 #include "archive_fixtures.h"
 #include "env/process.h"
 
@@ -262,6 +264,82 @@ TEST(HostileArchiveTest, TarHeadersThatDisagreeWithTheTocAreRefused) {
   CraftedTar damaged = three_files();
   damaged.bytes[damaged.toc.entries[1].header_offset + 3] ^= 1;  // in blobs/b's name: its tar checksum fails
   refused(damaged, damaged.toc, "blobs/b", "it is not a tar header");
+}
+
+// Bytes that no digest covers: the padding after each entry, the end-of-archive marker and the
+// header fields beyond name, type and size. `tar x` reads all of them, so a bundle that carries
+// anything there other than what the writer writes is refused, naming the offset.
+TEST(HostileArchiveTest, BytesThatNoDigestCoversMustBeWhatTheWriterWrites) {
+  // The writer's own bundle passes every check, with a modification time other than 0.
+  {
+    TempDir dir;
+    write_bundle(dir / "b", sample_payloads(), small_frames());
+    ArchiveReader r(dir / "b");
+    for (const auto& e : r.entries()) EXPECT_NO_THROW(read_entry(r, e.name)) << e.name;
+    EXPECT_NO_THROW(r.check_end_of_archive());
+  }
+
+  // A symlink over a blob, hidden in the end-of-archive marker: every listed entry is intact...
+  CraftedTar tail = with_member_in_the_end_marker(
+      {{"blobs/a", "aaaa"}, {"blobs/b", std::string(1000, 'b')}, {"blobs/sha256/abc", "", AE_IFLNK, "/etc/shadow"}});
+  const uint64_t hidden_at = tail.toc.entries.back().end();
+  Written hidden(with_toc(tail, encode_toc(tail.toc)));
+  // ...but tar extracts the symlink,
+  EXPECT_NE(sh("zstd -dcq " + hidden.path.string() + " | tar -tv 2>&1 || true").find("blobs/sha256/abc -> /etc/shadow"),
+            std::string::npos);
+  ArchiveReader r(hidden.path);
+  for (const auto& e : r.entries()) EXPECT_NO_THROW(read_entry(r, e.name)) << e.name;
+  // so the marker is checked.
+  expect_error([&] { r.check_end_of_archive(); }, ErrorKind::Integrity,
+               fmt::format("a non-zero byte at offset {} of the tar stream, in the end-of-archive marker", hidden_at));
+
+  // Padding after an entry: a byte behind blobs/a's 4 bytes of content.
+  CraftedTar padded = three_files();
+  const uint64_t padding_at = padded.toc.entries[0].data_offset + 4 + 100;
+  padded.bytes[padding_at] = 'x';
+  expect_entry_refused(with_toc(padded, encode_toc(padded.toc)), "blobs/a", ErrorKind::Integrity,
+                       fmt::format("a non-zero byte at offset {} of the tar stream, in the padding after 'blobs/a'",
+                                   padding_at));
+  // Resuming a read halfway still reaches the padding check at the end.
+  {
+    Written w(with_toc(padded, encode_toc(padded.toc)));
+    ArchiveReader reader(w.path);
+    expect_error([&] { read_entry(reader, "blobs/a", 2); }, ErrorKind::Integrity, "in the padding after 'blobs/a'");
+    EXPECT_EQ(read_entry(reader, "blobs/b"), std::string(1000, 'b'));
+  }
+
+  // Header fields that tar applies, changed with a valid header checksum.
+  struct Change {
+    size_t field;
+    std::string value;
+    std::string refusal;
+  };
+  const std::vector<Change> changes = {
+      {kUstarMode, "0004755", "its mode is 4755, not 0644"},
+      {kUstarUid, "0001750", "its owner is uid 1000 gid 0, not 0 0"},
+      {kUstarUname, "root", "it names owner 'root' and group ''"},
+      {kUstarDevmajor, "000001", "byte 334 of its header is 0x31 where sealift writes 0x30"},
+  };
+  for (const Change& c : changes) {
+    SCOPED_TRACE(c.refusal);
+    CraftedTar tar = three_files();
+    const uint64_t header = tar.toc.entries[1].header_offset;
+    set_ustar_field(tar.bytes, header, c.field, c.value);
+    expect_entry_refused(with_toc(tar, encode_toc(tar.toc)), "blobs/b", ErrorKind::Integrity,
+                         fmt::format("the tar header at offset {}", header + (c.field == kUstarDevmajor ? 334 : 0)));
+    expect_entry_refused(with_toc(tar, encode_toc(tar.toc)), "blobs/b", ErrorKind::Integrity, c.refusal);
+  }
+
+  // One entry's modification time differs from the others'.
+  CraftedTar dated = three_files();
+  set_ustar_field(dated.bytes, dated.toc.entries[2].header_offset, kUstarMtime, "14524770400");
+  Written w(with_toc(dated, encode_toc(dated.toc)));
+  ArchiveReader reader(w.path);
+  EXPECT_EQ(read_entry(reader, "blobs/a"), "aaaa");
+  expect_error([&] { read_entry(reader, "blobs/c"); }, ErrorKind::Integrity,
+               fmt::format("the tar header at offset {} gives 'blobs/c' the modification time 1700000000, where the "
+                           "bundle's other entries have 0",
+                           dated.toc.entries[2].header_offset));
 }
 
 // A bundle of one zstd frame that the seek table says holds 64 KiB: one entry of 63,488 bytes

@@ -8,6 +8,8 @@
 
 #include <random>
 
+#include <fmt/format.h>
+
 #include "bundle/archive_fixtures.h"
 #include "harness.h"
 #include "install/verify.h"
@@ -404,6 +406,54 @@ TEST(HostileBundle, ArchivesThatLieAreRefusedBeforeAnyTag) {
       b.path, stranger,
       {{"sealift.json.sig", signed_with(key_of(factory().other_key("stranger")), entry_text(b.path, "sealift.json"))}});
   expect_refused_by_both(stranger, target, "sealift.json.sig: the signature of sealift.json does not verify");
+
+  target.expect_untouched(b);
+}
+
+// Bytes of the tar stream that no signature or digest covers, in a real bundle: a member hidden in
+// the end-of-archive marker (tar would extract it over a blob), non-zero padding after an entry, a
+// header with another mode. Each is refused by verify and push, naming the offset; nothing lands.
+TEST(HostileBundle, BytesThatNoSignatureCoversAreRefusedBeforeAnyTag) {
+  const auto& b = full_bundle();
+  UntouchedTarget target;
+  const auto items = items_of(b.path);
+  auto kinds = entries_by_kind(b.path);
+  const std::string layer = first_layer(b.path, "docker.io/library/postgres:16.4");
+  const std::string package = *kinds["chart package"].begin();
+  auto write = [](const std::string& name, const bundle::testing::CraftedTar& tar) {
+    fs::path p = scratch(name);
+    util::write_file_atomic(p, bundle::testing::frame_archive(tar.bytes, bundle::testing::toc_frame(bundle::encode_toc(tar.toc))));
+    return p;
+  };
+  auto entry_of = [](const bundle::testing::CraftedTar& tar, const std::string& name) {
+    for (const auto& e : tar.toc.entries)
+      if (e.name == name) return e;
+    ADD_FAILURE() << "no entry " << name;
+    return bundle::TocEntry{};
+  };
+
+  std::vector<TarItem> hidden = items;
+  hidden.emplace_back(layer, "", AE_IFLNK, "/etc/shadow");
+  auto tail = bundle::testing::with_member_in_the_end_marker(hidden);
+  expect_refused_by_both(write("tail.tar.zst", tail), target,
+                         fmt::format("a non-zero byte at offset {} of the tar stream, in the end-of-archive marker",
+                                     tail.toc.entries.back().end()));
+
+  auto padded = bundle::testing::craft_tar(items);
+  const bundle::TocEntry root = entry_of(padded, "sealift.json");
+  ASSERT_NE(root.size % 512, 0u);
+  padded.bytes[root.data_offset + root.size] = '\n';
+  expect_refused_by_both(write("padding.tar.zst", padded), target,
+                         fmt::format("a non-zero byte at offset {} of the tar stream, in the padding after 'sealift.json'",
+                                     root.data_offset + root.size));
+
+  auto moded = bundle::testing::craft_tar(items);
+  const bundle::TocEntry chart = entry_of(moded, package);
+  bundle::testing::set_ustar_field(moded.bytes, chart.header_offset, bundle::testing::kUstarMode, "0004755");
+  expect_refused_by_both(write("mode.tar.zst", moded), target,
+                         fmt::format("the tar header at offset {} disagrees with the table of contents for '{}': its "
+                                     "mode is 4755, not 0644",
+                                     chart.header_offset, package));
 
   target.expect_untouched(b);
 }
