@@ -2,6 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <regex>
+
 #include <fmt/format.h>
 
 #include "util/error.h"
@@ -150,10 +152,30 @@ Metadata parse_node(const YAML::Node& root, std::string_view where) {
   if (m.api_version.empty()) throw Error(ErrorKind::Input, fmt::format("{}: apiVersion is required", where));
   if (m.name.empty()) throw Error(ErrorKind::Input, fmt::format("{}: name is required", where));
   if (m.version.empty()) throw Error(ErrorKind::Input, fmt::format("{}: version is required", where));
+  if (!valid_name(m.name))
+    throw Error(ErrorKind::Input,
+                fmt::format("{}: name {:?} is not a chart name (lowercase letters, digits and inner '-')", where, m.name));
+  if (!valid_version(m.version))
+    throw Error(ErrorKind::Input, fmt::format("{}: version {:?} is not a SemVer 2 version (e.g. 1.2.3)", where, m.version));
   return m;
 }
 
 }  // namespace
+
+bool valid_name(std::string_view name) {
+  static const std::regex re("[a-z0-9]([-a-z0-9]*[a-z0-9])?");
+  return name.size() <= 253 && std::regex_match(name.begin(), name.end(), re);
+}
+
+bool valid_version(std::string_view version) {
+  // semver.org's recommended expression: numbers without leading zeros; pre-release identifiers
+  // alphanumeric or numeric without leading zeros; build metadata any alphanumeric identifiers.
+  static const std::regex re(
+      "(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)"
+      "(-((0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*)(\\.(0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
+      "(\\+([0-9a-zA-Z-]+(\\.[0-9a-zA-Z-]+)*))?");
+  return version.size() <= 256 && std::regex_match(version.begin(), version.end(), re);
+}
 
 Metadata Metadata::parse(std::string_view yaml, std::string_view where) {
   try {
