@@ -205,7 +205,7 @@ const CLI::Validator robot_duration(
         if (used == text.size() && (days > 0 || days == -1)) return {};
       } catch (const std::exception&) {
       }
-      return fmt::format("--robot-duration {} is not a positive number of days (or -1: never expires)", text);
+      return fmt::format("{} is not a positive number of days (or -1: never expires)", text);
     },
     "DAYS");
 
@@ -300,7 +300,6 @@ struct PruneFlags {
 };
 
 void run_prune(const PruneFlags& f) {
-  if (f.helm.release.empty()) throw Error(ErrorKind::Usage, "--release is required");
   helm::Helm helm = make_helm(f.helm, helm::locate(f.helm.helm));
   registry::Credentials credentials = registry::resolve_credentials(
       f.registry, f.target.credentials(), registry::read_password_from_stdin, registry::process_environment());
@@ -343,6 +342,7 @@ void add_robots_command(CLI::App& app) {
   CLI::App* prune = robots->add_subcommand(
       "prune", "Delete the release's pull robots that no revision in its helm history uses");
   add_helm_flags(prune, f->helm, false);
+  prune->get_option("--release")->required()->description("Helm release whose pull robots to prune");
   prune->add_option("--registry", f->registry, "Harbor host")->required();
   prune->add_option("--project", f->project, "Harbor project")->required();
   prune->add_flag("--dry-run", f->dry_run, "List what would be deleted; delete nothing");

@@ -103,6 +103,18 @@ TEST(RobotPrune, ReadsHarborsTimes) {
     EXPECT_EQ(parse_rfc3339(bad), -1) << bad;
 }
 
+// --robot-duration takes a positive number of days, or -1 on purpose; anything else is refused
+// before a bundle is read.
+TEST(RobotPrune, RobotDurationIsAPositiveNumberOfDaysOrMinusOne) {
+  for (const char* bad : {"0", "-2", "1x", "", "365.5"}) {
+    auto r = testenv::run({testenv::install_program(), "install", "missing.tar.zst", "--key", "missing.pub", "--registry",
+                           "127.0.0.1:1", "--project", "p", "--create-pull-robot", "--robot-duration", bad});
+    EXPECT_NE(r.exit_code, 0) << bad;
+    EXPECT_NE(r.err.find("--robot-duration"), std::string::npos) << bad << ": " << r.err;
+    EXPECT_EQ(r.err.find("missing.tar.zst"), std::string::npos) << bad << ": " << r.err;
+  }
+}
+
 // The command end to end: robots made through Harbor's API as --create-pull-robot makes them, a
 // release whose revisions name some of them in their pull-secret values, real helm on a real
 // cluster, and the stand-in's robot list and delete.
