@@ -1,6 +1,7 @@
 #include "cmd_release.h"
 
 #include <cstdlib>
+#include <ctime>
 #include <memory>
 
 #include <fmt/format.h>
@@ -12,6 +13,7 @@
 #include "harbor/api.h"
 #include "install/release.h"
 #include "install/relocation.h"
+#include "install/robots.h"
 #include "install/tools.h"
 #include "registry/client.h"
 #include "registry/credentials.h"
@@ -77,6 +79,7 @@ struct ReleaseFlags {
   bool skip_push = false;
   bool dry_run = false;
   bool create_pull_robot = false;
+  int robot_duration_days = harbor::kDefaultRobotDays;
   bool allow_downgrade = false;
   std::string pull_username;
   int jobs = 8;
@@ -152,29 +155,17 @@ void run_release(const ReleaseFlags& f, bool upgrade) {
   }
 
   if (f.create_pull_robot && !f.dry_run) {
-    std::string name = fmt::format("{}-{}", release, verified.root.version);
-    for (char& c : name)
-      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') c = '-';
-    // Harbor shows a robot's secret only when it creates it, so a re-run (the same version again,
-    // after a failed upgrade say) cannot reuse the robot. Renewing its secret would break the
-    // release still running with it, and a rollback to it, so a new robot takes the next free name.
-    std::optional<harbor::RobotAccount> robot;
-    std::string taken;
-    for (int n = 1; !robot && n <= 32; ++n) {
-      std::string candidate = n == 1 ? name : fmt::format("{}-{}", name, n);
-      robot = harbor.try_create_pull_robot(f.project, candidate);
-      if (!robot) taken = candidate;
-    }
-    if (!robot)
-      throw Error(ErrorKind::Remote,
-                  fmt::format("robot accounts {} to {}-32 all exist in Harbor project \"{}\"", name, name, f.project),
-                  "delete the robot accounts no release uses any more, or pass --pull-username");
-    ro.pull = install::PullCredentials{robot->name, robot->secret};
+    install::CreatedPullRobot created = install::create_pull_robot(
+        harbor, {f.project, release, ro.namespace_name, verified.root.version, f.robot_duration_days});
+    ro.pull = install::PullCredentials{created.robot.name, created.robot.secret};
     if (!f.out.quiet && !f.out.json) {
-      fmt::print("pull robot {} created (pull-only on {})\n", robot->name, f.project);
-      if (!taken.empty())
-        fmt::print("  robot${}+{} exists from an earlier run; delete it in Harbor once no release uses it\n", f.project,
-                   taken);
+      fmt::print("pull robot {} created (pull-only on {}, {})\n", created.robot.name, f.project,
+                 f.robot_duration_days < 0 ? std::string("never expires")
+                                           : fmt::format("expires in {} days", f.robot_duration_days));
+      if (!created.taken.empty())
+        fmt::print("  robot${}+{} exists from an earlier run; `sealift-install robots prune` deletes it once no "
+                   "revision uses it\n",
+                   f.project, created.taken);
     }
   } else if (!f.pull_username.empty()) {
     const char* pw = std::getenv("SEALIFT_PULL_PASSWORD");
@@ -204,6 +195,20 @@ void run_release(const ReleaseFlags& f, bool upgrade) {
   }
 }
 
+// A positive number of days, or -1 on purpose: Harbor's own "never expires", for a site that rotates
+// robots by other means. 0 and other negatives mean nothing to Harbor.
+const CLI::Validator robot_duration(
+    [](std::string& text) -> std::string {
+      try {
+        size_t used = 0;
+        int days = std::stoi(text, &used);
+        if (used == text.size() && (days > 0 || days == -1)) return {};
+      } catch (const std::exception&) {
+      }
+      return fmt::format("{} is not a positive number of days (or -1: never expires)", text);
+    },
+    "DAYS");
+
 void add_release_command(CLI::App& app, bool upgrade) {
   auto f = std::make_shared<ReleaseFlags>();
   CLI::App* cmd = app.add_subcommand(
@@ -216,6 +221,10 @@ void add_release_command(CLI::App& app, bool upgrade) {
   cmd->add_flag("--skip-push", f->skip_push, "The bundle is already pushed; only install");
   cmd->add_flag("--create-pull-robot", f->create_pull_robot,
                 "Create a pull-only Harbor robot account and give the chart its credentials as the pull secret");
+  cmd->add_option("--robot-duration", f->robot_duration_days,
+                  "Days until the pull robot expires (-1: never; `robots prune` deletes unused ones)")
+      ->capture_default_str()
+      ->check(robot_duration);
   cmd->add_option("--pull-username", f->pull_username,
                   "Existing pull credentials for the chart's pull secret (password in SEALIFT_PULL_PASSWORD)");
   cmd->add_option("--timeout", f->helm.timeout, "helm --timeout")->capture_default_str();
@@ -280,6 +289,72 @@ void run_status(const HelmFlags& h, const cli::OutputFlags& out) {
              s.namespace_name, s.revision, s.status, s.chart, s.app_version, s.description, s.updated);
 }
 
+struct PruneFlags {
+  HelmFlags helm;
+  std::string registry;
+  std::string project;
+  bool dry_run = false;
+  int min_age_minutes = 60;
+  cli::RegistryFlags target;
+  cli::OutputFlags out;
+};
+
+void run_prune(const PruneFlags& f) {
+  helm::Helm helm = make_helm(f.helm, helm::locate(f.helm.helm));
+  registry::Credentials credentials = registry::resolve_credentials(
+      f.registry, f.target.credentials(), registry::read_password_from_stdin, registry::process_environment());
+  harbor::HarborApi harbor(f.registry, f.target.http(), credentials);
+  std::vector<install::RevisionPull> history = install::release_pull_users(helm, f.helm.release, f.helm.namespace_name);
+  install::RobotPrunePlan plan =
+      install::plan_robot_prune(harbor.list_project_robots(f.project), history, f.helm.release, f.helm.namespace_name,
+                                static_cast<int64_t>(std::time(nullptr)), int64_t{f.min_age_minutes} * 60);
+  if (!f.dry_run)
+    for (const auto& r : plan.remove) harbor.delete_robot(r);
+  if (f.out.json) {
+    nlohmann::json kept = nlohmann::json::array(), removed = nlohmann::json::array(), left = nlohmann::json::array();
+    for (const auto& k : plan.keep) kept.push_back({{"name", k.robot.name}, {"id", k.robot.id}, {"why", k.why}});
+    for (const auto& r : plan.remove) removed.push_back({{"name", r.name}, {"id", r.id}});
+    for (const auto& r : plan.unattributed) left.push_back({{"name", r.name}, {"id", r.id}});
+    fmt::print("{}\n", nlohmann::json{{"release", f.helm.release},
+                                      {"namespace", f.helm.namespace_name},
+                                      {"project", f.project},
+                                      {"dryRun", f.dry_run},
+                                      {"kept", kept},
+                                      {f.dry_run ? "wouldDelete" : "deleted", removed},
+                                      {"unattributed", left}}
+                           .dump());
+    return;
+  }
+  if (f.out.quiet) return;
+  for (const auto& k : plan.keep) fmt::print("keep   {} ({})\n", k.robot.name, k.why);
+  for (const auto& r : plan.remove) fmt::print("{} {}\n", f.dry_run ? "would delete" : "delete", r.name);
+  if (!plan.unattributed.empty())
+    fmt::print("note: {} robot(s) made by an older sealift name no release; delete them in Harbor once unused\n",
+               plan.unattributed.size());
+  fmt::print("{}{} of release {}'s pull robots in {} {}, {} kept\n", f.dry_run ? "dry run: " : "", plan.remove.size(),
+             f.helm.release, f.project, f.dry_run ? "would be deleted" : "deleted", plan.keep.size());
+}
+
+void add_robots_command(CLI::App& app) {
+  CLI::App* robots = app.add_subcommand("robots", "Manage the Harbor pull robots sealift creates");
+  robots->require_subcommand(1);
+  auto f = std::make_shared<PruneFlags>();
+  CLI::App* prune = robots->add_subcommand(
+      "prune", "Delete the release's pull robots that no revision in its helm history uses");
+  add_helm_flags(prune, f->helm, false);
+  prune->get_option("--release")->required()->description("Helm release whose pull robots to prune");
+  prune->add_option("--registry", f->registry, "Harbor host")->required();
+  prune->add_option("--project", f->project, "Harbor project")->required();
+  prune->add_flag("--dry-run", f->dry_run, "List what would be deleted; delete nothing");
+  prune->add_option("--min-age", f->min_age_minutes,
+                    "Keep robots younger than this many minutes (an install may be about to record its use)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1000000));
+  cli::add_registry_flags(prune, f->target, "Harbor");
+  cli::add_output_flags(prune, f->out);
+  prune->callback([f] { run_prune(*f); });
+}
+
 }  // namespace
 
 void add_release_commands(CLI::App& app) {
@@ -301,6 +376,8 @@ void add_release_commands(CLI::App& app) {
   add_helm_flags(st, *h, false);
   cli::add_output_flags(st, *out);
   st->callback([h, out] { run_status(*h, *out); });
+
+  add_robots_command(app);
 }
 
 }  // namespace sealift::installer

@@ -1,4 +1,4 @@
-// `sealift-install install|upgrade|status|export`: the helm side of the customer's job.
+// `sealift-install install|upgrade|status|export|robots prune`: the helm side of the customer's job.
 #pragma once
 
 #include <CLI/CLI.hpp>

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "chart/metadata.h"
 #include "util/error.h"
 
 namespace sealift::bundle {
@@ -139,6 +140,11 @@ Root Root::parse(const std::string& bytes) {
   r.chart = {str(c, "name", "chart"),          str(c, "version", "chart"), str(c, "reference", "chart"),
              digest(c, "manifest", "chart"),   integer(c, "manifestSize", "chart"),
              digest(c, "package", "chart"),    digest(c, "signature", "chart")};
+  // Both become a file name and a tag on the installer host.
+  if (!chart::valid_name(r.chart.name))
+    bad("chart.name", fmt::format("{:?} is not a chart name (lowercase letters, digits and inner '-')", r.chart.name));
+  if (!chart::valid_version(r.chart.version))
+    bad("chart.version", fmt::format("{:?} is not a SemVer 2 version", r.chart.version));
   if (j.contains("tools")) {
     const auto& ts = j.at("tools");
     if (!ts.is_array()) bad("tools", "must be an array");

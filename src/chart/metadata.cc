@@ -150,10 +150,59 @@ Metadata parse_node(const YAML::Node& root, std::string_view where) {
   if (m.api_version.empty()) throw Error(ErrorKind::Input, fmt::format("{}: apiVersion is required", where));
   if (m.name.empty()) throw Error(ErrorKind::Input, fmt::format("{}: name is required", where));
   if (m.version.empty()) throw Error(ErrorKind::Input, fmt::format("{}: version is required", where));
+  if (!valid_name(m.name))
+    throw Error(ErrorKind::Input,
+                fmt::format("{}: name {:?} is not a chart name (lowercase letters, digits and inner '-')", where, m.name));
+  if (!valid_version(m.version))
+    throw Error(ErrorKind::Input, fmt::format("{}: version {:?} is not a SemVer 2 version (e.g. 1.2.3)", where, m.version));
   return m;
 }
 
 }  // namespace
+
+bool valid_name(std::string_view name) {
+  if (name.empty() || name.size() > 253 || name.front() == '-' || name.back() == '-') return false;
+  return name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") == std::string_view::npos;
+}
+
+bool valid_version(std::string_view version) {
+  // semver.org's grammar: MAJOR.MINOR.PATCH, numbers without leading zeros; then "-" and dot-separated
+  // pre-release identifiers (alphanumerics and '-'; numeric ones without leading zeros); then "+"
+  // and dot-separated build identifiers (alphanumerics and '-').
+  constexpr std::string_view kIdentifier = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-";
+  auto numeric = [](std::string_view s) { return s.find_first_not_of("0123456789") == std::string_view::npos; };
+  auto identifiers = [&](std::string_view s, bool no_leading_zero) {
+    while (true) {
+      const size_t dot = s.find('.');
+      const std::string_view id = s.substr(0, dot);
+      if (id.empty() || id.find_first_not_of(kIdentifier) != std::string_view::npos) return false;
+      if (no_leading_zero && numeric(id) && id.size() > 1 && id.front() == '0') return false;
+      if (dot == std::string_view::npos) return true;
+      s.remove_prefix(dot + 1);
+    }
+  };
+  if (version.size() > 256) return false;
+  std::string_view rest = version;
+  std::string_view build, pre;
+  if (size_t plus = rest.find('+'); plus != std::string_view::npos) {
+    build = rest.substr(plus + 1);
+    rest = rest.substr(0, plus);
+    if (!identifiers(build, false)) return false;
+  }
+  if (size_t dash = rest.find('-'); dash != std::string_view::npos) {
+    pre = rest.substr(dash + 1);
+    rest = rest.substr(0, dash);
+    if (!identifiers(pre, true)) return false;
+  }
+  for (int part = 0; part < 3; ++part) {
+    const size_t dot = rest.find('.');
+    if ((part < 2) == (dot == std::string_view::npos)) return false;
+    const std::string_view n = rest.substr(0, dot);
+    if (n.empty() || !numeric(n) || (n.size() > 1 && n.front() == '0')) return false;
+    rest = part < 2 ? rest.substr(dot + 1) : std::string_view();
+  }
+  return true;
+}
 
 Metadata Metadata::parse(std::string_view yaml, std::string_view where) {
   try {

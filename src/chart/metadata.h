@@ -42,4 +42,12 @@ struct Metadata {
   std::string config_json() const;
 };
 
+// A chart name as helm's best practices ask for it: lowercase letters, digits and inner '-'
+// (^[a-z0-9]([-a-z0-9]*[a-z0-9])?$). Chart.yaml, images.lock and sealift.json carry a name and a
+// version that become file names and OCI tags on the installer host, so each reader checks both.
+bool valid_name(std::string_view name);
+// A SemVer 2 version (semver.org's grammar, no leading 'v'), as helm documents a chart version:
+// "1.2.3", "1.0.0-rc.1+build.7".
+bool valid_version(std::string_view version);
+
 }  // namespace sealift::chart

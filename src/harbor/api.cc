@@ -125,8 +125,8 @@ void HarborApi::ensure_project(const std::string& project, bool create) {
 }
 
 RobotAccount HarborApi::create_pull_robot(const std::string& project, const std::string& name,
-                                          const std::string& description) {
-  std::optional<RobotAccount> robot = try_create_pull_robot(project, name, description);
+                                          const std::string& description, int duration_days) {
+  std::optional<RobotAccount> robot = try_create_pull_robot(project, name, description, duration_days);
   if (!robot)
     throw Error(ErrorKind::Remote,
                 fmt::format("create robot account \"{}\" in project \"{}\": a robot account robot${}+{} already exists on {}",
@@ -136,17 +136,20 @@ RobotAccount HarborApi::create_pull_robot(const std::string& project, const std:
 }
 
 std::optional<RobotAccount> HarborApi::try_create_pull_robot(const std::string& project, const std::string& name,
-                                                             const std::string& description) {
+                                                             const std::string& description, int duration_days) {
   check_project_name(project);
   if (name.empty() || name.find_first_of("$+/ ") != std::string::npos)
     throw Error(ErrorKind::Input, fmt::format("\"{}\" is not a usable robot account name", name));
+  if (duration_days == 0 || duration_days < -1)
+    throw Error(ErrorKind::Usage, fmt::format("a robot's lifetime of {} days is not a positive number of days",
+                                              duration_days));
   std::string what = fmt::format("create robot account \"{}\" in project \"{}\"", name, project);
   // RobotCreate: a project robot that may pull from this one project and nothing else.
   nlohmann::ordered_json body = {
       {"name", name},
       {"description", description},
       {"level", "project"},
-      {"duration", -1},
+      {"duration", duration_days},
       {"disable", false},
       {"permissions",
        {{{"kind", "project"}, {"namespace", project}, {"access", {{{"resource", "repository"}, {"action", "pull"}}}}}}}};
@@ -155,6 +158,45 @@ std::optional<RobotAccount> HarborApi::try_create_pull_robot(const std::string& 
   if (r.status == 409) return std::nullopt;
   if (r.status != 201) fail(what, r);
   return parse_robot_created(r.body, what);
+}
+
+std::vector<RobotInfo> HarborApi::list_project_robots(const std::string& project) {
+  check_project_name(project);
+  // Harbor filters robots by project id, not name.
+  std::string what = fmt::format("look up project \"{}\"", project);
+  HttpRequest get = json_request("GET", base_ + "/projects/" + project, "");
+  get.headers.push_back("X-Is-Resource-Name: true");
+  HttpResponse r = call(what, get);
+  if (r.status == 404)
+    throw Error(ErrorKind::Remote, fmt::format("project \"{}\" does not exist on {}", project, host_));
+  if (r.status != 200) fail(what, r);
+  auto doc = nlohmann::json::parse(r.body, nullptr, false);
+  if (!doc.is_object() || !doc.contains("project_id") || !doc["project_id"].is_number_integer())
+    throw Error(ErrorKind::Remote, fmt::format("{}: Harbor answered without the project's id", what));
+  const int64_t project_id = doc["project_id"].get<int64_t>();
+
+  what = fmt::format("list the robot accounts of project \"{}\"", project);
+  std::vector<RobotInfo> all;
+  constexpr int kPageSize = 100;
+  for (int page = 1;; ++page) {
+    std::string url = registry::set_query_param(base_ + "/robots", "q", fmt::format("Level=project,ProjectID={}", project_id));
+    url = registry::set_query_param(url, "page", std::to_string(page));
+    url = registry::set_query_param(url, "page_size", std::to_string(kPageSize));
+    HttpResponse list = call(what, json_request("GET", url, ""));
+    if (list.status != 200) fail(what, list);
+    std::vector<RobotInfo> robots = parse_robot_list(list.body, what);
+    const size_t got = robots.size();
+    all.insert(all.end(), std::make_move_iterator(robots.begin()), std::make_move_iterator(robots.end()));
+    if (got < static_cast<size_t>(kPageSize) || page >= 1000) break;
+  }
+  return all;
+}
+
+void HarborApi::delete_robot(const RobotInfo& robot) {
+  std::string what = fmt::format("delete robot account {} (id {})", robot.name, robot.id);
+  HttpResponse r = call(what, json_request("DELETE", fmt::format("{}/robots/{}", base_, robot.id), ""));
+  if (r.status == 200 || r.status == 404) return;
+  fail(what, r);
 }
 
 RobotAccount parse_robot_created(std::string_view body, const std::string& what) {
@@ -169,6 +211,27 @@ RobotAccount parse_robot_created(std::string_view body, const std::string& what)
   if (robot.name.empty() || robot.secret.empty())
     throw Error(ErrorKind::Remote, fmt::format("{}: Harbor answered without the robot's name and secret", what));
   return robot;
+}
+
+std::vector<RobotInfo> parse_robot_list(std::string_view body, const std::string& what) {
+  auto doc = nlohmann::json::parse(body, nullptr, false);
+  if (!doc.is_array()) throw Error(ErrorKind::Remote, fmt::format("{}: Harbor answered with no list of robots", what));
+  std::vector<RobotInfo> out;
+  for (const auto& r : doc) {
+    if (!r.is_object() || !r.contains("id") || !r["id"].is_number_integer() || !r.contains("name") ||
+        !r["name"].is_string())
+      throw Error(ErrorKind::Remote, fmt::format("{}: Harbor listed a robot without its id and name", what));
+    RobotInfo info;
+    info.id = r["id"].get<int64_t>();
+    info.name = r["name"].get<std::string>();
+    if (r.contains("description") && r["description"].is_string()) info.description = r["description"].get<std::string>();
+    if (r.contains("duration") && r["duration"].is_number_integer()) info.duration = r["duration"].get<int64_t>();
+    if (r.contains("expires_at") && r["expires_at"].is_number_integer()) info.expires_at = r["expires_at"].get<int64_t>();
+    if (r.contains("creation_time") && r["creation_time"].is_string())
+      info.creation_time = r["creation_time"].get<std::string>();
+    out.push_back(std::move(info));
+  }
+  return out;
 }
 
 }  // namespace sealift::harbor

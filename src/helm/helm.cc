@@ -141,6 +141,12 @@ std::string Helm::history_json(const std::string& release, const std::string& na
   return run({"history", release, "--namespace", namespace_name, "--output", "json"}).out;
 }
 
+std::string Helm::values_json(const std::string& release, const std::string& namespace_name, int revision) const {
+  return run({"get", "values", release, "--namespace", namespace_name, "--revision", std::to_string(revision),
+              "--output", "json"})
+      .out;
+}
+
 std::string Helm::rollback(const std::string& release, int revision, const std::string& namespace_name, bool wait,
                            const std::string& timeout) const {
   std::vector<std::string> args{"rollback", release};

@@ -78,6 +78,9 @@ class Helm {
   // `helm status -o json` and `helm history -o json`.
   std::string status_json(const std::string& release, const std::string& namespace_name) const;
   std::string history_json(const std::string& release, const std::string& namespace_name) const;
+  // `helm get values --revision N -o json`: the values the user (and sealift) gave that revision.
+  // They may hold secrets (the pull secret's password): parse, never print.
+  std::string values_json(const std::string& release, const std::string& namespace_name, int revision) const;
   // Back to `revision` (0 = the previous one).
   std::string rollback(const std::string& release, int revision, const std::string& namespace_name,
                        bool wait = true, const std::string& timeout = "10m") const;

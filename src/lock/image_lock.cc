@@ -10,6 +10,7 @@
 #include <fmt/ranges.h>
 
 #include "chart/images.h"
+#include "chart/metadata.h"
 #include "oci/manifest.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -141,6 +142,11 @@ ImageLock parse_root(std::string_view where, const YAML::Node& root) {
   lock.chart.name = c.string("name");
   lock.chart.version = c.string("version");
   lock.chart.digest = c.digest("digest");
+  if (!chart::valid_name(lock.chart.name))
+    c.fail(chart["name"], fmt::format("chart: name {:?} is not a chart name (lowercase letters, digits and inner '-')",
+                                      lock.chart.name));
+  if (!chart::valid_version(lock.chart.version))
+    c.fail(chart["version"], fmt::format("chart: version {:?} is not a SemVer 2 version", lock.chart.version));
   YAML::Node images = f.get("images");
   if (!images.IsSequence() || images.size() == 0) f.fail(images, "images must be a non-empty list");
   std::set<std::string> names;

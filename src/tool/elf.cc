@@ -1,10 +1,12 @@
 #include "tool/elf.h"
 
+#include <fcntl.h>
 #include <sys/utsname.h>
+#include <unistd.h>
 
 #include <array>
+#include <cerrno>
 #include <cstdint>
-#include <fstream>
 
 #include <fmt/format.h>
 
@@ -36,13 +38,20 @@ std::string elf_platform(const std::filesystem::path& file) {
   std::error_code ec;
   if (!std::filesystem::exists(file, ec)) refuse(file, "no such file");
   if (!std::filesystem::is_regular_file(file, ec)) refuse(file, "not a regular file");
-  std::ifstream in(file, std::ios::binary);
   std::array<unsigned char, kHeaderSize> h{};
-  if (!in.is_open()) refuse(file, "cannot be read");
-  in.read(reinterpret_cast<char*>(h.data()), h.size());
-  if (in.gcount() < 4 || h[0] != 0x7f || h[1] != 'E' || h[2] != 'L' || h[3] != 'F')
-    refuse(file, "not an ELF executable");
-  if (in.gcount() < static_cast<std::streamsize>(h.size())) refuse(file, "too short to be an ELF executable");
+  // open(2) rather than std::ifstream, whose descriptor is not close-on-exec.
+  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) refuse(file, "cannot be read");
+  size_t got = 0;
+  while (got < h.size()) {
+    ssize_t n = ::read(fd, h.data() + got, h.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  if (got < 4 || h[0] != 0x7f || h[1] != 'E' || h[2] != 'L' || h[3] != 'F') refuse(file, "not an ELF executable");
+  if (got < h.size()) refuse(file, "too short to be an ELF executable");
   if (h[4] != kClass64 || h[5] != kLittleEndian) refuse(file, "not a 64-bit little-endian ELF executable");
   if (h[7] != kAbiSystemV && h[7] != kAbiLinux) refuse(file, fmt::format("not a Linux executable (ELF OS ABI {})", h[7]));
   auto le16 = [&](size_t at) { return static_cast<uint16_t>(h[at] | (h[at + 1] << 8)); };

@@ -44,7 +44,7 @@ AtomicFile::AtomicFile(fs::path target, unsigned mode) : target_(std::move(targe
   name += target_.filename().string();
   name += ".tmp-XXXXXX";
   std::string tmpl = (dir / name).string();
-  fd_ = mkstemp(tmpl.data());
+  fd_ = mkostemp(tmpl.data(), O_CLOEXEC);
   if (fd_ < 0) io_error("cannot create a temporary file for", target_, errno);
   temp_ = tmpl;
   if (fchmod(fd_, mode) != 0) io_error("cannot set the mode of", temp_, errno);

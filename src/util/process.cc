@@ -67,8 +67,32 @@ Pipe make_pipe() {
   return p;
 }
 
-// sealift's own secrets, read from its environment; a child (helm and its plugins) never needs them.
-constexpr std::string_view kSecretVariables[] = {"COSIGN_PASSWORD", "SEALIFT_REGISTRY_PASSWORD", "SEALIFT_PULL_PASSWORD"};
+// What a child (helm, its plugins, the kubeconfig's credential plugins) gets from our environment:
+// an allow-list, so that no secret the user exported for sealift (COSIGN_PASSWORD,
+// SEALIFT_REGISTRY_PASSWORD, SEALIFT_PULL_PASSWORD) nor any unrelated one (FOO_TOKEN, cloud keys)
+// reaches a program sealift did not write. Anything else a child needs is passed by name in
+// ProcessOptions::env. Each entry and why:
+constexpr std::string_view kPassedVariables[] = {
+    "PATH",           // helm runs its plugins and kubeconfig exec credential plugins from it
+    "HOME",           // helm's default config, cache and data directories; ~/.kube/config
+    "TMPDIR",         // where helm and Go put temporary files
+    "LANG", "TZ",     // messages and times as the user reads them (LC_* below)
+    "KUBECONFIG",     // which cluster: the user's choice (--kubeconfig sets it explicitly)
+    "http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",  // Go honours both cases; an
+                      // air-gapped site often reaches its cluster API through a proxy
+    "SSL_CERT_FILE", "SSL_CERT_DIR",  // Go's trust store override, for a private CA of Harbor or the cluster
+};
+// HELM_* is helm's own configuration (HELM_KUBECONTEXT, HELM_CACHE_HOME, HELM_REGISTRY_CONFIG,
+// HELM_KUBETOKEN for the cluster): none carries a sealift secret. XDG_* places helm's config,
+// cache and data directories. LC_* is the locale.
+constexpr std::string_view kPassedPrefixes[] = {"HELM_", "XDG_", "LC_"};
+
+bool passed_to_children(std::string_view name) {
+  if (std::find(std::begin(kPassedVariables), std::end(kPassedVariables), name) != std::end(kPassedVariables))
+    return true;
+  return std::any_of(std::begin(kPassedPrefixes), std::end(kPassedPrefixes),
+                     [&](std::string_view prefix) { return name.size() > prefix.size() && name.starts_with(prefix); });
+}
 
 std::vector<std::string> child_environment(const std::map<std::string, std::string>& extra) {
   std::map<std::string, std::string> all;
@@ -77,8 +101,7 @@ std::vector<std::string> child_environment(const std::map<std::string, std::stri
     auto eq = kv.find('=');
     if (eq == std::string_view::npos) continue;
     std::string_view name = kv.substr(0, eq);
-    if (std::find(std::begin(kSecretVariables), std::end(kSecretVariables), name) != std::end(kSecretVariables)) continue;
-    all.emplace(std::string(name), std::string(kv.substr(eq + 1)));
+    if (passed_to_children(name)) all.emplace(std::string(name), std::string(kv.substr(eq + 1)));
   }
   for (const auto& [k, v] : extra) all[k] = v;
   std::vector<std::string> out;
@@ -126,11 +149,23 @@ class SigpipeGuard {
 };
 
 pid_t spawn(const std::vector<std::string>& argv, const ProcessOptions& options, Pipe& in, Pipe& out, Pipe& err) {
+  // Our own PATH search rather than posix_spawnp's, which takes an empty entry for the current
+  // directory.
+  std::filesystem::path program = argv[0];
+  if (argv[0].find('/') == std::string::npos) {
+    program = find_in_path(argv[0]);
+    if (program.empty())
+      throw Error(ErrorKind::Tool, fmt::format("cannot start {}: not found in PATH", argv[0]),
+                  "is it installed and in PATH? (empty and relative PATH entries are skipped)");
+  }
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, in.read.get(), 0);
   posix_spawn_file_actions_adddup2(&actions, out.write.get(), 1);
   posix_spawn_file_actions_adddup2(&actions, err.write.get(), 2);
+  // Nothing else of ours reaches the child: not a temporary file, not a pooled registry connection
+  // (libcurl's sockets are not close-on-exec), whatever thread opened it.
+  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
   if (!options.cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, options.cwd.c_str());
 
   // The child starts with no blocked signals and SIGPIPE at its default, whatever ours are.
@@ -149,12 +184,10 @@ pid_t spawn(const std::vector<std::string>& argv, const ProcessOptions& options,
   auto c_args = c_strings(args);
   auto c_envs = c_strings(envs);
   pid_t pid = -1;
-  int rc = posix_spawnp(&pid, c_args[0], &actions, &attr, c_args.data(), c_envs.data());
+  int rc = posix_spawn(&pid, program.c_str(), &actions, &attr, c_args.data(), c_envs.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
-  if (rc != 0)
-    throw Error(ErrorKind::Tool, fmt::format("cannot start {}: {}", argv[0], std::strerror(rc)),
-                argv[0].find('/') == std::string::npos ? "is it installed and in PATH?" : "");
+  if (rc != 0) throw Error(ErrorKind::Tool, fmt::format("cannot start {}: {}", argv[0], std::strerror(rc)));
   return pid;
 }
 
@@ -232,10 +265,15 @@ std::filesystem::path find_in_path(std::string_view name) {
   while (true) {
     auto colon = dirs.find(':');
     std::string_view dir = dirs.substr(0, colon);
-    std::filesystem::path candidate = std::filesystem::path(dir.empty() ? "." : std::string(dir)) / std::string(name);
-    struct stat st{};
-    if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(candidate.c_str(), X_OK) == 0)
-      return candidate;
+    // An empty entry means the current directory to a shell, and a relative one depends on it: a
+    // helm planted where sealift happens to be started (an unpacked bundle, a shared directory)
+    // would run with the user's cluster credentials.
+    if (!dir.empty() && dir.front() == '/') {
+      std::filesystem::path candidate = std::filesystem::path(dir) / std::string(name);
+      struct stat st{};
+      if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(candidate.c_str(), X_OK) == 0)
+        return candidate;
+    }
     if (colon == std::string_view::npos) break;
     dirs.remove_prefix(colon + 1);
   }

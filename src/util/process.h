@@ -11,8 +11,9 @@
 namespace sealift::util {
 
 struct ProcessOptions {
-  // Added to (or replacing entries of) this process's environment, which the child inherits but
-  // for sealift's secret variables (COSIGN_PASSWORD, SEALIFT_REGISTRY_PASSWORD, SEALIFT_PULL_PASSWORD).
+  // Added to (or replacing entries of) the part of this process's environment a child inherits:
+  // an allow-list (PATH, HOME, TMPDIR, locale, TZ, KUBECONFIG, HELM_*, XDG_*, proxies, SSL_CERT_*;
+  // process.cc says why each), never sealift's secrets or anything else.
   std::map<std::string, std::string> env;
   // Working directory of the child; empty = ours.
   std::filesystem::path cwd;
@@ -29,11 +30,13 @@ struct ProcessResult {
   std::string err;     // stderr
 };
 
-// Runs argv[0] (searched in PATH when it has no '/') with argv and waits for it. Throws
-// Error(Tool) when it cannot be started; a non-zero exit is reported in the result, not thrown.
+// Runs argv[0] (searched in PATH's absolute directories when it has no '/') with argv and waits
+// for it. The child gets descriptors 0-2 and nothing else of ours. Throws Error(Tool) when it
+// cannot be started; a non-zero exit is reported in the result, not thrown.
 ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOptions& options = {});
 
-// The executable file `name` in the directories of $PATH; empty when there is none.
+// The executable file `name` in the absolute directories of $PATH (empty and relative entries,
+// which depend on the current directory, are skipped); empty when there is none.
 std::filesystem::path find_in_path(std::string_view name);
 
 }  // namespace sealift::util

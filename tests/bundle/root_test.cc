@@ -86,5 +86,46 @@ TEST(RootTools, BadFieldsAreNamed) {
             std::string::npos);
 }
 
+// The chart's name and version become a file name (<name>-<version>.tgz in the installer's
+// workspace) and a tag: both are checked as helm defines them before anything uses them.
+TEST(RootChart, NameAndVersionThatAreNoChartNameOrSemVerAreRefused) {
+  auto j = nlohmann::ordered_json::parse(minimal().serialize());
+  auto with = [&](const char* field, const char* value) {
+    auto copy = j;
+    copy["chart"][field] = value;
+    return copy.dump(2);
+  };
+  for (const char* name : {"../../x", "a/b", "..", "", "App", "-app", "app-", "app_1", "app.x", "a b"}) {
+    std::string why = refusal(with("name", name));
+    EXPECT_NE(why.find("chart.name"), std::string::npos) << name << ": " << why;
+    if (*name) {
+      EXPECT_NE(why.find(name), std::string::npos) << "the value is named: " << why;
+    }
+  }
+  for (const char* version : {"1.0/../..", "../../1.0.0", "1.0", "v1.0.0", "1.0.0-", "1.0.0+", "01.0.0", "1.0.0-01",
+                              "1.0.0-rc..1", "1.0.0 ", ""}) {
+    std::string why = refusal(with("version", version));
+    EXPECT_NE(why.find("chart.version"), std::string::npos) << version << ": " << why;
+  }
+}
+
+TEST(RootChart, HelmChartNamesAndSemVerVersionsPass) {
+  auto j = nlohmann::ordered_json::parse(minimal().serialize());
+  for (const char* name : {"a", "ai-saas-dashboard", "0", "x1-2y"})
+    for (const char* version : {"0.0.0", "1.0.0", "10.20.30", "1.0.0-rc.1", "1.0.0-0.3.7", "1.0.0-x-y.7z.92",
+                                "1.0.0+build.7", "1.0.0-alpha+001", "1.0.0-beta.11+exp.sha.5114f85"}) {
+      auto copy = j;
+      copy["chart"]["name"] = name;
+      copy["chart"]["version"] = version;
+      try {
+        Root r = Root::parse(copy.dump(2));
+        EXPECT_EQ(r.chart.name, name);
+        EXPECT_EQ(r.chart.version, version);
+      } catch (const Error& e) {
+        ADD_FAILURE() << name << " " << version << ": " << e.what();
+      }
+    }
+}
+
 }  // namespace
 }  // namespace sealift::bundle

@@ -71,6 +71,8 @@ TEST(ChartMetadata, RefusesMalformedChartYaml) {
       {"apiVersion: v2\nname: x\nversion: 1\nkeywords: a\n", "keywords must be a list"},
       {"apiVersion: v2\nname: x\nversion: 1\ndeprecated: maybe\n", "deprecated must be true or false"},
       {"apiVersion: v2\nname: [x]\nversion: 1\n", "name must be a string"},
+      {"apiVersion: v2\nname: ../x\nversion: 1.0.0\n", "name \"../x\" is not a chart name"},
+      {"apiVersion: v2\nname: x\nversion: 1.0/../..\n", "version \"1.0/../..\" is not a SemVer 2 version"},
       {"apiVersion: v2\nname: x\nversion: 1\nmaintainers: [{name: a, phone: 1}]\n", "unknown maintainer field"},
       {"apiVersion: v2\nname: x\nversion: 1\ndependencies: [{version: 1}]\n", "has no name"},
       {"apiVersion: v2\nname: x\nversion: \"1\nbroken", "Chart.yaml:"},

@@ -11,6 +11,8 @@
 #include "env/harbor.h"
 #include "env/process.h"
 #include "env/registry.h"
+#include "harbor/api.h"
+#include "install/robots.h"
 
 namespace sealift {
 namespace {
@@ -116,8 +118,19 @@ TEST_F(EndToEnd, InstallUpgradeWithDeltaAndRollBack) {
   // v1: verify, push (creating the project), install with the production values.
   auto i = installer("install", *dir_ / "v1.tar.zst", ns,
                      {"--create-project", "-f", (testenv::source_dir() / "chart/values-prod.yaml").string(),
-                      "--create-pull-robot"});
+                      "--create-pull-robot", "--robot-duration", "30"});
   ASSERT_EQ(i.exit_code, 0) << i.out << i.err;
+  // The pull robot expires (--robot-duration) and its description names the release it serves.
+  harbor::HarborApi api(harbor_->host(), [] {
+    registry::HttpOptions h;
+    h.plain_http = true;
+    return h;
+  }(), {harbor_->admin_user(), harbor_->admin_password(), "test"});
+  auto robots = api.list_project_robots("ai-saas");
+  ASSERT_EQ(robots.size(), 1u);
+  EXPECT_EQ(robots[0].name, "robot$ai-saas+ai-saas-dashboard-1-0-0");
+  EXPECT_EQ(robots[0].duration, 30);
+  EXPECT_EQ(robots[0].description, install::pull_robot_description("ai-saas-dashboard", ns));
   auto pods = pod_images();
   ASSERT_FALSE(pods.empty());
   const std::string prefix = harbor_->host() + "/ai-saas/";
@@ -168,6 +181,18 @@ TEST_F(EndToEnd, InstallUpgradeWithDeltaAndRollBack) {
                          {"-f", (testenv::source_dir() / "chart/values-prod.yaml").string(), "--create-pull-robot"});
   ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
   EXPECT_EQ(harbor_->count_requests("POST", "/api/v2.0/robots") - robots_before, 2u);
+
+  // Both robots are named by revisions in the history (the first by 1 and by 3, the rollback to it;
+  // the second by 4): prune keeps them.
+  auto prune = run({testenv::install_program(), "robots", "prune", "--release", "ai-saas-dashboard", "-n", ns,
+                    "--registry", harbor_->host(), "--project", "ai-saas", "--plain-http", "--username",
+                    harbor_->admin_user(), "--password-stdin", "--helm", testenv::peer("helm"), "--kubeconfig",
+                    cluster.kubeconfig().string(), "--min-age", "0", "--json"},
+                   cluster.env(), harbor_->admin_password() + "\n");
+  ASSERT_EQ(prune.exit_code, 0) << prune.out << prune.err;
+  auto pruned = nlohmann::json::parse(prune.out);
+  EXPECT_TRUE(pruned["deleted"].empty()) << prune.out;
+  EXPECT_EQ(pruned["kept"].size(), 2u) << prune.out;
 }
 
 TEST_F(EndToEnd, DryRunChangesNothing) {

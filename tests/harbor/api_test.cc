@@ -4,6 +4,9 @@
 
 #include <curl/curl.h>
 
+#include <ctime>
+#include <map>
+
 #include <gtest/gtest.h>
 
 #include "env/harbor.h"
@@ -144,6 +147,64 @@ TEST(HarborApi, PullRobotCanPullItsProjectAndNothingElse) {
   io::StringSink other;
   e = error_of([&] { robot_client.fetch_blob("other/backend", cfg, other); });
   EXPECT_NE(std::string(e.what()).find("denied: no pull permission"), std::string::npos) << e.what();
+}
+
+// A robot expires: --robot-duration's days reach Harbor, which lists the robot with them; -1 (never)
+// only when asked for, and nonsense is refused before any request.
+TEST(HarborApi, PullRobotsExpireAfterTheirDuration) {
+  HarborLike harbor(std::vector<std::string>{"ai-saas"});
+  HarborApi api(harbor.host(), plain(), admin(harbor));
+  RobotAccount by_default = api.create_pull_robot("ai-saas", "default", "sealift: test");
+  RobotAccount month = api.create_pull_robot("ai-saas", "month", "sealift: test", 30);
+  RobotAccount never = api.create_pull_robot("ai-saas", "never", "sealift: test", -1);
+  for (int bad : {0, -2, -365})
+    EXPECT_EQ(error_of([&] { api.create_pull_robot("ai-saas", "bad", "sealift: test", bad); }).kind(), ErrorKind::Usage)
+        << bad;
+  EXPECT_EQ(harbor.count_requests("POST", "/api/v2.0/robots"), 3u);
+
+  std::map<std::string, RobotInfo> listed;
+  for (auto& r : api.list_project_robots("ai-saas")) listed[r.name] = r;
+  ASSERT_EQ(listed.size(), 3u);
+  const auto& d = listed.at(by_default.name);
+  EXPECT_EQ(d.id, by_default.id);
+  EXPECT_EQ(d.description, "sealift: test");
+  EXPECT_EQ(d.duration, 365);
+  EXPECT_FALSE(d.creation_time.empty());
+  const int64_t now = static_cast<int64_t>(std::time(nullptr));
+  EXPECT_NEAR(static_cast<double>(d.expires_at), static_cast<double>(now + 365 * 86400), 120.0);
+  EXPECT_EQ(listed.at(month.name).duration, 30);
+  EXPECT_NEAR(static_cast<double>(listed.at(month.name).expires_at), static_cast<double>(now + 30 * 86400), 120.0);
+  EXPECT_EQ(listed.at(never.name).duration, -1);
+  EXPECT_EQ(listed.at(never.name).expires_at, -1);
+}
+
+// Listing pages through every robot of the project (Harbor pages by 10 unless asked), and only of
+// that project; a deleted robot is gone, its credentials stop working, and deleting it again is
+// not an error.
+TEST(HarborApi, ListsAllPagesAndDeletesRobots) {
+  HarborLike harbor(std::vector<std::string>{"ai-saas", "other"});
+  HarborApi api(harbor.host(), plain(), admin(harbor));
+  for (int i = 0; i < 105; ++i) api.create_pull_robot("ai-saas", "r" + std::to_string(i), "sealift: test");
+  RobotAccount elsewhere = api.create_pull_robot("other", "r0", "sealift: test");
+  auto robots = api.list_project_robots("ai-saas");
+  ASSERT_EQ(robots.size(), 105u);
+  EXPECT_EQ(harbor.count_requests("GET", "/api/v2.0/robots"), 2u);
+  for (const auto& r : robots) EXPECT_NE(r.name, elsewhere.name);
+  EXPECT_EQ(api.list_project_robots("other").size(), 1u);
+  EXPECT_EQ(error_of([&] { api.list_project_robots("missing"); }).kind(), ErrorKind::Remote);
+
+  RobotAccount victim = api.create_pull_robot("ai-saas", "victim", "sealift: test");
+  registry::RegistryOptions ro;
+  ro.http.plain_http = true;
+  ro.credentials = {victim.name, victim.secret, "robot"};
+  RobotInfo info{victim.id, victim.name, "sealift: test", 365, 0, ""};
+  api.delete_robot(info);
+  EXPECT_EQ(harbor.count_requests("DELETE", "/api/v2.0/robots/" + std::to_string(victim.id)), 1u);
+  EXPECT_EQ(api.list_project_robots("ai-saas").size(), 105u);
+  registry::RegistryClient gone(harbor.host(), ro);
+  Error e = error_of([&] { gone.resolve("ai-saas/x", "1"); });
+  EXPECT_EQ(e.kind(), ErrorKind::Remote) << e.what();
+  api.delete_robot(info);
 }
 
 size_t discard(char*, size_t size, size_t n, void*) { return size * n; }

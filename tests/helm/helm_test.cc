@@ -148,5 +148,24 @@ TEST(Helm, PassesTheEnvironmentItWasGiven) {
   }
 }
 
+// An empty PATH entry means the current directory to a shell; a helm planted there (say, in the
+// directory a bundle was unpacked to) is neither located nor run.
+TEST(Helm, AHelmInTheCurrentDirectoryIsNotTaken) {
+  testenv::TempDir tmp;
+  util::write_file_atomic(tmp / "helm", "#!/bin/sh\necho planted\n", 0755);
+  const fs::path old_cwd = fs::current_path();
+  fs::current_path(tmp.path());
+  ScopedEnv env("SEALIFT_HELM", "");
+  ScopedEnv path("PATH", "/nonexistent::.");
+  std::optional<fs::path> found;
+  try {
+    found = locate();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Tool);
+  }
+  fs::current_path(old_cwd);
+  EXPECT_FALSE(found) << "took " << *found;
+}
+
 }  // namespace
 }  // namespace sealift::helm

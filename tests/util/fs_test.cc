@@ -1,5 +1,6 @@
 #include "util/fs.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -146,6 +147,14 @@ TEST(FileSource, MissingFileNamesThePath) {
     EXPECT_NE(std::string(e.what()).find("absent"), std::string::npos) << e.what();
   }
   EXPECT_THROW(read_file(dir / "absent"), Error);
+}
+
+// A descriptor of ours must not survive into helm (util/process.cc also closes every descriptor
+// above 2 in the child; this is the first line of defence for any other exec).
+TEST(AtomicFile, TheTemporaryFileIsCloseOnExec) {
+  testenv::TempDir tmp;
+  AtomicFile temp(tmp / "file", 0600);
+  EXPECT_NE(::fcntl(temp.fd(), F_GETFD) & FD_CLOEXEC, 0);
 }
 
 }  // namespace

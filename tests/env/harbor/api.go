@@ -63,6 +63,10 @@ func (h *apiHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.getProject(w, r, strings.TrimPrefix(r.URL.EscapedPath(), "/api/v2.0/projects/"))
 	case path == "/robots" && r.Method == http.MethodPost:
 		h.createRobot(w, r, who)
+	case path == "/robots" && r.Method == http.MethodGet:
+		h.listRobots(w, r, who)
+	case strings.HasPrefix(path, "/robots/") && r.Method == http.MethodDelete:
+		h.deleteRobot(w, who, strings.TrimPrefix(path, "/robots/"))
 	default:
 		writeError(w, http.StatusNotFound, "NOT_FOUND", fmt.Sprintf("%s %s is not served by this Harbor stand-in", r.Method, path))
 	}
@@ -210,7 +214,12 @@ func (h *apiHandler) createRobot(w http.ResponseWriter, r *http.Request, who *pr
 		}
 		actions[a.Action] = true
 	}
-	rb, err := h.state.createRobot(perm.Namespace, req.Name, actions)
+	// Harbor: -1 never expires, a positive number of days; 0 and other negatives are refused.
+	if *req.Duration == 0 || *req.Duration < -1 {
+		writeError(w, http.StatusBadRequest, "BAD_REQUEST", fmt.Sprintf("duration %d is invalid", *req.Duration))
+		return
+	}
+	rb, err := h.state.createRobot(perm.Namespace, req.Name, req.Description, *req.Duration, actions)
 	if err == errConflict {
 		writeError(w, http.StatusConflict, "CONFLICT", fmt.Sprintf("robot account robot$%s+%s already exists", perm.Namespace, req.Name))
 		return
@@ -219,13 +228,111 @@ func (h *apiHandler) createRobot(w http.ResponseWriter, r *http.Request, who *pr
 		writeError(w, http.StatusInternalServerError, "UNKNOWN", err.Error())
 		return
 	}
-	expires := int64(-1)
-	if *req.Duration > 0 {
-		expires = rb.Created.Add(time.Duration(*req.Duration) * 24 * time.Hour).Unix()
-	}
 	w.Header().Set("Location", "/api/v2.0/robots/"+strconv.FormatInt(rb.ID, 10))
 	writeJSON(w, http.StatusCreated, map[string]any{
 		"id": rb.ID, "name": rb.Name, "secret": rb.Secret,
-		"creation_time": rb.Created.Format(time.RFC3339), "expires_at": expires,
+		"creation_time": rb.Created.Format(time.RFC3339), "expires_at": rb.ExpiresAt(),
 	})
+}
+
+// parseQuery reads Harbor's list query q: "key=value" pairs separated by commas (exact matches
+// only; Harbor also has key=~value fuzzy matches, ranges and lists, which sealift does not send).
+func parseQuery(q string) (map[string]string, error) {
+	out := map[string]string{}
+	if q == "" {
+		return out, nil
+	}
+	for _, pair := range strings.Split(q, ",") {
+		k, v, ok := cut(pair, "=")
+		if !ok || k == "" || strings.HasPrefix(v, "~") || strings.HasPrefix(v, "[") || strings.HasPrefix(v, "{") ||
+			strings.HasPrefix(v, "(") {
+			return nil, fmt.Errorf("query %q: this stand-in takes key=value pairs only", q)
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+// GET /api/v2.0/robots?q=Level=project,ProjectID=<id>&page=&page_size=: the Robot model, pages
+// with X-Total-Count (and Link) as Harbor answers.
+func (h *apiHandler) listRobots(w http.ResponseWriter, r *http.Request, who *principal) {
+	if !who.admin {
+		writeError(w, http.StatusForbidden, "FORBIDDEN", "forbidden")
+		return
+	}
+	q, err := parseQuery(r.URL.Query().Get("q"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "BAD_REQUEST", err.Error())
+		return
+	}
+	for k := range q {
+		if k != "Level" && k != "ProjectID" {
+			writeError(w, http.StatusBadRequest, "BAD_REQUEST", fmt.Sprintf("query key %q is not supported here", k))
+			return
+		}
+	}
+	// This stand-in has project robots only; Harbor without a ProjectID lists system robots.
+	if q["Level"] != "project" || q["ProjectID"] == "" {
+		writeError(w, http.StatusBadRequest, "BAD_REQUEST", "this stand-in lists project robots: q=Level=project,ProjectID=<id>")
+		return
+	}
+	id, err := strconv.ParseInt(q["ProjectID"], 10, 64)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "BAD_REQUEST", fmt.Sprintf("ProjectID %q is not a number", q["ProjectID"]))
+		return
+	}
+	page, pageSize := int64(1), int64(10) // Harbor's defaults
+	if v := r.URL.Query().Get("page"); v != "" {
+		if page, err = strconv.ParseInt(v, 10, 64); err != nil || page < 1 {
+			writeError(w, http.StatusBadRequest, "BAD_REQUEST", "page must be a positive number")
+			return
+		}
+	}
+	if v := r.URL.Query().Get("page_size"); v != "" {
+		if pageSize, err = strconv.ParseInt(v, 10, 64); err != nil || pageSize < 1 || pageSize > 100 {
+			writeError(w, http.StatusBadRequest, "BAD_REQUEST", "page_size must be 1 to 100")
+			return
+		}
+	}
+	var robots []*robot
+	if p := h.state.projectByID(id); p != nil {
+		robots = h.state.projectRobots(p.Name)
+	}
+	w.Header().Set("X-Total-Count", strconv.Itoa(len(robots)))
+	start := (page - 1) * pageSize
+	if start > int64(len(robots)) {
+		start = int64(len(robots))
+	}
+	end := start + pageSize
+	if end > int64(len(robots)) {
+		end = int64(len(robots))
+	}
+	items := []map[string]any{}
+	for _, rb := range robots[start:end] {
+		items = append(items, map[string]any{
+			"id": rb.ID, "name": rb.Name, "description": rb.Description, "level": "project",
+			"duration": rb.Duration, "expires_at": rb.ExpiresAt(), "disable": false, "editable": true,
+			"creation_time": rb.Created.Format(time.RFC3339), "update_time": rb.Created.Format(time.RFC3339),
+			"permissions": []map[string]any{{"kind": "project", "namespace": rb.Project}},
+		})
+	}
+	writeJSON(w, http.StatusOK, items)
+}
+
+// DELETE /api/v2.0/robots/{id}: 200, or 404 when there is no such robot.
+func (h *apiHandler) deleteRobot(w http.ResponseWriter, who *principal, idText string) {
+	if !who.admin {
+		writeError(w, http.StatusForbidden, "FORBIDDEN", "forbidden")
+		return
+	}
+	id, err := strconv.ParseInt(idText, 10, 64)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "BAD_REQUEST", fmt.Sprintf("robot id %q is not a number", idText))
+		return
+	}
+	if !h.state.deleteRobot(id) {
+		writeError(w, http.StatusNotFound, "NOT_FOUND", fmt.Sprintf("robot %d not found", id))
+		return
+	}
+	w.WriteHeader(http.StatusOK)
 }

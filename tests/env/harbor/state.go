@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"regexp"
+	"sort"
 	"sync"
 	"time"
 )
@@ -24,12 +25,22 @@ type project struct {
 }
 
 type robot struct {
-	ID      int64
-	Name    string // "robot$<project>+<name>"
-	Secret  string
-	Project string
-	Actions map[string]bool // repository actions on Project: "pull", "push"
-	Created time.Time
+	ID          int64
+	Name        string // "robot$<project>+<name>"
+	Description string
+	Duration    int64 // days; -1 = never expires
+	Secret      string
+	Project     string
+	Actions     map[string]bool // repository actions on Project: "pull", "push"
+	Created     time.Time
+}
+
+// ExpiresAt is Harbor's expires_at: Unix seconds, or -1 for a robot that never expires.
+func (rb *robot) ExpiresAt() int64 {
+	if rb.Duration <= 0 {
+		return -1
+	}
+	return rb.Created.Add(time.Duration(rb.Duration) * 24 * time.Hour).Unix()
 }
 
 // Who is asking: the admin, a robot, or nobody.
@@ -70,6 +81,10 @@ func (s *state) authenticate(r *http.Request) (*principal, bool) {
 		return &principal{name: user, admin: true}, true
 	}
 	if rb, found := s.robots[user]; found && same(password, rb.Secret) {
+		// Like Harbor, an expired robot is refused.
+		if exp := rb.ExpiresAt(); exp >= 0 && time.Now().Unix() >= exp {
+			return nil, false
+		}
 		return &principal{name: user, robot: rb}, true
 	}
 	return nil, false
@@ -104,7 +119,7 @@ func (s *state) projectByID(id int64) *project {
 	return nil
 }
 
-func (s *state) createRobot(projectName, name string, actions map[string]bool) (*robot, error) {
+func (s *state) createRobot(projectName, name, description string, duration int64, actions map[string]bool) (*robot, error) {
 	secret := make([]byte, 16)
 	if _, err := rand.Read(secret); err != nil {
 		return nil, err
@@ -115,11 +130,38 @@ func (s *state) createRobot(projectName, name string, actions map[string]bool) (
 	if _, exists := s.robots[full]; exists {
 		return nil, errConflict
 	}
-	rb := &robot{ID: s.nextID, Name: full, Secret: hex.EncodeToString(secret), Project: projectName,
-		Actions: actions, Created: time.Now().UTC()}
+	rb := &robot{ID: s.nextID, Name: full, Description: description, Duration: duration,
+		Secret: hex.EncodeToString(secret), Project: projectName, Actions: actions, Created: time.Now().UTC()}
 	s.nextID++
 	s.robots[full] = rb
 	return rb, nil
+}
+
+// projectRobots lists the robots of a project, oldest first, as Harbor's list orders by id.
+func (s *state) projectRobots(projectName string) []*robot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*robot
+	for _, rb := range s.robots {
+		if rb.Project == projectName {
+			out = append(out, rb)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// deleteRobot removes a robot by id; false when there is none. Its credentials stop working.
+func (s *state) deleteRobot(id int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for name, rb := range s.robots {
+		if rb.ID == id {
+			delete(s.robots, name)
+			return true
+		}
+	}
+	return false
 }
 
 // allowed filters the asked repository actions down to what the principal may do, the way
