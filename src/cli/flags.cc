@@ -43,7 +43,7 @@ void add_registry_flags(CLI::App* cmd, RegistryFlags& f, const std::string& whic
       ->capture_default_str()
       ->check(CLI::Range(1.0, 3600.0));
   cmd->add_option("--allow-token-realm", f.allow_token_realms,
-                  fmt::format("Token service host (HOST or HOST:PORT) that may receive the credentials for the {} "
+                  fmt::format("Token service host (HOST or HOST:PORT) that may receive the credentials for {} "
                               "although it is neither their host nor in their domain; repeatable",
                               which))
       ->type_name("HOST")
