@@ -16,6 +16,7 @@ registry::HttpOptions RegistryFlags::http() const {
   h.client_key = client_key;
   h.insecure_skip_verify = insecure_skip_tls_verify;
   h.stall_timeout_s = stall_timeout_s;
+  h.allowed_token_realms = allow_token_realms;
   return h;
 }
 
@@ -41,6 +42,16 @@ void add_registry_flags(CLI::App* cmd, RegistryFlags& f, const std::string& whic
                   "Seconds without a byte moving before a transfer is cut off and retried")
       ->capture_default_str()
       ->check(CLI::Range(1.0, 3600.0));
+  cmd->add_option("--allow-token-realm", f.allow_token_realms,
+                  fmt::format("Token service host (HOST or HOST:PORT) that may receive the credentials for {} "
+                              "although it is neither their host nor in their domain; repeatable",
+                              which))
+      ->type_name("HOST")
+      ->check([](const std::string& host) -> std::string {
+        if (host.empty() || host.find_first_of("/?#@ ") != std::string::npos)
+          return fmt::format("\"{}\" is not a host or host:port", host);
+        return {};
+      });
 }
 
 util::Progress::Mode OutputFlags::mode() const {

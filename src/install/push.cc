@@ -91,6 +91,8 @@ class Pusher {
     if (!exists && !options_.create_project)
       throw Error(ErrorKind::Remote, fmt::format("project \"{}\" does not exist on {}", project, relocation_.registry),
                   "create it in Harbor, or let sealift-install create it with --create-project");
+    // A delta needs its base's blobs in the project: one made now would be left behind empty.
+    if (!exists) refuse_delta_into_new_project();
     if (options_.dry_run) {
       plan(exists);
       return report_;
@@ -112,7 +114,7 @@ class Pusher {
         if (!complete(t)) push_manifests(t, *t.object, {});
         push_signature(t);
       }
-    for (const Target& t : targets_) write_tag(t);
+    write_tags();
     read_back();
 
     const registry::RegistryStats after = target_.stats();
@@ -289,6 +291,34 @@ class Pusher {
     ++report_.signatures_merged;
   }
 
+  // The images' tags, then the chart's: helm installs from the chart's tag, so it moves only once
+  // every image's has. Tags move one by one; when one fails, the error says which moved, and a
+  // re-run finds those complete and moves the rest.
+  void write_tags() {
+    std::vector<const Target*> order;
+    for (const Target& t : targets_)
+      if (!t.chart) order.push_back(&t);
+    for (const Target& t : targets_)
+      if (t.chart) order.push_back(&t);
+    std::vector<std::string> moved;
+    for (size_t i = 0; i < order.size(); ++i) {
+      try {
+        write_tag(*order[i]);
+      } catch (const Error& e) {
+        std::vector<std::string> not_moved;
+        for (size_t j = i; j < order.size(); ++j) not_moved.push_back(where(*order[j], order[j]->tag));
+        std::string hint = "re-run the push: it moves the tags that did not move, the chart's last";
+        if (!e.hint().empty()) hint = e.hint() + "; then " + hint;
+        throw Error(e.kind(),
+                    fmt::format("{}; tags moved: {}; not moved: {}", e.what(),
+                                moved.empty() ? std::string("none") : fmt::format("{}", fmt::join(moved, ", ")),
+                                fmt::join(not_moved, ", ")),
+                    hint);
+      }
+      moved.push_back(where(*order[i], order[i]->tag));
+    }
+  }
+
   void write_tag(const Target& t) {
     const oci::Descriptor& d = t.object->entry.descriptor;
     if (complete(t)) {
@@ -330,7 +360,7 @@ class Pusher {
       target_.check_push_access(targets_.front().repository);
       read_tags();
     }
-    check_delta_planned(project_exists);
+    if (project_exists) check_delta();
     std::set<oci::Digest> sent;
     for (const Target& t : targets_) {
       size_t to_send = 0, to_mount = 0, total = 0;
@@ -360,12 +390,9 @@ class Pusher {
     }
   }
 
-  // In a dry run on a project that does not exist yet, a delta can only fail.
-  void check_delta_planned(bool project_exists) {
-    if (project_exists || bundle_.omitted.empty()) {
-      if (project_exists) check_delta();
-      return;
-    }
+  // A project that does not exist yet holds none of the blobs a delta leaves out.
+  void refuse_delta_into_new_project() {
+    if (bundle_.omitted.empty()) return;
     const auto& base = *bundle_.root.base;
     throw Error(ErrorKind::Remote,
                 fmt::format("{} {} is a delta against {} {}, but project \"{}\" does not exist on {}, so it holds none "

@@ -1,11 +1,13 @@
 // `sealift-install push`: moves a verified bundle into the customer's Harbor, straight from the
 // archive. Order, so that no tag ever points at missing content and a re-run after any failure
-// finishes the job: project check (or creation) and a push-permission probe; for a delta, proof
-// that the target holds every blob the bundle leaves out; then every blob of the images, their
+// finishes the job: project check (or creation, never for a delta, whose base a new project cannot
+// hold) and a push-permission probe; for a delta, proof that the target holds every blob the
+// bundle leaves out; then every blob of the images, their
 // signatures and the chart, in parallel (skipped when present, mounted across repositories,
 // uploaded otherwise: a layer that verification left to the push is hashed as it is sent and
 // refused before its last byte when altered); only then the manifests by digest, image by image;
-// the `.sig` signature manifests; the chart artifact; the tags last; finally every manifest is
+// the `.sig` signature manifests; the chart artifact; the tags last, the chart's after every
+// image's (a failure names the tags that moved); finally every manifest is
 // read back and every signature verified as stored in the target, as `cosign verify --key` does.
 #pragma once
 

@@ -17,6 +17,42 @@ std::string repository_scope(std::string_view repository, std::string_view actio
   return fmt::format("repository:{}:{}", repository, actions);
 }
 
+namespace {
+
+// IP addresses and names without a dot (localhost) have no domain to share with another host.
+bool has_domain(const std::string& host) {
+  if (host.find(':') != std::string::npos || host.find('.') == std::string::npos) return false;
+  return host.find_first_not_of("0123456789.") != std::string::npos;
+}
+
+// "harbor.example.com" -> "example.com".
+std::string last_two_labels(const std::string& host) {
+  size_t last = host.rfind('.');
+  if (last == std::string::npos || last == 0) return host;
+  size_t before = host.rfind('.', last - 1);
+  return before == std::string::npos ? host : host.substr(before + 1);
+}
+
+bool has_port(const Url& u) {
+  size_t colon = u.authority.rfind(':');
+  size_t bracket = u.authority.rfind(']');
+  return colon != std::string::npos && (bracket == std::string::npos || bracket < colon);
+}
+
+}  // namespace
+
+bool token_realm_trusted(std::string_view registry, std::string_view realm, const std::vector<std::string>& allowed) {
+  Url r = Url::parse(realm);
+  std::string realm_host = r.host();
+  std::string registry_host = Url::parse(fmt::format("https://{}/", registry)).host();
+  if (realm_host == registry_host) return true;
+  for (const auto& a : allowed) {
+    Url entry = Url::parse(fmt::format("{}://{}/", r.scheme, a));
+    if (entry.host() == realm_host && (!has_port(entry) || entry.origin() == r.origin())) return true;
+  }
+  return has_domain(realm_host) && has_domain(registry_host) && last_two_labels(realm_host) == last_two_labels(registry_host);
+}
+
 constexpr double kMaxTokenLifetime = 24 * 3600;
 
 BearerToken parse_token_response(std::string_view body, SteadyClock::time_point now) {
@@ -111,6 +147,17 @@ void Authenticator::login_failed(const std::string& what) const {
 }
 
 std::string Authenticator::fetch_token(const std::string& realm, const std::string& service, const std::string& scope) {
+  // The registry's challenge names the token service, and the credentials go there as Basic: a
+  // registry (or someone in between) must not be able to send them to a host of its choosing.
+  if (!credentials_.anonymous() && !token_realm_trusted(registry_, realm, http_.options().allowed_token_realms)) {
+    Url r = Url::parse(realm);
+    std::string host = r.host().find(':') == std::string::npos ? r.host() : "[" + r.host() + "]";
+    throw Error(ErrorKind::Remote,
+                fmt::format("the token service of {} is on another host ({}): the credentials of user \"{}\" are not "
+                            "sent there",
+                            registry_, r.authority, credentials_.username),
+                fmt::format("if {} is the token service of {}, allow it with --allow-token-realm {}", host, registry_, host));
+  }
   std::string url = realm;
   if (!service.empty()) url = set_query_param(url, "service", service);
   // Several scopes go as repeated `scope` parameters.

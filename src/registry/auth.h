@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "registry/challenge.h"
 #include "registry/credentials.h"
@@ -31,6 +32,14 @@ struct BearerToken {
 // The token counts as expired a little early so it is never sent in its last seconds.
 // Throws Error(Remote) when there is no token in it.
 BearerToken parse_token_response(std::string_view body, SteadyClock::time_point now);
+
+// Whether the registry's credentials may go to the token service at `realm` (a URL) that
+// `registry` ("harbor.example.com", "127.0.0.1:5000") named in its Bearer challenge: when the realm
+// is on the registry's host or, for host names, in the same domain (the same last two labels:
+// harbor.example.com and auth.example.com; ports may differ), or on a host in `allowed` (a host,
+// or host:port for that port only). IP addresses and single-label names such as localhost match
+// only themselves.
+bool token_realm_trusted(std::string_view registry, std::string_view realm, const std::vector<std::string>& allowed);
 
 class TokenCache {
  public:

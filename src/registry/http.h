@@ -29,6 +29,9 @@ struct HttpOptions {
   bool insecure_skip_verify = false;    // accept any server certificate
   double connect_timeout_s = 30;
   double stall_timeout_s = 60;          // abort when no byte moved for this long
+  // --allow-token-realm: hosts ("auth.example.net", "10.0.0.7:8443") outside the registry's own
+  // host and domain that may receive its credentials as its token service (see auth.h).
+  std::vector<std::string> allowed_token_realms;
   // Receives one line per exchange ("PUT https://h/v2/... -> 201"); never headers or bodies.
   std::function<void(std::string_view)> log;
 };

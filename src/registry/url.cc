@@ -111,6 +111,17 @@ std::string Url::origin() const {
   return scheme + "://" + host;
 }
 
+std::string Url::host() const {
+  std::string h = lower(authority);
+  if (!h.empty() && h[0] == '[') {
+    size_t close = h.find(']');
+    return close == std::string::npos ? h.substr(1) : h.substr(1, close - 1);
+  }
+  h = h.substr(0, h.rfind(':'));
+  if (!h.empty() && h.back() == '.') h.pop_back();
+  return h;
+}
+
 std::string resolve_location(std::string_view base_text, std::string_view location) {
   if (location.empty()) throw Error(ErrorKind::Remote, "the registry sent an empty Location header");
   if (has_control_or_space(location)) bad_url(location, "contains spaces or control characters");

@@ -20,6 +20,8 @@ struct Url {
   std::string str() const;
   // Lowercased authority with the scheme's default port made explicit: what "same host" means.
   std::string origin() const;
+  // The authority's host, lowercased, without port, IPv6 brackets or a trailing dot.
+  std::string host() const;
 };
 
 // Resolves a Location header against the URL of the request it answered (RFC 3986 §5.2), so

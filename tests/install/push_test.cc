@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "env/fault_proxy.h"
 #include "harbor/api.h"
 #include "harness.h"
 #include "install/relocation.h"
@@ -274,19 +275,109 @@ TEST(Push, AnInterruptedPushFinishesOnReRun) {
   }
 }
 
+// The same target reached as "localhost" names its token service as 127.0.0.1: another host, which
+// gets the password only with --allow-token-realm.
+TEST(Push, CredentialsReachAnotherHostsTokenServiceOnlyWhenAllowed) {
+  const auto& b = full_bundle();
+  Target target;
+  target.harbor().create_project("ai-saas");
+  const std::string elsewhere = "localhost:" + target.host().substr(target.host().find(':') + 1);
+  std::vector<std::string> args = {"push",    b.path.string(), "--key",        factory().public_key().string(),
+                                   "--registry", elsewhere,   "--project", "ai-saas", "--plain-http", "--json"};
+  RunResult refused = install(args, target.env());
+  EXPECT_EQ(refused.exit_code, 6) << said(refused);
+  EXPECT_NE(refused.err.find("the token service of " + elsewhere + " is on another host (" + target.host() + ")"),
+            std::string::npos)
+      << said(refused);
+  EXPECT_NE(refused.err.find("--allow-token-realm 127.0.0.1"), std::string::npos) << said(refused);
+  EXPECT_EQ(target.harbor().count_requests("GET", "/service/token"), 0u);
+
+  args.insert(args.end(), {"--allow-token-realm", "127.0.0.1"});
+  nlohmann::json report = pushed(install(args, target.env()));
+  EXPECT_EQ(report["tagsWritten"], b.lock.images.size() + 1) << report.dump();
+}
+
+// Tags move one by one: when one cannot be written, the error says which moved and which did not,
+// the chart's tag (what helm installs from) has not moved, and a re-run moves the rest.
+TEST(Push, ATagThatCannotMoveLeavesTheChartTagAndAReRunMovesTheRest) {
+  const auto& b = full_bundle();
+  Target target;
+  target.harbor().create_project("ai-saas");
+  testenv::FaultProxy proxy(std::stoi(target.host().substr(target.host().find(':') + 1)));
+  bundle::ArchiveReader reader(b.path);
+  sign::TrustedKeys keys = sign::TrustedKeys::from_files({factory().public_key()});
+  util::Progress quiet(util::Progress::Mode::Quiet);
+  VerifiedBundle verified = verify_bundle(reader, keys, {}, quiet);
+  Relocation relocation = relocate(verified.root, verified.lock, {proxy.host(), "ai-saas", false});
+  registry::Credentials admin{target.harbor().admin_user(), target.harbor().admin_password(), "test"};
+  harbor::HarborApi api(proxy.host(), plain_http(), admin);
+  registry::RegistryOptions ro;
+  ro.http.plain_http = true;
+  ro.credentials = admin;
+  registry::RegistryClient client(proxy.host(), ro);
+  ASSERT_EQ(relocation.images.size(), 4u);
+  auto tag_of = [&](const RelocatedImage& i) { return proxy.host() + "/" + i.repository + ":" + i.tag; };
+  const std::string chart_tag = proxy.host() + "/" + relocation.chart.repository + ":" + relocation.chart.tag;
+
+  const RelocatedImage& refused = relocation.images[2];
+  int rule = proxy.add(testenv::FaultRule::respond("PUT", "/v2/" + refused.repository + "/manifests/" + refused.tag, 400));
+  try {
+    push_bundle(reader, verified, relocation, client, api, keys, {}, quiet);
+    ADD_FAILURE() << "the push went through";
+  } catch (const Error& e) {
+    EXPECT_EQ(proxy.faults(rule), 1u);
+    std::string what = e.what();
+    EXPECT_NE(what.find(fmt::format("; tags moved: {}, {}; not moved: {}, {}, {}", tag_of(relocation.images[0]),
+                                    tag_of(relocation.images[1]), tag_of(refused), tag_of(relocation.images[3]),
+                                    chart_tag)),
+              std::string::npos)
+        << what;
+    EXPECT_NE(e.hint().find("re-run the push"), std::string::npos) << e.hint();
+  }
+  // Signature tags are written before these, so each repository has one already.
+  auto has_tag = [&](const std::string& repository, const std::string& tag) {
+    auto tags = target.tags(repository);
+    return std::find(tags.begin(), tags.end(), tag) != tags.end();
+  };
+  EXPECT_FALSE(has_tag(relocation.chart.repository, relocation.chart.tag)) << "the chart's tag moved before every image's";
+  EXPECT_TRUE(has_tag(relocation.images[1].repository, relocation.images[1].tag));
+  EXPECT_FALSE(has_tag(refused.repository, refused.tag));
+
+  proxy.clear();
+  PushReport report = push_bundle(reader, verified, relocation, client, api, keys, {}, quiet);
+  EXPECT_EQ(report.tags_unchanged, 2u);
+  EXPECT_EQ(report.tags_written, 3u);
+  EXPECT_EQ(report.signatures_verified, b.lock.images.size() + 1);
+  EXPECT_TRUE(has_tag(relocation.chart.repository, relocation.chart.tag));
+  EXPECT_TRUE(has_tag(refused.repository, refused.tag));
+}
+
+// A base bundle and a delta against it, built once for the tests that need both.
+struct DeltaPair {
+  testenv::BuiltBundle base, delta;
+};
+const DeltaPair& delta_pair() {
+  static const DeltaPair pair = [] {
+    testenv::BundleSpec base_spec;
+    base_spec.images = {"postgres", "backend"};
+    auto base = factory().build(base_spec, scratch("base.tar.zst"));
+    testenv::BundleSpec delta_spec = base_spec;
+    delta_spec.release = 2;
+    delta_spec.base = base.path;
+    auto delta = factory().build(delta_spec, scratch("delta.tar.zst"));
+    return DeltaPair{base, delta};
+  }();
+  return pair;
+}
+
 TEST(Push, ADeltaNeedsItsBaseInTheTarget) {
-  testenv::BundleSpec base_spec;
-  base_spec.images = {"postgres", "backend"};
-  auto base = factory().build(base_spec, scratch("base.tar.zst"));
-  testenv::BundleSpec delta_spec = base_spec;
-  delta_spec.release = 2;
-  delta_spec.base = base.path;
-  auto delta = factory().build(delta_spec, scratch("delta.tar.zst"));
+  const auto& [base, delta] = delta_pair();
   bundle::Root delta_root = root_of(delta.path);
   ASSERT_FALSE(delta_root.omitted_blobs.empty());
 
   Target target;
-  RunResult lacking = target.push(delta.path, {"--create-project"});
+  target.harbor().create_project("ai-saas");
+  RunResult lacking = target.push(delta.path);
   EXPECT_EQ(lacking.exit_code, 6) << said(lacking);
   EXPECT_NE(lacking.err.find("is a delta against sealift-test-app 1.0.0"), std::string::npos) << said(lacking);
   size_t n = delta_root.omitted_blobs.size();
@@ -306,6 +397,24 @@ TEST(Push, ADeltaNeedsItsBaseInTheTarget) {
   EXPECT_EQ(target.crane_digest(reference + ":1.0.0"), base.fixtures.image("backend").digest);
   RunResult cosign = target.cosign_verify(reference + "@" + backend.digest, factory().public_key());
   EXPECT_EQ(cosign.exit_code, 0) << said(cosign);
+}
+
+// A project made for a delta whose base is not there would only be left behind empty: the check
+// comes before the project is created, as in the dry run.
+TEST(Push, ADeltaIntoAMissingProjectCreatesNothing) {
+  const auto& delta = delta_pair().delta;
+  Target target;
+  RunResult lacking = target.push(delta.path, {"--create-project"});
+  EXPECT_EQ(lacking.exit_code, 6) << said(lacking);
+  EXPECT_NE(lacking.err.find("is a delta against sealift-test-app 1.0.0, but project \"ai-saas\" does not exist on " +
+                             target.host()),
+            std::string::npos)
+      << said(lacking);
+  EXPECT_NE(lacking.err.find("push the base bundle (sealift-test-app 1.0.0) first"), std::string::npos) << said(lacking);
+  harbor::HarborApi api(target.host(), plain_http(), {target.harbor().admin_user(), target.harbor().admin_password(), "test"});
+  EXPECT_FALSE(api.project_exists("ai-saas")) << "an empty project was left behind";
+  EXPECT_EQ(target.harbor().count_requests("POST", "/api/v2.0/projects"), 0u);
+  EXPECT_EQ(target.harbor().count_requests("PUT", "/manifests/"), 0u);
 }
 
 TEST(Push, SplitPartsOfAPlatformFilteredBundleArePushedInPlaceAndSourceHostsCanBeKept) {

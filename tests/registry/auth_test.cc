@@ -155,6 +155,42 @@ TEST(Auth, BearerTokensFromTheHarborStandIn) {
   EXPECT_FALSE(pushed.empty());
 }
 
+// The Bearer challenge names the token service, and the registry's password goes there as Basic
+// credentials: only to the registry's own host or domain, or to a host the user allowed. The same
+// stand-in reached as "localhost" names its realm as 127.0.0.1, another host as far as credentials go.
+TEST(Auth, CredentialsGoOnlyToATokenRealmTheUserTrusts) {
+  HarborLike harbor(std::vector<std::string>{"ai-saas", "open:public"});
+  Credentials admin{harbor.admin_user(), harbor.admin_password(), "--username/--password-stdin"};
+  RegistryClient direct(harbor.host(), plain(admin));
+  round_trip(direct, "ai-saas/backend");
+  round_trip(direct, "open/tool");
+  const std::string port = harbor.host().substr(harbor.host().find(':') + 1);
+  const std::string elsewhere = "localhost:" + port;
+
+  size_t tokens = harbor.count_requests("GET", "/service/token");
+  RegistryClient refused(elsewhere, plain(admin));
+  Error e = error_of([&] { refused.resolve("ai-saas/backend", "v1"); });
+  EXPECT_EQ(e.kind(), ErrorKind::Remote);
+  EXPECT_EQ(std::string(e.what()),
+            "the token service of " + elsewhere + " is on another host (127.0.0.1:" + port +
+                "): the credentials of user \"admin\" are not sent there")
+      << e.what();
+  EXPECT_NE(e.hint().find("--allow-token-realm 127.0.0.1"), std::string::npos) << e.hint();
+  EXPECT_EQ(harbor.count_requests("GET", "/service/token"), tokens) << "the token service was asked";
+
+  // Without credentials there is nothing to leak: anonymous tokens come from any realm.
+  RegistryClient anonymous(elsewhere, plain());
+  EXPECT_EQ(anonymous.resolve("open/tool", "v1").media_type, oci::media::kOciManifest);
+  EXPECT_GT(harbor.count_requests("GET", "/service/token"), tokens);
+
+  // Allowed by the user (--allow-token-realm): the private project's manifest is readable, so the
+  // credentials reached the token service.
+  RegistryOptions o = plain(admin);
+  o.http.allowed_token_realms = {"127.0.0.1"};
+  RegistryClient allowed(elsewhere, o);
+  EXPECT_EQ(allowed.resolve("ai-saas/backend", "v1").media_type, oci::media::kOciManifest);
+}
+
 TEST(Auth, ExpiredTokensAreRenewed) {
   // Tokens that live 2 s (the registry allows 60 s of clock skew, so the client's own expiry
   // decides): pushes spread over longer than that keep working.

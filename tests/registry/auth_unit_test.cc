@@ -62,6 +62,36 @@ TEST(TokenCache, ExpiresAndForgetsOnlyTheRejectedToken) {
   EXPECT_FALSE(cache.get("repository:a:pull", now));
 }
 
+TEST(TokenRealm, TheRegistrysHostAndDomainAreTrusted) {
+  EXPECT_TRUE(token_realm_trusted("harbor.example.com", "https://harbor.example.com/service/token", {}));
+  EXPECT_TRUE(token_realm_trusted("harbor.example.com", "https://auth.example.com/token", {}));
+  EXPECT_TRUE(token_realm_trusted("Harbor.Example.COM:8443", "https://x.y.example.com./token", {}));
+  EXPECT_TRUE(token_realm_trusted("docker.io", "https://auth.docker.io/token", {}));
+  EXPECT_TRUE(token_realm_trusted("127.0.0.1:5000", "http://127.0.0.1:5001/token", {})) << "ports may differ";
+  EXPECT_TRUE(token_realm_trusted("localhost:5000", "http://localhost/token", {}));
+  EXPECT_TRUE(token_realm_trusted("[::1]:5000", "http://[::1]:8080/token", {}));
+}
+
+TEST(TokenRealm, OtherHostsAreTrustedOnlyWhenAllowed) {
+  EXPECT_FALSE(token_realm_trusted("harbor.example.com", "https://tokens.example.net/token", {}));
+  EXPECT_FALSE(token_realm_trusted("harbor.example.com", "https://example.com.evil.net/token", {}));
+  EXPECT_FALSE(token_realm_trusted("example.com", "https://notexample.com/token", {}));
+  // IP addresses and single-label names have no domain: only the same host.
+  EXPECT_FALSE(token_realm_trusted("10.1.2.3", "https://10.9.2.3/token", {}));
+  EXPECT_FALSE(token_realm_trusted("127.0.0.1:5000", "http://localhost:5000/token", {}));
+  EXPECT_FALSE(token_realm_trusted("localhost:5000", "http://127.0.0.1:5000/token", {}));
+  EXPECT_FALSE(token_realm_trusted("registry", "http://auth/token", {}));
+  EXPECT_FALSE(token_realm_trusted("[::1]:5000", "http://[::2]:5000/token", {}));
+
+  EXPECT_TRUE(token_realm_trusted("harbor.example.com", "https://tokens.example.net/token", {"Tokens.Example.NET"}));
+  EXPECT_TRUE(token_realm_trusted("localhost:5000", "http://127.0.0.1:5001/token", {"127.0.0.1"}));
+  // With a port, only that port.
+  EXPECT_TRUE(token_realm_trusted("h.example.com", "https://10.0.0.7:8443/token", {"10.0.0.7:8443"}));
+  EXPECT_FALSE(token_realm_trusted("h.example.com", "https://10.0.0.7:9443/token", {"10.0.0.7:8443"}));
+  EXPECT_TRUE(token_realm_trusted("h.example.com", "https://tokens.example.net/token", {"tokens.example.net:443"}));
+  EXPECT_FALSE(token_realm_trusted("h.example.com", "https://tokens.example.net/token", {"other.example.net"}));
+}
+
 TEST(Scope, RepositoryScope) { EXPECT_EQ(repository_scope("proj/app", "pull,push"), "repository:proj/app:pull,push"); }
 
 }  // namespace
