@@ -151,7 +151,7 @@ std::string Authenticator::fetch_token(const std::string& realm, const std::stri
   // registry (or someone in between) must not be able to send them to a host of its choosing.
   if (!credentials_.anonymous() && !token_realm_trusted(registry_, realm, http_.options().allowed_token_realms)) {
     Url r = Url::parse(realm);
-    std::string host = r.host().find(':') == std::string::npos ? r.host() : "[" + r.host() + "]";
+    std::string host = r.host().find(':') == std::string::npos ? r.host() : fmt::format("[{}]", r.host());
     throw Error(ErrorKind::Remote,
                 fmt::format("the token service of {} is on another host ({}): the credentials of user \"{}\" are not "
                             "sent there",
