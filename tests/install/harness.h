@@ -39,6 +39,24 @@ inline const testenv::BuiltBundle& full_bundle() {
   return b;
 }
 
+// A base bundle (two images) and a delta against it, built once for the tests that need both.
+struct DeltaPair {
+  testenv::BuiltBundle base, delta;
+};
+inline const DeltaPair& delta_pair() {
+  static const DeltaPair pair = [] {
+    testenv::BundleSpec base_spec;
+    base_spec.images = {"postgres", "backend"};
+    auto base = factory().build(base_spec, factory().dir() / "base.tar.zst");
+    testenv::BundleSpec delta_spec = base_spec;
+    delta_spec.release = 2;
+    delta_spec.base = base.path;
+    auto delta = factory().build(delta_spec, factory().dir() / "delta.tar.zst");
+    return DeltaPair{base, delta};
+  }();
+  return pair;
+}
+
 inline std::string entry_text(const fs::path& bundle, const std::string& entry) {
   return bundle::ArchiveReader(bundle).read_small(entry, 1ull << 30);
 }

@@ -352,24 +352,6 @@ TEST(Push, ATagThatCannotMoveLeavesTheChartTagAndAReRunMovesTheRest) {
   EXPECT_TRUE(has_tag(refused.repository, refused.tag));
 }
 
-// A base bundle and a delta against it, built once for the tests that need both.
-struct DeltaPair {
-  testenv::BuiltBundle base, delta;
-};
-const DeltaPair& delta_pair() {
-  static const DeltaPair pair = [] {
-    testenv::BundleSpec base_spec;
-    base_spec.images = {"postgres", "backend"};
-    auto base = factory().build(base_spec, scratch("base.tar.zst"));
-    testenv::BundleSpec delta_spec = base_spec;
-    delta_spec.release = 2;
-    delta_spec.base = base.path;
-    auto delta = factory().build(delta_spec, scratch("delta.tar.zst"));
-    return DeltaPair{base, delta};
-  }();
-  return pair;
-}
-
 TEST(Push, ADeltaNeedsItsBaseInTheTarget) {
   const auto& [base, delta] = delta_pair();
   bundle::Root delta_root = root_of(delta.path);

@@ -283,13 +283,7 @@ TEST(Verify, SplitBundlesVerifyFromTheirParts) {
 }
 
 TEST(Verify, ADeltaBundleVerifiesWithoutTheBlobsItLeavesOut) {
-  testenv::BundleSpec base_spec;
-  base_spec.images = {"postgres", "backend"};
-  auto base = factory().build(base_spec, scratch("base.tar.zst"));
-  testenv::BundleSpec delta_spec = base_spec;
-  delta_spec.release = 2;
-  delta_spec.base = base.path;
-  auto delta = factory().build(delta_spec, scratch("delta.tar.zst"));
+  const auto& [base, delta] = delta_pair();
 
   RunResult r = verify(delta.path, {"--key", factory().public_key().string(), "--json"});
   ASSERT_EQ(r.exit_code, 0) << said(r);
