@@ -86,7 +86,7 @@ export GOFLAGS="-mod=readonly -buildvcs=false" GOTOOLCHAIN=auto CGO_ENABLED=0
 mkdir -p "$PEERS/bin"
 
 # run_go NAME VERSION CMD...: runs a go command quietly; on failure prints the peer, its version
-# and the last 40 lines of the command's output, and exits.
+# and the last 40 lines of the command's output, and returns 1 (callers clean up, then exit).
 run_go() {
   local name=$1 version=$2; shift 2
   local out; out=$(mktemp "$PEERS/.log-$name.XXXXXX")
@@ -95,7 +95,7 @@ run_go() {
     log "last 40 lines of the go command's output:"
     tail -n 40 "$out" >&2
     rm -f "$out"
-    exit 1
+    return 1
   fi
   rm -f "$out"
 }
@@ -109,7 +109,8 @@ go_install() {
   log "building $name $version from the Go module proxy"
   local tmp; tmp=$(mktemp -d "$PEERS/.build-$name.XXXXXX")
   local t0=$SECONDS
-  run_go "$name" "$version" env GOBIN="$tmp" go install -trimpath -ldflags "-s -w $ld" "$pkg@$version"
+  run_go "$name" "$version" env GOBIN="$tmp" go install -trimpath -ldflags "-s -w $ld" "$pkg@$version" ||
+    { rm -rf "$tmp"; exit 1; }
   mkdir -p "$dir" && mv "$tmp/$name" "$dir/$name.new" && mv "$dir/$name.new" "$dir/$name" && rm -rf "$tmp"
   log "built $name $version in $((SECONDS - t0)) s"
 }
@@ -137,7 +138,8 @@ go_wrapped() {
   if [ "$ok" = 0 ]; then
     log "building $name $version (locked wrapper module scripts/peers/$name)"
     local tmp t0=$SECONDS; tmp=$(mktemp -d "$PEERS/.build-$name.XXXXXX")
-    (cd "$src" && run_go "$name" "$version" go build -mod=readonly -trimpath -ldflags "-s -w $ld" -o "$tmp/" "$@") || exit 1
+    (cd "$src" && run_go "$name" "$version" go build -mod=readonly -trimpath -ldflags "-s -w $ld" -o "$tmp/" "$@") ||
+      { rm -rf "$tmp"; exit 1; }
     rm -rf "$dir.new" && mv "$tmp" "$dir.new" && rm -rf "$dir" && mv "$dir.new" "$dir"
     log "built $name $version in $((SECONDS - t0)) s"
   fi
@@ -189,7 +191,8 @@ if [ "$want_cluster" = 1 ]; then
   st="$PEERS/kwok-$KWOK_VERSION/stages.yaml"
   if [ ! -f "$st" ]; then
     dl=$(mktemp "$PEERS/.log-kwok.XXXXXX")
-    run_go kwok-stages "$KWOK_VERSION" sh -c "go mod download -json 'sigs.k8s.io/kwok@$KWOK_VERSION' > '$dl'"
+    run_go kwok-stages "$KWOK_VERSION" sh -c "go mod download -json 'sigs.k8s.io/kwok@$KWOK_VERSION' > '$dl'" ||
+      { rm -f "$dl"; exit 1; }
     src=$(sed -n 's/.*"Dir": "\(.*\)".*/\1/p' "$dl"); rm -f "$dl"
     { for f in "$src"/kustomize/stage/{node/fast,node/heartbeat-with-lease,pod/fast,volume/fast}/*.yaml; do
         grep -q '^kind: Stage$' "$f" || continue
