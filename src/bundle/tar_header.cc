@@ -47,22 +47,29 @@ std::string entry_header(const std::string& name, uint64_t size, int64_t mtime) 
   ArchivePtr a(archive_write_new(), archive_write_free);
   EntryPtr e(archive_entry_new(), archive_entry_free);
   if (!a || !e) throw Error(ErrorKind::Internal, "cannot create a tar writer");
-  std::string out;
-  auto append = [](archive*, void* sink, const void* buf, size_t n) -> la_ssize_t {
-    static_cast<std::string*>(sink)->append(static_cast<const char*>(buf), n);
+  // Only the header is wanted: once it is written the sink refuses more, so closing does not pad
+  // out `size` bytes of data (and the writer still frees everything it holds).
+  struct Sink {
+    std::string out;
+    bool full = false;
+  } sink;
+  auto append = [](archive*, void* to, const void* buf, size_t n) -> la_ssize_t {
+    auto* s = static_cast<Sink*>(to);
+    if (s->full) return -1;
+    s->out.append(static_cast<const char*>(buf), n);
     return static_cast<la_ssize_t>(n);
   };
   describe_entry(e.get(), name, size, mtime);
   if (archive_write_set_format_pax_restricted(a.get()) != ARCHIVE_OK ||
       archive_write_set_bytes_per_block(a.get(), 0) != ARCHIVE_OK ||
-      archive_write_open(a.get(), &out, nullptr, append, nullptr) != ARCHIVE_OK ||
+      archive_write_open(a.get(), &sink, nullptr, append, nullptr) != ARCHIVE_OK ||
       archive_write_header(a.get(), e.get()) != ARCHIVE_OK) {
     const char* why = archive_error_string(a.get());
     throw Error(ErrorKind::Internal, fmt::format("cannot write a tar header: {}", why ? why : "libarchive failed"));
   }
-  // Only the header is wanted: a close would pad out `size` bytes of data.
-  archive_write_fail(a.get());
-  return out;
+  sink.full = true;
+  archive_write_close(a.get());
+  return std::move(sink.out);
 }
 
 int64_t check_tar_header(std::span<const std::byte> header, const TocEntry& entry) {
