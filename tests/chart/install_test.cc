@@ -3,6 +3,9 @@
 // admission ("restricted" everywhere but Fluent Bit's namespace), and every workload rolls out.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include <nlohmann/json.hpp>
 
 #include "chart/render.h"
@@ -53,23 +56,37 @@ TEST_P(ChartInstall, InstallsAndRollsOutUnderPodSecurityRestricted) {
     EXPECT_EQ(p["status"]["phase"], "Running") << p["metadata"]["namespace"] << "/" << p["metadata"]["name"];
   }
   // Every controller created all its pods: a pod refused by Pod Security admission never exists.
-  for (const char* kind : {"deployments", "statefulsets", "daemonsets"}) {
-    auto r = cluster.kubectl({"get", kind, "--all-namespaces", "-l", "app.kubernetes.io/instance=" + release, "-o", "json"});
-    ASSERT_EQ(r.exit_code, 0) << r.err;
-    // The parsed document must outlive the loop: a range-for over a member of a temporary that
-    // operator[] returns would read freed memory (ASan caught it).
-    const nlohmann::json workloads = nlohmann::json::parse(r.out);
-    for (const auto& w : workloads.at("items")) {
-      const std::string who = std::string(kind) + " " + w["metadata"]["namespace"].get<std::string>() + "/" +
-                               w["metadata"]["name"].get<std::string>();
-      const auto& st = w["status"];
-      if (std::string(kind) == "daemonsets") {
-        EXPECT_EQ(st.value("numberReady", -1), st.value("desiredNumberScheduled", -2)) << who;
-      } else {
-        EXPECT_GE(st.value("readyReplicas", 0), 1) << who;
+  // A workload's status follows its pods' readiness a moment later (the controllers update it
+  // after helm's wait has seen the pods), so it is read until it agrees or a minute has passed.
+  auto not_ready = [&] {
+    std::vector<std::string> out;
+    for (const char* kind : {"deployments", "statefulsets", "daemonsets"}) {
+      auto r = cluster.kubectl({"get", kind, "--all-namespaces", "-l", "app.kubernetes.io/instance=" + release, "-o", "json"});
+      if (r.exit_code != 0) {
+        out.push_back(std::string(kind) + ": " + r.err);
+        continue;
+      }
+      // The parsed document must outlive the loop: a range-for over a member of a temporary that
+      // operator[] returns would read freed memory (ASan caught it).
+      const nlohmann::json workloads = nlohmann::json::parse(r.out);
+      for (const auto& w : workloads.at("items")) {
+        const std::string who = std::string(kind) + " " + w["metadata"]["namespace"].get<std::string>() + "/" +
+                                w["metadata"]["name"].get<std::string>();
+        const auto& st = w["status"];
+        bool ready = std::string(kind) == "daemonsets"
+                         ? st.value("numberReady", -1) == st.value("desiredNumberScheduled", -2)
+                         : st.value("readyReplicas", 0) >= 1;
+        if (!ready) out.push_back(who + " status " + st.dump());
       }
     }
+    return out;
+  };
+  std::vector<std::string> waiting = not_ready();
+  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+       !waiting.empty() && std::chrono::steady_clock::now() < deadline; waiting = not_ready()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
+  EXPECT_TRUE(waiting.empty()) << "not ready after a minute:\n" << testing::PrintToString(waiting);
   auto uninstall = cluster.helm({"uninstall", release, "--namespace", "sealift-system", "--wait"});
   EXPECT_EQ(uninstall.exit_code, 0) << uninstall.err;
 }
