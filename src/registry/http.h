@@ -32,7 +32,8 @@ struct HttpOptions {
   // --allow-token-realm: hosts ("auth.example.net", "10.0.0.7:8443") outside the registry's own
   // host and domain that may receive its credentials as its token service (see auth.h).
   std::vector<std::string> allowed_token_realms;
-  // Receives one line per exchange ("PUT https://h/v2/... -> 201"); never headers or bodies.
+  // Receives one line per exchange ("PUT https://h/v2/... -> 201"); never headers or bodies. Called
+  // from every transfer worker, several at once: the callee must be thread-safe.
   std::function<void(std::string_view)> log;
 };
 

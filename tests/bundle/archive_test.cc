@@ -118,7 +118,7 @@ TEST(ArchiveTest, ParallelReadersGetTheSameBytes) {
   ArchiveReader r(bundle);
 
   std::atomic<int> mismatches{0};
-  std::vector<std::thread> threads;
+  std::vector<std::jthread> threads;
   for (int t = 0; t < 6; ++t) {
     threads.emplace_back([&, t] {
       std::vector<size_t> order(payloads.size());

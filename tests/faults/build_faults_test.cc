@@ -141,7 +141,7 @@ void run_scenarios(const std::vector<Scenario>& scenarios) {
       EXPECT_TRUE(util::read_file(out) == clean) << "the re-run's bundle differs from a clean build";
     }
   };
-  std::vector<std::thread> workers;
+  std::vector<std::jthread> workers;
   for (int w = 0; w < 6; ++w) workers.emplace_back(worker);
   for (auto& w : workers) w.join();
 }

@@ -84,7 +84,7 @@ void run_scenarios(Target& target, const std::vector<Scenario>& scenarios) {
       EXPECT_EQ(c.reachable, clean.reachable);
     }
   };
-  std::vector<std::thread> workers;
+  std::vector<std::jthread> workers;
   for (int w = 0; w < 6; ++w) workers.emplace_back(worker);
   for (auto& w : workers) w.join();
 }
@@ -199,7 +199,7 @@ TEST(PushFaults, NoTagPointsAtMissingContentWhileAPushIsStalled) {
     FaultProxy proxy(target.port());
     int id = proxy.add(rule);
     RunResult result;
-    std::thread push([&] { result = target.push(proxy.host(), project, vendor_bundle().path); });
+    std::jthread push([&] { result = target.push(proxy.host(), project, vendor_bundle().path); });
     bool stalled = proxy.wait_for_faults(1, kHangLimit);
     // Several looks while the connection hangs (the client cuts it after its stall timeout).
     for (int look = 0; stalled && look < 3 && proxy.stalled() > 0; ++look) {
@@ -236,7 +236,7 @@ TEST(PushFaults, PermanentFaultsEndWithAClearErrorInBoundedTime) {
       {"502 on every manifest PUT", FaultRule::respond("PUT", "/manifests/", 502, -1), {"502", "after 6 attempts"}},
       {"429 on every upload session", too_many, {"429", "rate limiting"}},
   };
-  std::vector<std::thread> threads;
+  std::vector<std::jthread> threads;
   std::mutex mu;
   for (size_t i = 0; i < cases.size(); ++i) {
     threads.emplace_back([&, i] {

@@ -31,7 +31,7 @@ TEST(RegistryRestart, MidPush) {
     FaultProxy proxy(target.port());
     proxy.add(hold_nth("PUT", "/blobs/uploads/", 3));
     RunResult result;
-    std::thread push([&] { result = target.push(proxy.host(), "back-soon", vendor_bundle().path); });
+    std::jthread push([&] { result = target.push(proxy.host(), "back-soon", vendor_bundle().path); });
     ASSERT_TRUE(proxy.wait_for_faults(1, kHangLimit));
     registry.kill();
     std::this_thread::sleep_for(std::chrono::seconds(2));
@@ -51,7 +51,7 @@ TEST(RegistryRestart, MidPush) {
     FaultProxy proxy(target.port());
     proxy.add(hold_nth("PUT", "/blobs/uploads/", 3));
     RunResult result;
-    std::thread push([&] { result = target.push(proxy.host(), "gone", vendor_bundle().path); });
+    std::jthread push([&] { result = target.push(proxy.host(), "gone", vendor_bundle().path); });
     ASSERT_TRUE(proxy.wait_for_faults(1, kHangLimit));
     registry.kill();
     push.join();
@@ -92,7 +92,7 @@ TEST(RegistryRestart, MidBuild) {
     FaultProxy proxy(upstream.port());
     proxy.add(hold_nth("GET", "/blobs/", 3));
     RunResult result;
-    std::thread run([&] { result = build(proxy.host(), out, cache); });
+    std::jthread run([&] { result = build(proxy.host(), out, cache); });
     ASSERT_TRUE(proxy.wait_for_faults(1, kHangLimit));
     upstream.kill();
     if (back_soon) {

@@ -3,6 +3,7 @@
 // verifies. Wrong passwords and missing projects must give clear errors, and no password may
 // appear in any log.
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -55,6 +56,15 @@ oci::Digest round_trip(RegistryClient& client, const std::string& repository) {
   return pulled.root.digest;
 }
 
+// Collects the request log; transfer workers call it several at once.
+std::function<void(std::string_view)> logger(std::string& log) {
+  auto mu = std::make_shared<std::mutex>();
+  return [&log, mu](std::string_view line) {
+    std::lock_guard lock(*mu);
+    log += std::string(line) + "\n";
+  };
+}
+
 // Everything a log could leak the password as.
 void expect_not_in(const std::string& text, const std::string& user, const std::string& password, const std::string& where) {
   EXPECT_EQ(text.find(password), std::string::npos) << "password in " << where;
@@ -73,7 +83,7 @@ TEST(Auth, HtpasswdBasic) {
   Registry reg(ro);
   std::string log;
   RegistryOptions o = plain({ro.user, ro.password, "--username/--password-stdin"});
-  o.http.log = [&](std::string_view line) { log += std::string(line) + "\n"; };
+  o.http.log = logger(log);
   RegistryClient client(reg.host(), o);
   EXPECT_FALSE(round_trip(client, "basic/app").empty());
   EXPECT_NE(log.find("-> 201"), std::string::npos) << log;
@@ -103,7 +113,7 @@ TEST(Auth, BearerTokensFromTheHarborStandIn) {
   HarborLike harbor(std::vector<std::string>{"ai-saas"});
   std::string log;
   RegistryOptions o = plain({harbor.admin_user(), harbor.admin_password(), "--username/--password-stdin"});
-  o.http.log = [&](std::string_view line) { log += std::string(line) + "\n"; };
+  o.http.log = logger(log);
   RegistryClient client(harbor.host(), o);
   oci::Digest pushed = round_trip(client, "ai-saas/backend");
   // The real registry checked the tokens: the requests went through it.

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <string>
 #include <vector>
@@ -40,7 +41,9 @@ inline oci::Descriptor describe(const std::string& bytes, std::string media_type
   return d;
 }
 
-// Content kept in memory: a ContentSource for pushes and a ContentTarget for pulls.
+// Content kept in memory: a ContentSource for pushes and a ContentTarget for pulls. Transfer workers
+// call it several at once (the ContentTarget contract), so every call made during a transfer takes
+// the lock; tests read the maps directly only after the transfer returned.
 class MemoryContent : public ContentSource, public ContentTarget {
  public:
   std::map<oci::Digest, std::string> blobs;
@@ -78,22 +81,34 @@ class MemoryContent : public ContentSource, public ContentTarget {
     return m;
   }
 
-  std::string manifest_bytes(const oci::Descriptor& d) override { return manifests.at(d.digest); }
+  std::string manifest_bytes(const oci::Descriptor& d) override {
+    std::lock_guard lock(mu_);
+    return manifests.at(d.digest);
+  }
   std::unique_ptr<io::Source> open_blob(const oci::Descriptor& d, uint64_t offset) override {
+    std::lock_guard lock(mu_);
     ++opens;
     const std::string& b = blobs.at(d.digest);
     return std::make_unique<Slice>(b, offset);
   }
 
-  bool has_blob(const oci::Descriptor& d) override { return blobs.count(d.digest) > 0; }
+  bool has_blob(const oci::Descriptor& d) override {
+    std::lock_guard lock(mu_);
+    return blobs.count(d.digest) > 0;
+  }
   std::unique_ptr<BlobWriter> write_blob(const oci::Descriptor& d) override {
     return std::make_unique<Writer>(*this, d.digest);
   }
-  void put_manifest(const oci::Manifest& m) override { manifests[m.digest()] = m.bytes(); }
+  void put_manifest(const oci::Manifest& m) override {
+    std::lock_guard lock(mu_);
+    manifests[m.digest()] = m.bytes();
+  }
 
   int opens = 0;
 
  private:
+  std::mutex mu_;
+
   class Slice : public io::Source {
    public:
     Slice(const std::string& s, uint64_t offset) : src_(std::span<const std::byte>(
@@ -107,7 +122,10 @@ class MemoryContent : public ContentSource, public ContentTarget {
    public:
     Writer(MemoryContent& c, oci::Digest d) : c_(c), d_(std::move(d)) {}
     void write(std::span<const std::byte> buf) override { sink_.write(buf); }
-    void commit() override { c_.blobs[d_] = std::move(sink_.out); }
+    void commit() override {
+      std::lock_guard lock(c_.mu_);
+      c_.blobs[d_] = std::move(sink_.out);
+    }
 
    private:
     MemoryContent& c_;
