@@ -53,6 +53,9 @@ void print_report(const PushFlags& f, const install::VerifiedBundle& v, const in
       j["tagsUnchanged"] = p.tags_unchanged;
       j["signaturesMerged"] = p.signatures_merged;
       j["signaturesVerified"] = p.signatures_verified;
+      j["referrersPushed"] = p.referrers_pushed;
+      j["referrersTagged"] = p.referrers_tagged;
+      j["referrersVerified"] = p.referrers_verified;
     }
     fmt::print("{}\n", j.dump());
     return;
@@ -71,8 +74,13 @@ void print_report(const PushFlags& f, const install::VerifiedBundle& v, const in
              p.blobs_uploaded, util::human_bytes(p.bytes_uploaded), p.blobs_mounted, p.blobs_skipped,
              p.manifests_pushed, p.tags_written, p.tags_unchanged);
   if (p.signatures_verified)
-    fmt::print("signatures: {} verified as stored in {} (what `cosign verify --key` checks)\n", p.signatures_verified,
-               r.registry);
+    fmt::print("signatures: {} verified as stored in {} (cosign v2 `.sig` form; what podman and CRI-O read)\n",
+               p.signatures_verified, r.registry);
+  if (p.referrers_verified)
+    fmt::print("signatures: {} verified as stored in {} (Sigstore bundles as OCI referrers{}; what cosign v3 reads)\n",
+               p.referrers_verified, r.registry,
+               p.referrers_tagged ? fmt::format(", {} listed in referrers tags: the registry has no referrers API", p.referrers_tagged)
+                                  : std::string());
 }
 
 void run_push(const PushFlags& f) {

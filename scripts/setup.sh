@@ -30,6 +30,7 @@ ROOT=$PWD
 PEERS=${SEALIFT_PEERS:-$HOME/.cache/sealift/peers}
 HELM_VERSION=v3.21.4
 COSIGN_VERSION=v2.6.4
+COSIGN3_VERSION=v3.1.3
 CRANE_VERSION=v0.21.9
 KWOK_VERSION=v0.8.0
 
@@ -153,6 +154,9 @@ go_install cosign "$COSIGN_VERSION" github.com/sigstore/cosign/v2/cmd/cosign "-X
 go_install crane "$CRANE_VERSION" github.com/google/go-containerregistry/cmd/crane
 link_peer "$PEERS/helm-$HELM_VERSION/helm" helm
 link_peer "$PEERS/cosign-$COSIGN_VERSION/cosign" cosign
+# cosign v3 (sigstore bundles, OCI 1.1 referrers) beside v2: both read what sealift writes.
+go_install cosign "$COSIGN3_VERSION" github.com/sigstore/cosign/v3/cmd/cosign "-X sigs.k8s.io/release-utils/version.gitVersion=$COSIGN3_VERSION"
+link_peer "$PEERS/cosign-$COSIGN3_VERSION/cosign" cosign3
 link_peer "$PEERS/crane-$CRANE_VERSION/crane" crane
 
 if [ "$want_bench" = 1 ]; then

@@ -23,6 +23,7 @@
 #include "sign/blob.h"
 #include "sign/key.h"
 #include "sign/sigmanifest.h"
+#include "sign/sigstore_bundle.h"
 #include "tool/artifact.h"
 #include "tool/elf.h"
 #include "util/error.h"
@@ -232,6 +233,18 @@ void add_signature(const sign::PrivateKey& key, const std::string& docker_refere
   manifest_out = m.descriptor();
 }
 
+// The same signature in cosign v3's form: a Sigstore bundle in a referrer manifest over `subject`.
+void add_sigstore_signature(const sign::PrivateKey& key, const oci::Descriptor& subject, const std::string& created,
+                            Content& content, oci::Descriptor& manifest_out) {
+  sign::SigstoreSignature sig = sign::sign_sigstore(key, subject, created);
+  content.add_document(sig.bundle);
+  content.add_document(std::string(sign::kEmptyConfig));
+  oci::Manifest m = oci::Manifest::parse(sig.manifest, oci::media::kOciManifest);
+  content.add_document(m.bytes());
+  manifest_out = m.descriptor();
+  manifest_out.artifact_type = std::string(sign::kSigstoreBundleMediaType);
+}
+
 // A tool binary to carry (--include-helm), checked before anything is pulled.
 struct ToolInput {
   std::string name, version, platform;
@@ -364,14 +377,20 @@ BuildResult build(const BuildOptions& o, util::Progress& progress) {
     oci::Descriptor sig;
     add_signature(key, img.locked->source.name(), img.carried.digest, content, sig);
     ri.signature = sig.digest;
+    oci::Descriptor referrer;
+    add_sigstore_signature(key, img.carried, root.created, content, referrer);
+    ri.referrer = referrer.digest;
     root.images.push_back(ri);
     entries.push_back({EntryKind::Image, ri.source, img.carried});
     entries.push_back({EntryKind::Signature,
                        img.locked->source.name() + ":" + img.carried.digest.tag_form() + ".sig", sig});
+    entries.push_back({EntryKind::Referrer, img.locked->source.name() + "@" + referrer.digest.str(), referrer});
   }
   std::string chart_repository = "charts/" + metadata.name;
   oci::Descriptor chart_sig;
   add_signature(key, chart_repository, chart.manifest.digest(), content, chart_sig);
+  oci::Descriptor chart_referrer;
+  add_sigstore_signature(key, chart.manifest.descriptor(), root.created, content, chart_referrer);
   std::string chart_tag = metadata.version;
   std::replace(chart_tag.begin(), chart_tag.end(), '+', '_');  // helm's tag rule for SemVer build metadata
   root.chart = {metadata.name,
@@ -380,11 +399,13 @@ BuildResult build(const BuildOptions& o, util::Progress& progress) {
                 chart.manifest.digest(),
                 chart.manifest.size(),
                 pkg.digest,
-                chart_sig.digest};
+                chart_sig.digest,
+                chart_referrer.digest};
   entries.push_back({EntryKind::Chart, root.chart.reference, chart.manifest.descriptor()});
   entries.back().descriptor.artifact_type = std::string(oci::media::kHelmConfig);
   entries.push_back({EntryKind::Signature, chart_repository + ":" + chart.manifest.digest().tag_form() + ".sig",
                      chart_sig});
+  entries.push_back({EntryKind::Referrer, chart_repository + "@" + chart_referrer.digest.str(), chart_referrer});
 
   // The helm binary as a tool artifact; sealift.json names its manifest and binary, so the root's
   // signature covers it (tools get no cosign signature of their own: nothing pushes them).

@@ -13,6 +13,7 @@ std::string_view kind_name(EntryKind kind) {
     case EntryKind::Signature: return "signature";
     case EntryKind::Chart: return "chart";
     case EntryKind::Tool: return "tool";
+    case EntryKind::Referrer: return "referrer";
   }
   return "image";
 }
@@ -62,6 +63,7 @@ std::vector<LayoutEntry> parse_index_json(const std::string& bytes) {
     else if (kind == "signature") e.kind = EntryKind::Signature;
     else if (kind == "chart") e.kind = EntryKind::Chart;
     else if (kind == "tool") e.kind = EntryKind::Tool;
+    else if (kind == "referrer") e.kind = EntryKind::Referrer;
     else throw Error(ErrorKind::Input, fmt::format("{}: unknown kind \"{}\"", where, kind));
     e.reference = ann(kRefNameAnnotation);
     e.descriptor = d;

@@ -22,7 +22,9 @@ inline constexpr std::string_view kRefNameAnnotation = "org.opencontainers.image
 inline constexpr std::string_view kContainerdNameAnnotation = "io.containerd.image.name";
 inline constexpr std::string_view kKindAnnotation = "dev.sealift.kind";
 
-enum class EntryKind { Image, Signature, Chart, Tool };
+// Referrer: a cosign v3 signature (Sigstore bundle artifact with a subject), named
+// "<repository>@<its own digest>" since it is pushed by digest, never tagged.
+enum class EntryKind { Image, Signature, Chart, Tool, Referrer };
 std::string_view kind_name(EntryKind kind);
 
 struct LayoutEntry {

@@ -60,12 +60,14 @@ std::string Root::serialize() const {
   j["index"] = {{"digest", index.str()}, {"size", index_size}};
   j["platforms"] = platforms;
   ordered_json imgs = ordered_json::array();
-  for (const auto& i : images)
+  for (const auto& i : images) {
     imgs.push_back({{"source", i.source},
                     {"digest", i.digest.str()},
                     {"mediaType", i.media_type},
                     {"upstreamDigest", i.upstream_digest.str()},
                     {"signature", i.signature.str()}});
+    if (format_version >= 2) imgs.back()["sigstoreBundle"] = i.referrer.str();
+  }
   j["images"] = imgs;
   j["chart"] = {{"name", chart.name},
                 {"version", chart.version},
@@ -74,6 +76,7 @@ std::string Root::serialize() const {
                 {"manifestSize", chart.manifest_size},
                 {"package", chart.package.str()},
                 {"signature", chart.signature.str()}};
+  if (format_version >= 2) j["chart"]["sigstoreBundle"] = chart.referrer.str();
   // Absent rather than empty: bundles without tools keep the bytes they always had.
   if (!tools.empty()) {
     ordered_json ts = ordered_json::array();
@@ -109,10 +112,10 @@ Root Root::parse(const std::string& bytes) {
   if (!j.is_object()) bad("(top level)", "must be an object");
   Root r;
   r.format_version = static_cast<int>(integer(j, "formatVersion", ""));
-  if (r.format_version != kFormatVersion)
+  if (r.format_version < kOldestFormatVersion || r.format_version > kFormatVersion)
     throw Error(ErrorKind::Input,
-                fmt::format("sealift.json: format version {} is not supported (this sealift reads {})",
-                            r.format_version, kFormatVersion),
+                fmt::format("sealift.json: format version {} is not supported (this sealift reads {} to {})",
+                            r.format_version, kOldestFormatVersion, kFormatVersion),
                 "use a sealift release that matches the bundle");
   r.name = str(j, "name", "");
   r.version = str(j, "version", "");
@@ -134,12 +137,14 @@ Root Root::parse(const std::string& bytes) {
     std::string w = fmt::format("images[{}]", n);
     const auto& i = imgs[n];
     r.images.push_back({str(i, "source", w), digest(i, "digest", w), str(i, "mediaType", w),
-                        digest(i, "upstreamDigest", w), digest(i, "signature", w)});
+                        digest(i, "upstreamDigest", w), digest(i, "signature", w), {}});
+    if (r.format_version >= 2) r.images.back().referrer = digest(i, "sigstoreBundle", w);
   }
   const auto& c = need(j, "chart", "");
   r.chart = {str(c, "name", "chart"),          str(c, "version", "chart"), str(c, "reference", "chart"),
              digest(c, "manifest", "chart"),   integer(c, "manifestSize", "chart"),
-             digest(c, "package", "chart"),    digest(c, "signature", "chart")};
+             digest(c, "package", "chart"),    digest(c, "signature", "chart"), {}};
+  if (r.format_version >= 2) r.chart.referrer = digest(c, "sigstoreBundle", "chart");
   // Both become a file name and a tag on the installer host.
   if (!chart::valid_name(r.chart.name))
     bad("chart.name", fmt::format("{:?} is not a chart name (lowercase letters, digits and inner '-')", r.chart.name));

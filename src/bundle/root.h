@@ -12,7 +12,10 @@
 
 namespace sealift::bundle {
 
-inline constexpr int kFormatVersion = 1;
+// Version 2 adds the cosign v3 signatures (Sigstore bundles as OCI 1.1 referrers) beside the
+// legacy `.sig` ones; readers take 1 and 2, writers write 2.
+inline constexpr int kFormatVersion = 2;
+inline constexpr int kOldestFormatVersion = 1;
 
 struct RootImage {
   std::string source;          // source reference as locked, e.g. docker.io/library/postgres:16.4
@@ -20,6 +23,7 @@ struct RootImage {
   std::string media_type;      // of that manifest or index
   oci::Digest upstream_digest; // the locked upstream digest (provenance; equals digest unless filtered)
   oci::Digest signature;       // digest of its cosign .sig manifest in the bundle
+  oci::Digest referrer;        // its Sigstore bundle referrer manifest (format 2; empty in 1)
 };
 
 struct RootChart {
@@ -30,6 +34,7 @@ struct RootChart {
   int64_t manifest_size = 0;
   oci::Digest package;         // the chart .tgz layer
   oci::Digest signature;       // its cosign .sig manifest
+  oci::Digest referrer;        // its Sigstore bundle referrer manifest (format 2; empty in 1)
 };
 
 // A tool for the installer host (the helm binary) that the bundle carries as an OCI artifact.

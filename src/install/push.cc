@@ -7,12 +7,14 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
 
 #include "bundle/layout.h"
 #include "install/bundle_content.h"
 #include "ref/reference.h"
 #include "registry/transfer.h"
 #include "sign/sigmanifest.h"
+#include "sign/sigstore_bundle.h"
 #include "util/encoding.h"
 #include "util/error.h"
 
@@ -37,6 +39,7 @@ struct Target {
   std::string tag;
   const BundleObject* object = nullptr;
   const BundleObject* signature = nullptr;
+  const BundleObject* referrer = nullptr;  // cosign v3 form (format 2 bundles)
   bool chart = false;
 
   const oci::Digest& digest() const { return object->entry.descriptor.digest; }
@@ -53,6 +56,9 @@ std::vector<Target> make_targets(const VerifiedBundle& bundle, const Relocation&
     t.tag = image.tag;
     t.object = &bundle.object(EntryKind::Image, image.source);
     t.signature = &bundle.object(EntryKind::Signature, source.name() + ":" + image.digest.tag_form() + ".sig");
+    for (const auto& ri : bundle.root.images)
+      if (ri.source == image.source && !ri.referrer.empty())
+        t.referrer = &bundle.object(EntryKind::Referrer, source.name() + "@" + ri.referrer.str());
     out.push_back(t);
   }
   const auto& chart = bundle.root.chart;
@@ -63,6 +69,7 @@ std::vector<Target> make_targets(const VerifiedBundle& bundle, const Relocation&
   t.tag = relocation.chart.tag;
   t.object = &bundle.object(EntryKind::Chart, chart.reference);
   t.signature = &bundle.object(EntryKind::Signature, chart_repository + ":" + chart.manifest.tag_form() + ".sig");
+  if (!chart.referrer.empty()) t.referrer = &bundle.object(EntryKind::Referrer, chart_repository + "@" + chart.referrer.str());
   t.chart = true;
   out.push_back(t);
   return out;
@@ -108,11 +115,15 @@ class Pusher {
     for (const Target& t : targets_)
       if (!t.chart && !complete(t)) push_manifests(t, *t.object, {});
     for (const Target& t : targets_)
-      if (!t.chart) push_signature(t);
+      if (!t.chart) {
+        push_signature(t);
+        push_referrer(t);
+      }
     for (const Target& t : targets_)
       if (t.chart) {
         if (!complete(t)) push_manifests(t, *t.object, {});
         push_signature(t);
+        push_referrer(t);
       }
     write_tags();
     read_back();
@@ -132,11 +143,18 @@ class Pusher {
     return fmt::format("{}/{}{}{}", relocation_.registry, t.repository, sep, reference);
   }
 
+  // The image (or chart) and its signatures in every form the bundle carries.
+  static std::vector<const BundleObject*> objects_of(const Target& t) {
+    std::vector<const BundleObject*> out{t.object, t.signature};
+    if (t.referrer) out.push_back(t.referrer);
+    return out;
+  }
+
   uint64_t carried_bytes() const {
     uint64_t total = 0;
     std::set<oci::Digest> seen;
     for (const Target& t : targets_)
-      for (const BundleObject* o : {t.object, t.signature})
+      for (const BundleObject* o : objects_of(t))
         for (const auto& b : o->blobs)
           if (bundle_.carried.count(b.digest) && seen.insert(b.digest).second) total += static_cast<uint64_t>(b.size);
     return total;
@@ -151,6 +169,10 @@ class Pusher {
       }
     for (const Target& t : targets_)
       if (had_tag(t, t.tag) && target_.resolve(t.repository, t.tag).digest == t.digest()) complete_.insert(&t);
+    // A referrer is put by digest only, after its blobs: where the manifest is, so are they.
+    for (const Target& t : targets_)
+      if (t.referrer && target_.manifest_exists(t.repository, t.referrer->entry.descriptor.digest))
+        referrer_present_.insert(&t);
   }
 
   // The target's tag already points at the bundle's digest. Tags go last, and the registry takes a
@@ -172,7 +194,7 @@ class Pusher {
     std::set<std::string> repositories;
     for (const Target& t : targets_) {
       repositories.insert(t.repository);
-      for (const BundleObject* o : {t.object, t.signature})
+      for (const BundleObject* o : objects_of(t))
         for (const auto& b : o->blobs) {
           if (!bundle_.omitted.count(b.digest)) continue;
           auto& in = needed[b.digest];
@@ -224,6 +246,7 @@ class Pusher {
       if (!complete(t)) add(t, *t.object);
       // A signature tag already there is compared, and merged with ours if it differs, later.
       if (!had_tag(t, t.signature_tag())) add(t, *t.signature);
+      if (t.referrer && !referrer_present_.count(&t)) add(t, *t.referrer);
     }
     registry::TransferScheduler scheduler(std::max(options_.jobs, 1));
     for (const auto* list : {&first, &again})
@@ -291,6 +314,88 @@ class Pusher {
     ++report_.signatures_merged;
   }
 
+  // The cosign v3 signature: the referrer manifest by digest. A registry with the referrers API
+  // indexes it (OCI-Subject in the answer, or the API lists it); one without gets it listed in the
+  // referrers tag "sha256-<hex>" of the subject (OCI distribution 1.1, referrers tag schema), as
+  // cosign and oras do. A re-run adds nothing twice.
+  void push_referrer(const Target& t) {
+    if (!t.referrer) return;
+    const oci::Descriptor& d = t.referrer->entry.descriptor;
+    oci::Manifest m = oci::Manifest::parse(content_.manifest_bytes(d), d.media_type);
+    if (!referrer_present_.count(&t)) {
+      ++report_.referrers_pushed;
+      if (target_.put_manifest(t.repository, d.digest.str(), m)) return;
+    }
+    if (auto index = target_.referrers(t.repository, t.digest())) {
+      if (lists(*index, d.digest)) return;
+      throw Error(ErrorKind::Remote,
+                  fmt::format("{} holds the signature referrer {}, but its referrers API does not list it",
+                              where(t, t.digest().str()), d.digest.str()),
+                  "the registry's referrers index may lag behind; re-run the push");
+    }
+    update_referrers_tag(t, m);
+  }
+
+  static bool lists(const oci::Manifest& index, const oci::Digest& digest) {
+    return std::any_of(index.manifests().begin(), index.manifests().end(),
+                       [&](const oci::Descriptor& x) { return x.digest == digest; });
+  }
+
+  void update_referrers_tag(const Target& t, const oci::Manifest& referrer) {
+    const std::string tag = t.digest().tag_form();
+    nlohmann::ordered_json index;
+    if (had_tag(t, tag) || tag_exists(t, tag)) {
+      oci::Manifest current = target_.get_manifest(t.repository, tag);
+      if (!current.is_index())
+        throw Error(ErrorKind::Remote,
+                    fmt::format("{} is the referrers tag of {}, but holds a {}, not an image index", where(t, tag),
+                                t.digest().str(), current.media_type()),
+                    "something else uses that tag; remove it, or push to a registry with the referrers API");
+      if (lists(current, referrer.digest())) return;
+      index = nlohmann::ordered_json::parse(current.bytes());
+    } else {
+      index = {{"schemaVersion", 2}, {"mediaType", oci::media::kOciIndex}, {"manifests", nlohmann::ordered_json::array()}};
+    }
+    oci::Descriptor entry = referrer.descriptor();
+    entry.artifact_type = referrer.artifact_type();
+    entry.annotations = referrer.annotations();
+    index["manifests"].push_back(entry.to_json());
+    target_.put_manifest(t.repository, tag, oci::Manifest::parse(index.dump(), oci::media::kOciIndex));
+    ++report_.referrers_tagged;
+  }
+
+  // A tag made after read_tags() (by this push: two targets of one repository share a subject).
+  bool tag_exists(const Target& t, const std::string& tag) { return target_.find(t.repository, tag).has_value(); }
+
+  // The cosign v3 signatures as `cosign verify` of v3 finds them: through the referrers API, else
+  // the referrers tag. One of them must be a signature bundle over the digest by a trusted key.
+  void read_back_referrer(const Target& t) {
+    if (!t.referrer || keys_.empty()) return;
+    const std::string name = where(t, t.digest().str());
+    std::optional<oci::Manifest> index = target_.referrers(t.repository, t.digest());
+    if (!index) index = target_.get_manifest(t.repository, t.digest().tag_form());
+    std::vector<std::string> problems;
+    for (const auto& d : index->manifests()) {
+      if (!sign::is_signature_referrer(d)) continue;
+      try {
+        oci::Manifest m = target_.get_manifest(t.repository, d);
+        oci::Descriptor layer = sign::check_signature_referrer(m, t.object->entry.descriptor, name);
+        io::StringSink bundle;
+        target_.fetch_blob(t.repository, layer, bundle);
+        sign::verify_sigstore_bundle(bundle.out, t.digest(), keys_, name);
+        ++report_.referrers_verified;
+        return;
+      } catch (const Error& e) {
+        if (e.kind() != ErrorKind::Integrity) throw;
+        problems.push_back(e.what());
+      }
+    }
+    throw Error(ErrorKind::Integrity,
+                fmt::format("read back {}: no cosign v3 signature by a trusted key among its referrers{}", name,
+                            problems.empty() ? std::string(" (it has none)") : fmt::format(": {}", fmt::join(problems, "; "))),
+                "someone altered the signatures in the target; re-run the push");
+  }
+
   // The images' tags, then the chart's: helm installs from the chart's tag, so it moves only once
   // every image's has. Tags move one by one; when one fails, the error says which moved, and a
   // re-run finds those complete and moves the rest.
@@ -349,6 +454,7 @@ class Pusher {
       sign::verify_image_signatures(sign::SignatureManifest::parse(sig.bytes()), t.digest(), keys_, fetch,
                                     where(t, t.digest().str()));
       ++report_.signatures_verified;
+      read_back_referrer(t);
     }
   }
 
@@ -365,7 +471,7 @@ class Pusher {
     for (const Target& t : targets_) {
       size_t to_send = 0, to_mount = 0, total = 0;
       uint64_t bytes = 0;
-      for (const BundleObject* o : {t.object, t.signature})
+      for (const BundleObject* o : objects_of(t))
         for (const auto& b : o->blobs) {
           ++total;
           if (bundle_.omitted.count(b.digest) || (project_exists && target_.blob_exists(t.repository, b.digest))) continue;
@@ -384,9 +490,11 @@ class Pusher {
         signature_state = target_.resolve(t.repository, t.signature_tag()).digest == t.signature->entry.descriptor.digest
                               ? "unchanged"
                               : "merged with the signatures already there";
-      report_.plan.push_back(fmt::format("push {} to {} ({}): {} of {} blobs to upload ({}), {} to mount; tag {}; signature {}",
+      std::string referrer_state;
+      if (t.referrer) referrer_state = referrer_present_.count(&t) ? "; cosign v3 signature unchanged" : "; cosign v3 signature new";
+      report_.plan.push_back(fmt::format("push {} to {} ({}): {} of {} blobs to upload ({}), {} to mount; tag {}; signature {}{}",
                                          t.what, where(t, t.tag), t.digest().str(), to_send, total,
-                                         util::human_bytes(bytes), to_mount, tag_state, signature_state));
+                                         util::human_bytes(bytes), to_mount, tag_state, signature_state, referrer_state));
     }
   }
 
@@ -414,6 +522,7 @@ class Pusher {
   std::vector<Target> targets_;
   std::map<std::string, std::set<std::string>> tags_;  // repository -> tags before the push
   std::set<const Target*> complete_;                   // tags already at the bundle's digest
+  std::set<const Target*> referrer_present_;           // cosign v3 signature manifests already there
   PushReport report_;
 };
 

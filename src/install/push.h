@@ -44,6 +44,9 @@ struct PushReport {
   uint64_t tags_unchanged = 0;    // already pointing at the bundle's digest
   uint64_t signatures_merged = 0; // .sig manifests that already held other signatures
   uint64_t signatures_verified = 0;  // read back from the target and checked with the keys
+  uint64_t referrers_pushed = 0;     // cosign v3 signatures (Sigstore bundle referrers) put
+  uint64_t referrers_tagged = 0;     // ... listed in a referrers tag: the target has no referrers API
+  uint64_t referrers_verified = 0;   // read back through the referrers API or tag and checked
 };
 
 // `keys` re-check the signatures as the target serves them; with none (only possible after

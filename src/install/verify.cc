@@ -9,6 +9,7 @@
 #include "registry/transfer.h"
 #include "sign/blob.h"
 #include "sign/sigmanifest.h"
+#include "sign/sigstore_bundle.h"
 #include "util/error.h"
 
 namespace sealift::install {
@@ -158,6 +159,7 @@ class Verifier {
                            image.media_type));
       ref::Reference source = ref::Reference::parse(image.source);
       need(EntryKind::Signature, source.name() + ":" + image.digest.tag_form() + ".sig", image.signature);
+      if (root.format_version >= 2) need(EntryKind::Referrer, source.name() + "@" + image.referrer.str(), image.referrer);
       auto locked = std::find_if(out_.lock.images.begin(), out_.lock.images.end(),
                                  [&](const lock::LockedImage& l) { return l.source.str() == image.source; });
       if (locked == out_.lock.images.end())
@@ -176,6 +178,8 @@ class Verifier {
       refuse(fmt::format("index.json gives chart {} size {}, sealift.json says {}", chart.reference, c.size,
                          chart.manifest_size));
     need(EntryKind::Signature, without_tag(chart.reference) + ":" + chart.manifest.tag_form() + ".sig", chart.signature);
+    if (root.format_version >= 2)
+      need(EntryKind::Referrer, without_tag(chart.reference) + "@" + chart.referrer.str(), chart.referrer);
     if (out_.lock.chart.digest != chart.package || out_.lock.chart.name != chart.name ||
         out_.lock.chart.version != chart.version)
       refuse(fmt::format("the chart in sealift.json ({} {}, package {}) is not the one its images.lock pins ({} {}, {})",
@@ -283,9 +287,40 @@ class Verifier {
     }
   }
 
+  // The cosign v3 form of the same signature: the referrer must be a signature bundle over exactly
+  // `subject`, and the bundle's DSSE envelope signed by a trusted key over a statement naming it.
+  void check_sigstore_signature(const oci::Digest& referrer, const oci::Descriptor& subject, const std::string& name) {
+    if (keys_.empty()) return;
+    try {
+      oci::Descriptor layer = sign::check_signature_referrer(documents_.at(referrer), subject, name);
+      std::string path = bundle::blob_path(layer.digest);
+      if (!reader_.find(path))
+        throw Error(ErrorKind::Integrity, fmt::format("{}: sigstore bundle {} is missing", name, layer.digest.str()));
+      std::string bytes = read_entry(reader_, path, 1 << 20);
+      if (oci::Digest::of(bytes) != layer.digest || static_cast<int64_t>(bytes.size()) != layer.size)
+        throw Error(ErrorKind::Integrity, fmt::format("{}: entry {} (its sigstore bundle) has digest {}, expected {}", name,
+                                                      path, oci::Digest::of(bytes).str(), layer.digest.str()));
+      sign::verify_sigstore_bundle(bytes, subject.digest, keys_, name);
+    } catch (const Error& e) {
+      std::string what = e.what();
+      if (what.find(name) == std::string::npos) what = fmt::format("{}: {}", name, what);
+      if (!options_.insecure_skip_signature) throw Error(ErrorKind::Integrity, fmt::format("{}: {}", name_, what), e.hint());
+      out_.warnings.push_back(what);
+    }
+  }
+
+  // Both forms, when the bundle carries both: one forged and the other intact is a forged bundle.
   void check_signatures() {
-    for (const auto& image : out_.root.images) check_signature(image.signature, image.digest, image.source);
-    check_signature(out_.root.chart.signature, out_.root.chart.manifest, out_.root.chart.reference);
+    const bundle::Root& root = out_.root;
+    for (const auto& image : root.images) {
+      check_signature(image.signature, image.digest, image.source);
+      if (root.format_version >= 2)
+        check_sigstore_signature(image.referrer, out_.object(EntryKind::Image, image.source).entry.descriptor, image.source);
+    }
+    check_signature(root.chart.signature, root.chart.manifest, root.chart.reference);
+    if (root.format_version >= 2)
+      check_sigstore_signature(root.chart.referrer, out_.object(EntryKind::Chart, root.chart.reference).entry.descriptor,
+                               root.chart.reference);
   }
 
   void check_blobs_present() {

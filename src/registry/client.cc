@@ -271,6 +271,14 @@ oci::Descriptor RegistryClient::resolve(const std::string& repository, const std
   return *d;
 }
 
+std::optional<oci::Descriptor> RegistryClient::find(const std::string& repository, const std::string& reference) {
+  check_repository(repository);
+  check_reference(reference);
+  std::string sep = oci::Digest::valid(reference) ? "@" : ":";
+  Op op{false, fmt::format("pull {}/{}{}{}", registry_, repository, sep, reference), repository};
+  return head_manifest(op, repository, reference, pull_scope(repository));
+}
+
 oci::Manifest RegistryClient::fetch_manifest(const Op& op, const std::string& repository, const std::string& reference) {
   HttpRequest req;
   req.url = url(fmt::format("/v2/{}/manifests/{}", repository, reference));
@@ -635,7 +643,7 @@ BlobPush RegistryClient::upload(const Op& op, const std::string& repository, con
   }
 }
 
-void RegistryClient::put_manifest(const std::string& repository, const std::string& reference,
+bool RegistryClient::put_manifest(const std::string& repository, const std::string& reference,
                                   const oci::Manifest& manifest) {
   check_repository(repository);
   check_reference(reference);
@@ -665,6 +673,26 @@ void RegistryClient::put_manifest(const std::string& repository, const std::stri
     throw Error(ErrorKind::Integrity,
                 fmt::format("{}: the registry stored the manifest as {}, not {}", op.what, got, manifest.digest().str()));
   ++counters_.manifests_pushed;
+  return manifest.subject() && r.header("oci-subject") == manifest.subject()->digest.str();
+}
+
+std::optional<oci::Manifest> RegistryClient::referrers(const std::string& repository, const oci::Digest& subject) {
+  check_repository(repository);
+  Op op{false, fmt::format("list referrers of {}/{}@{}", registry_, repository, subject.str()), repository};
+  HttpRequest req;
+  req.url = url(fmt::format("/v2/{}/referrers/{}", repository, subject.str()));
+  req.headers.push_back(fmt::format("Accept: {}", oci::media::kOciIndex));
+  req.max_body = options_.max_manifest_size;
+  HttpResponse r = exchange(op, req, pull_scope(repository));
+  if (r.status == 404) return std::nullopt;
+  if (r.status != 200) fail(op, r);
+  try {
+    oci::Manifest index = oci::Manifest::parse(std::move(r.body), oci::media::kOciIndex);
+    if (!index.is_index()) throw Error(ErrorKind::Input, "not an image index");
+    return index;
+  } catch (const Error& e) {
+    throw Error(ErrorKind::Remote, fmt::format("{}: the registry sent a malformed referrers index: {}", op.what, e.what()));
+  }
 }
 
 }  // namespace sealift::registry

@@ -73,6 +73,8 @@ class RegistryClient {
   // --- Pull. `reference` is a tag or a "sha256:..." digest.
   // The manifest's descriptor (media type, digest, size): HEAD, falling back to GET.
   oci::Descriptor resolve(const std::string& repository, const std::string& reference);
+  // The same, or nullopt when the registry has no such manifest (404).
+  std::optional<oci::Descriptor> find(const std::string& repository, const std::string& reference);
   // The manifest or index with its exact bytes, checked against the digest it was asked by (or
   // the registry's Docker-Content-Digest for a tag).
   oci::Manifest get_manifest(const std::string& repository, const std::string& reference);
@@ -92,8 +94,14 @@ class RegistryClient {
   // are serialised so a second repository can mount what the first uploaded.
   BlobPush push_blob(const std::string& repository, const oci::Descriptor& blob, const BlobOpener& open);
   // PUT of the exact bytes with Content-Type = their media type; `reference` is a tag or the
-  // manifest's digest. The registry's Docker-Content-Digest must match.
-  void put_manifest(const std::string& repository, const std::string& reference, const oci::Manifest& manifest);
+  // manifest's digest. The registry's Docker-Content-Digest must match. Returns whether the
+  // registry answered with an OCI-Subject header naming the manifest's subject: it indexed the
+  // manifest for the referrers API (OCI distribution 1.1), so no referrers tag is needed.
+  bool put_manifest(const std::string& repository, const std::string& reference, const oci::Manifest& manifest);
+  // GET /v2/<repository>/referrers/<subject>: the referrers index, or nullopt when the registry
+  // has no referrers API (404; the caller falls back to the referrers tag schema). The index
+  // lists every manifest whose subject is `subject` (one page; registries that page are rare).
+  std::optional<oci::Manifest> referrers(const std::string& repository, const oci::Digest& subject);
   // Tells the client that `repository` on this registry holds the blob: a mount source.
   void note_blob(const std::string& repository, const oci::Digest& digest);
   // Starts a blob upload in `repository` and cancels it: proves push permission before any byte

@@ -66,23 +66,38 @@ TEST(Push, IntoAHarborProjectThatCosignThenVerifies) {
   EXPECT_GT(first["blobsMounted"].get<int>(), 0) << "shared base layers are mounted, not sent twice";
   EXPECT_EQ(first["tagsWritten"].get<size_t>(), b.lock.images.size() + 1);
   EXPECT_EQ(first["signaturesVerified"].get<size_t>(), b.lock.images.size() + 1);
+  // Harbor's registry (distribution 2.8) has no referrers API: each referrer is listed in the
+  // subject's referrers tag instead.
+  EXPECT_EQ(first["referrersPushed"].get<size_t>(), b.lock.images.size() + 1);
+  EXPECT_EQ(first["referrersTagged"].get<size_t>(), b.lock.images.size() + 1);
+  EXPECT_EQ(first["referrersVerified"].get<size_t>(), b.lock.images.size() + 1);
 
-  // Every image by its tag, with the bundle's digest, its .sig beside it; cosign agrees.
+  // Every image by its tag, with the bundle's digest, its .sig and its referrers tag beside it;
+  // cosign v2 and v3 agree (each reads the Sigstore bundle), and cosign v3 also reads the .sig.
   bundle::Root root = root_of(b.path);
   for (const auto& image : root.images) {
     ref::Reference source = ref::Reference::parse(image.source);
     std::string repository = target.host() + "/ai-saas/" + source.repository;
     EXPECT_EQ(target.crane_digest(repository + ":" + source.tag), image.digest.str()) << image.source;
     EXPECT_EQ(target.crane_digest(repository + ":" + image.digest.tag_form() + ".sig"), image.signature.str());
-    RunResult cosign = target.cosign_verify(repository + "@" + image.digest.str(), factory().public_key());
-    EXPECT_EQ(cosign.exit_code, 0) << image.source << "\n" << said(cosign);
-    RunResult stranger = target.cosign_verify(repository + "@" + image.digest.str(), factory().other_key("stranger"));
-    EXPECT_NE(stranger.exit_code, 0) << "cosign accepted a key that signed nothing";
+    oci::Manifest referrers = target.client().get_manifest("ai-saas/" + source.repository, image.digest.tag_form());
+    ASSERT_EQ(referrers.manifests().size(), 1u) << referrers.bytes();
+    EXPECT_EQ(referrers.manifests()[0].digest, image.referrer);
+    EXPECT_EQ(referrers.manifests()[0].artifact_type, "application/vnd.dev.sigstore.bundle.v0.3+json");
+    EXPECT_EQ(referrers.manifests()[0].annotations.at("dev.sigstore.bundle.predicateType"), "https://sigstore.dev/cosign/sign/v1");
+    for (const std::string cosign : {"cosign", "cosign3", "cosign3-legacy"}) {
+      RunResult ok = target.cosign_verify(repository + "@" + image.digest.str(), factory().public_key(), cosign);
+      EXPECT_EQ(ok.exit_code, 0) << cosign << " " << image.source << "\n" << said(ok);
+      RunResult stranger = target.cosign_verify(repository + "@" + image.digest.str(), factory().other_key("stranger"), cosign);
+      EXPECT_NE(stranger.exit_code, 0) << cosign << " accepted a key that signed nothing";
+    }
   }
   std::string chart = target.host() + "/ai-saas/charts/sealift-test-app";
   EXPECT_EQ(target.crane_digest(chart + ":1.0.0"), root.chart.manifest.str());
-  RunResult chart_cosign = target.cosign_verify(chart + "@" + root.chart.manifest.str(), factory().public_key());
-  EXPECT_EQ(chart_cosign.exit_code, 0) << said(chart_cosign);
+  for (const std::string cosign : {"cosign", "cosign3", "cosign3-legacy"}) {
+    RunResult chart_cosign = target.cosign_verify(chart + "@" + root.chart.manifest.str(), factory().public_key(), cosign);
+    EXPECT_EQ(chart_cosign.exit_code, 0) << cosign << "\n" << said(chart_cosign);
+  }
 
   // A dry run against the complete target finds nothing to do, and does nothing.
   size_t puts = target.harbor().count_requests("PUT", "/v2/");
