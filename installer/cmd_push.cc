@@ -20,6 +20,7 @@ struct PushFlags {
   std::string registry;
   std::string project;
   bool create_project = false;
+  std::string signature_format = "both";
   bool keep_source_host = false;
   bool dry_run = false;
   int jobs = 8;
@@ -96,7 +97,7 @@ void run_push(const PushFlags& f) {
       verify_for_command(reader, keys, f.trust, f.jobs, progress, install::VerifyScope::AllButLayers);
   install::Relocation relocation =
       install::relocate(verified.root, verified.lock, {f.registry, f.project, f.keep_source_host});
-  PushTarget target{f.target.http(), credentials, {f.create_project, f.dry_run, f.jobs}};
+  PushTarget target{f.target.http(), credentials, {f.create_project, f.dry_run, f.jobs, f.signature_format == "legacy"}};
   install::PushReport report = push_verified(reader, verified, relocation, keys, harbor, target, progress);
   print_report(f, verified, relocation, report);
 }
@@ -114,6 +115,14 @@ install::PushReport push_verified(const bundle::ArchiveReader& reader, const ins
   return install::push_bundle(reader, verified, relocation, client, harbor, keys, target.options, progress);
 }
 
+void add_signature_format_flag(CLI::App* cmd, std::string& format) {
+  cmd->add_option("--signature-format", format,
+                  "Signatures to push: both (cosign's .sig tags and Sigstore bundle referrers, read by cosign v2 and "
+                  "v3) or legacy (.sig tags only)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"both", "legacy"}));
+}
+
 void add_push_command(CLI::App& app) {
   auto f = std::make_shared<PushFlags>();
   CLI::App* cmd = app.add_subcommand(
@@ -123,6 +132,7 @@ void add_push_command(CLI::App& app) {
   cmd->add_option("--registry", f->registry, "Harbor host, as the cluster reaches it (harbor.example.com)")->required();
   cmd->add_option("--project", f->project, "Harbor project to push into")->required();
   cmd->add_flag("--create-project", f->create_project, "Create the project when it does not exist (private)");
+  add_signature_format_flag(cmd, f->signature_format);
   cmd->add_flag("--keep-source-host", f->keep_source_host,
                 "Keep the source registry in the path (PROJECT/docker.io/library/postgres)");
   cmd->add_flag("--dry-run", f->dry_run, "Say what would be created and pushed; change nothing");

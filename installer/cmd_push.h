@@ -17,6 +17,9 @@ namespace sealift::installer {
 
 void add_push_command(CLI::App& app);
 
+// --signature-format both|legacy, for push, install and upgrade.
+void add_signature_format_flag(CLI::App* cmd, std::string& format);
+
 // Where and how `push`, `install` and `upgrade` push.
 struct PushTarget {
   registry::HttpOptions http;

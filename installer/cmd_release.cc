@@ -75,6 +75,7 @@ struct ReleaseFlags {
   std::string registry;
   std::string project;
   bool create_project = false;
+  std::string signature_format = "both";
   bool keep_source_host = false;
   bool skip_push = false;
   bool dry_run = false;
@@ -146,7 +147,7 @@ void run_release(const ReleaseFlags& f, bool upgrade) {
     install::check_not_downgrade(helm, release, ro.namespace_name, verified.root.chart, f.allow_downgrade);
 
   if (!f.skip_push) {
-    PushTarget target{f.target.http(), credentials, {f.create_project, f.dry_run, f.jobs}};
+    PushTarget target{f.target.http(), credentials, {f.create_project, f.dry_run, f.jobs, f.signature_format == "legacy"}};
     install::PushReport pr = push_verified(reader, verified, relocation, keys, harbor, target, progress);
     if (!f.out.quiet && !f.out.json)
       fmt::print("pushed to {}/{}: {} blobs uploaded ({}), {} mounted, {} already there; {} tags written\n",
@@ -218,6 +219,7 @@ void add_release_command(CLI::App& app, bool upgrade) {
   add_target_flags(cmd, *f);
   add_helm_flags(cmd, f->helm, true);
   cmd->add_flag("--create-project", f->create_project, "Create the Harbor project when missing (private)");
+  add_signature_format_flag(cmd, f->signature_format);
   cmd->add_flag("--skip-push", f->skip_push, "The bundle is already pushed; only install");
   cmd->add_flag("--create-pull-robot", f->create_pull_robot,
                 "Create a pull-only Harbor robot account and give the chart its credentials as the pull secret");

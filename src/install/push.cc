@@ -89,7 +89,10 @@ class Pusher {
         options_(options),
         progress_(progress),
         content_(reader, bundle),
-        targets_(make_targets(bundle, relocation)) {}
+        targets_(make_targets(bundle, relocation)) {
+    if (options.legacy_signatures_only)
+      for (Target& t : targets_) t.referrer = nullptr;
+  }
 
   PushReport run() {
     const registry::RegistryStats before = target_.stats();

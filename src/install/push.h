@@ -30,6 +30,10 @@ struct PushOptions {
   bool create_project = false;
   bool dry_run = false;  // query the target, change nothing, say what would happen
   int jobs = 8;
+  // --signature-format legacy: only cosign's `.sig` tags, no Sigstore bundle referrers. cosign v2
+  // (and tools built on it) reads only the bundle once an image has one, so a site that also
+  // signs in the .sig form with cosign v2 may want the vendor's signatures in that form only.
+  bool legacy_signatures_only = false;
 };
 
 struct PushReport {

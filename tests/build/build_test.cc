@@ -175,14 +175,19 @@ TEST_F(BuildTest, EcdsaBuildsDifferOnlyInSignatures) {
   for (size_t i = 0; i < root_a.images.size(); ++i) EXPECT_EQ(root_a.images[i].digest, root_b.images[i].digest);
   std::set<std::string> signature_blobs;
   for (const auto* r : {&root_a, &root_b}) {
-    for (const auto& img : r->images) signature_blobs.insert(bundle::blob_path(img.signature));
+    for (const auto& img : r->images) {
+      signature_blobs.insert(bundle::blob_path(img.signature));
+      signature_blobs.insert(bundle::blob_path(img.referrer));
+    }
     signature_blobs.insert(bundle::blob_path(r->chart.signature));
+    signature_blobs.insert(bundle::blob_path(r->chart.referrer));
   }
   std::set<std::string> only_a, only_b;
   auto ea = blob_entries(work / "a.tar.zst"), eb = blob_entries(work / "b.tar.zst");
   std::set_difference(ea.begin(), ea.end(), eb.begin(), eb.end(), std::inserter(only_a, only_a.end()));
   std::set_difference(eb.begin(), eb.end(), ea.begin(), ea.end(), std::inserter(only_b, only_b.end()));
-  // Each differing blob is a signature manifest, or the payload/config it references.
+  // Each differing blob is a signature manifest (either form), the config of a .sig, or a Sigstore
+  // bundle.
   for (const auto* diff : {&only_a, &only_b}) {
     for (const auto& name : *diff) {
       const bundle::ArchiveReader& r = diff == &only_a ? a : b;
@@ -190,7 +195,8 @@ TEST_F(BuildTest, EcdsaBuildsDifferOnlyInSignatures) {
       bool sig_manifest = signature_blobs.count(name) > 0;
       bool sig_config = content.find("\"rootfs\":{\"type\":\"layers\"") != std::string::npos &&
                         content.find("\"architecture\":\"\"") != std::string::npos;
-      EXPECT_TRUE(sig_manifest || sig_config) << name << " differs between two builds: " << content.substr(0, 200);
+      bool sigstore_bundle = content.find("\"dsseEnvelope\"") != std::string::npos;
+      EXPECT_TRUE(sig_manifest || sig_config || sigstore_bundle) << name << " differs between two builds: " << content.substr(0, 200);
     }
   }
   EXPECT_FALSE(only_a.empty());  // ECDSA signatures use fresh nonces

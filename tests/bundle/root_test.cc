@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "oci/manifest.h"
 #include "util/error.h"
 
 namespace sealift::bundle {
@@ -19,7 +20,8 @@ Root minimal() {
   r.lock = "lock";
   r.index = oci::Digest::of("index");
   r.index_size = 5;
-  r.chart = {"app", "1.0.0", "charts/app:1.0.0", oci::Digest::of("m"), 1, oci::Digest::of("p"), oci::Digest::of("s")};
+  r.chart = {"app", "1.0.0", "charts/app:1.0.0", oci::Digest::of("m"), 1, oci::Digest::of("p"), oci::Digest::of("s"),
+             oci::Digest::of("r")};
   return r;
 }
 
@@ -125,6 +127,45 @@ TEST(RootChart, HelmChartNamesAndSemVerVersionsPass) {
         ADD_FAILURE() << name << " " << version << ": " << e.what();
       }
     }
+}
+
+}  // namespace
+}  // namespace sealift::bundle
+
+namespace sealift::bundle {
+namespace {
+
+// Format 2 names each signature's Sigstore bundle referrer; format 1 bundles (no referrers) stay
+// readable; other versions are refused in words.
+TEST(RootFormat, TwoCarriesReferrersAndOneStaysReadable) {
+  Root r = minimal();
+  r.images.push_back({"docker.io/library/redis:7.4", oci::Digest::of("i"), std::string(oci::media::kOciIndex),
+                      oci::Digest::of("i"), oci::Digest::of("sig"), oci::Digest::of("ref")});
+  std::string text = r.serialize();
+  Root back = Root::parse(text);
+  EXPECT_EQ(back.format_version, 2);
+  EXPECT_EQ(back.images.at(0).referrer, oci::Digest::of("ref"));
+  EXPECT_EQ(back.chart.referrer, oci::Digest::of("r"));
+  EXPECT_EQ(back.serialize(), text);
+
+  auto j = nlohmann::ordered_json::parse(text);
+  auto missing = j;
+  missing["images"][0].erase("sigstoreBundle");
+  EXPECT_NE(refusal(missing.dump(2)).find("images[0].sigstoreBundle: missing"), std::string::npos);
+
+  Root old = minimal();
+  old.format_version = 1;
+  old.images = r.images;
+  std::string v1 = old.serialize();
+  EXPECT_EQ(v1.find("sigstoreBundle"), std::string::npos) << v1;
+  Root read = Root::parse(v1);
+  EXPECT_EQ(read.format_version, 1);
+  EXPECT_TRUE(read.images.at(0).referrer.empty());
+  EXPECT_EQ(read.serialize(), v1);
+
+  auto future = j;
+  future["formatVersion"] = 3;
+  EXPECT_NE(refusal(future.dump(2)).find("format version 3 is not supported (this sealift reads 1 to 2)"), std::string::npos);
 }
 
 }  // namespace

@@ -461,7 +461,8 @@ TEST(Push, OverTlsTrustingOnlyTheGivenCa) {
   EXPECT_EQ(j["signaturesVerified"].get<int>(), 2);
   std::vector<std::string> tags = target.tags("ai-saas/library/redis");
   std::sort(tags.begin(), tags.end());
-  EXPECT_EQ(tags, (std::vector<std::string>{"7.4", b.lock.images[0].digest.tag_form() + ".sig"}));
+  // The image, its .sig, and its referrers tag (Harbor's registry has no referrers API).
+  EXPECT_EQ(tags, (std::vector<std::string>{"7.4", b.lock.images[0].digest.tag_form(), b.lock.images[0].digest.tag_form() + ".sig"}));
 }
 
 TEST(Push, SignaturesAlreadyInHarborAreKept) {
@@ -485,8 +486,12 @@ TEST(Push, SignaturesAlreadyInHarborAreKept) {
   nlohmann::json j = pushed(target.push(second.path));
   EXPECT_EQ(j["signaturesVerified"].get<int>(), 2);
   EXPECT_EQ(j["signaturesMerged"].get<int>(), 0) << "the vendor's signature was there already";
-  EXPECT_EQ(target.cosign_verify(image, customer).exit_code, 0) << "the customer's signature was overwritten";
-  EXPECT_EQ(target.cosign_verify(image, factory().public_key()).exit_code, 0);
+  // The customer's .sig signature is read by cosign in the .sig form: cosign v2 and v3 read only
+  // the Sigstore bundles once an image has one (hence --signature-format legacy, below).
+  EXPECT_EQ(target.cosign_verify(image, customer, "cosign3-legacy").exit_code, 0) << "the customer's signature was overwritten";
+  EXPECT_NE(target.cosign_verify(image, customer).exit_code, 0) << "cosign v2 read the .sig form beside a bundle";
+  for (const std::string cosign : {"cosign", "cosign3", "cosign3-legacy"})
+    EXPECT_EQ(target.cosign_verify(image, factory().public_key(), cosign).exit_code, 0) << cosign;
 
   // The vendor rotates its key: the new signatures are added beside the old ones.
   fs::path rotated = factory().other_key("vendor-2026");
@@ -496,10 +501,43 @@ TEST(Push, SignaturesAlreadyInHarborAreKept) {
   EXPECT_EQ(k["signaturesMerged"].get<int>(), 2) << "image and chart";
   EXPECT_EQ(k["tagsWritten"].get<int>(), 0);
   for (const fs::path& key : {rotated, customer, factory().public_key()})
+    EXPECT_EQ(target.cosign_verify(image, key, "cosign3-legacy").exit_code, 0) << key;
+  // The rotated key's Sigstore bundle joins the old one as a second referrer.
+  EXPECT_EQ(k["referrersPushed"].get<int>(), 2);
+  for (const fs::path& key : {rotated, factory().public_key()}) {
     EXPECT_EQ(target.cosign_verify(image, key).exit_code, 0) << key;
+    EXPECT_EQ(target.cosign_verify(image, key, "cosign3").exit_code, 0) << key;
+  }
   std::string chart = target.host() + "/ai-saas/charts/sealift-test-app@" + root_of(third.path).chart.manifest.str();
   EXPECT_EQ(target.cosign_verify(chart, rotated).exit_code, 0);
   EXPECT_EQ(target.cosign_verify(chart, factory().public_key()).exit_code, 0);
+}
+
+// --signature-format legacy: a site whose own signatures are in the .sig form (cosign v2) keeps
+// the vendor's in that form only, so cosign v2 still reads both; no referrer, no referrers tag.
+TEST(Push, LegacySignatureFormatPushesNoReferrers) {
+  testenv::BundleSpec spec;
+  spec.images = {"redis"};
+  auto b = factory().build(spec, scratch("legacy.tar.zst"));
+  Target target;
+  nlohmann::json j = pushed(target.push(b.path, {"--create-project", "--signature-format", "legacy"}));
+  EXPECT_EQ(j["signaturesVerified"].get<int>(), 2);
+  EXPECT_EQ(j["referrersPushed"].get<int>(), 0);
+  EXPECT_EQ(j["referrersVerified"].get<int>(), 0);
+  std::vector<std::string> tags = target.tags("ai-saas/library/redis");
+  std::sort(tags.begin(), tags.end());
+  EXPECT_EQ(tags, (std::vector<std::string>{"7.4", b.lock.images[0].digest.tag_form() + ".sig"}));
+  std::string image = target.host() + "/ai-saas/library/redis@" + b.lock.images[0].digest.str();
+  fs::path customer = factory().other_key("customer");
+  RunResult sign = testenv::run({testenv::peer("cosign"), "sign", "--key", (customer.parent_path() / "cosign.key").string(),
+                                 "--tlog-upload=false", "-y", "--allow-http-registry", image},
+                                {{"COSIGN_PASSWORD", factory().key_password()}, {"DOCKER_CONFIG", target.env().at("DOCKER_CONFIG")}});
+  ASSERT_EQ(sign.exit_code, 0) << said(sign);
+  for (const fs::path& key : {customer, factory().public_key()})
+    for (const std::string cosign : {"cosign", "cosign3"}) EXPECT_EQ(target.cosign_verify(image, key, cosign).exit_code, 0) << cosign;
+  RunResult bad = target.push(b.path, {"--signature-format", "sigstore"});
+  EXPECT_NE(bad.exit_code, 0) << said(bad);
+  EXPECT_NE(bad.err.find("--signature-format"), std::string::npos) << said(bad);
 }
 
 }  // namespace

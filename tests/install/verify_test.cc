@@ -60,10 +60,11 @@ TEST(Verify, AGoodBundlePassesEveryCheck) {
   EXPECT_EQ(j["entries"].get<uint64_t>(), reader.entries().size());
   EXPECT_EQ(j["bytes"].get<uint64_t>(), blob_bytes);
 
-  // The library's view: one object per index.json entry, each image with its signature.
+  // The library's view: one object per index.json entry, each image and the chart with its
+  // signature in both forms (.sig manifest and Sigstore bundle referrer).
   util::Progress quiet(util::Progress::Mode::Quiet);
   VerifiedBundle v = verify_bundle(reader, sign::TrustedKeys::from_files({factory().public_key()}), {}, quiet);
-  EXPECT_EQ(v.objects.size(), 2 * b.lock.images.size() + 2);
+  EXPECT_EQ(v.objects.size(), 3 * b.lock.images.size() + 3);
   EXPECT_TRUE(v.omitted.empty());
   EXPECT_EQ(v.carried.size(), reader.entries().size() - 4);
   for (const auto& image : b.lock.images) {
