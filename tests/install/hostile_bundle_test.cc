@@ -16,6 +16,8 @@
 #include "sign/blob.h"
 #include "sign/key.h"
 #include "sign/password.h"
+#include "sign/sigmanifest.h"
+#include "sign/sigstore_bundle.h"
 #include "util/error.h"
 
 namespace sealift::install::testing {
@@ -44,6 +46,12 @@ std::map<std::string, std::set<std::string>> entries_by_kind(const fs::path& pat
     out["signature config"].insert(bundle::blob_path(m.config().digest));
     for (const auto& l : m.layers()) out["signature payload"].insert(bundle::blob_path(l.digest));
   };
+  auto referrer = [&](const oci::Digest& digest) {
+    out["signature referrer"].insert(bundle::blob_path(digest));
+    oci::Manifest m = manifest(digest, oci_manifest);
+    out["referrer config"].insert(bundle::blob_path(m.config().digest));
+    for (const auto& l : m.layers()) out["sigstore bundle"].insert(bundle::blob_path(l.digest));
+  };
   for (const auto& image : root.images) {
     std::vector<std::pair<oci::Digest, std::string>> platforms = {{image.digest, image.media_type}};
     oci::Manifest t = manifest(image.digest, image.media_type);
@@ -59,12 +67,14 @@ std::map<std::string, std::set<std::string>> entries_by_kind(const fs::path& pat
       for (const auto& l : m.layers()) out["image layer"].insert(bundle::blob_path(l.digest));
     }
     signature(image.signature);
+    referrer(image.referrer);
   }
   oci::Manifest chart = manifest(root.chart.manifest, oci_manifest);
   out["chart manifest"].insert(bundle::blob_path(root.chart.manifest));
   out["chart config"].insert(bundle::blob_path(chart.config().digest));
   out["chart package"].insert(bundle::blob_path(root.chart.package));
   signature(root.chart.signature);
+  referrer(root.chart.referrer);
   return out;
 }
 
@@ -141,9 +151,10 @@ TEST(HostileBundle, AFlippedByteInAnyKindOfEntryIsRefusedNamingIt) {
   // Every kind a bundle holds is covered: a new kind of entry must be added here.
   for (const char* kind : {"oci-layout", "sealift.json", "sealift.json.sig", "index.json", "image index",
                            "image manifest", "image config", "image layer", "signature manifest", "signature config",
-                           "signature payload", "chart manifest", "chart config", "chart package"})
+                           "signature payload", "chart manifest", "chart config", "chart package",
+                           "signature referrer", "referrer config", "sigstore bundle"})
     ASSERT_FALSE(kinds[kind].empty()) << kind;
-  ASSERT_EQ(kinds.size(), 14u);
+  ASSERT_EQ(kinds.size(), 17u);
 
   // The tamperer's way: the content of one entry changed, the archive around it well-formed.
   std::mt19937 rng(9);
@@ -156,7 +167,7 @@ TEST(HostileBundle, AFlippedByteInAnyKindOfEntryIsRefusedNamingIt) {
     // The first and the last entry of the kind (e.g. a Docker and an OCI manifest).
     for (const std::string& entry : std::set<std::string>{*names.begin(), *names.rbegin()}) {
       const std::string content = entry_text(b.path, entry);
-      ASSERT_GT(content.size(), 2u) << entry;
+      ASSERT_GE(content.size(), 2u) << entry;  // the referrers' empty config is "{}"
       for (size_t at : sample_offsets(content.size(), rng)) {
         SCOPED_TRACE(kind + " " + entry + " byte " + std::to_string(at));
         util::write_file_atomic(tampered, testenv::flip_content_byte(good, reader, entry, at, 1 << (rng() % 8)));
@@ -500,6 +511,126 @@ TEST(HostileBundle, AReplayedOlderSignedRootDoesNotVouchForNewerContent) {
   RunResult old = install({"verify", r1.path.string(), "--key", factory().public_key().string()});
   EXPECT_EQ(old.exit_code, 0) << said(old);
   target.expect_untouched(r1);
+}
+
+// One image's signatures rewritten in a bundle whose sealift.json is then signed again with the
+// vendor's own key: what a broken or subverted build pipeline could ship. The outer signature is
+// good, so only the checks of each signature form stand between such a bundle and the target.
+class ResignedBundle {
+ public:
+  explicit ResignedBundle(const fs::path& from) : from_(from), root_(root_of(from)) {
+    index_ = nlohmann::ordered_json::parse(entry_text(from, "index.json"));
+  }
+  const bundle::RootImage& image(size_t i) const { return root_.images.at(i); }
+  oci::Descriptor subject(size_t i) const {
+    for (const auto& m : index_["manifests"])
+      if (m["annotations"]["dev.sealift.kind"] == "image" && m["annotations"]["org.opencontainers.image.ref.name"] == image(i).source)
+        return oci::Descriptor::from_json(m, "index.json");
+    throw std::runtime_error("no image entry");
+  }
+  std::string name(size_t i) const { return ref::Reference::parse(image(i).source).name(); }
+
+  // Image i's Sigstore bundle referrer becomes `manifest` over `bundle_json`.
+  void set_referrer(size_t i, const std::string& manifest, const std::string& bundle_json) {
+    oci::Manifest m = oci::Manifest::parse(manifest, oci::media::kOciManifest);
+    replace_entry("referrer", name(i) + "@" + image(i).referrer.str(), m, name(i) + "@" + m.digest().str());
+    changes_[bundle::blob_path(m.digest())] = manifest;
+    changes_[bundle::blob_path(m.layers().at(0).digest)] = bundle_json;
+    root_.images.at(i).referrer = m.digest();
+  }
+  // Image i's .sig manifest becomes one signature by `key`.
+  void set_legacy(size_t i, const sign::PrivateKey& key) {
+    sign::ImageSignature sig = sign::sign_image(key, name(i), image(i).digest);
+    sign::SignatureManifest sm;
+    sm.add(sig, key.public_key());
+    oci::Manifest m = oci::Manifest::parse(sm.manifest(), oci::media::kOciManifest);
+    std::string ref = name(i) + ":" + image(i).digest.tag_form() + ".sig";
+    replace_entry("signature", ref, m, ref);
+    changes_[bundle::blob_path(m.digest())] = m.bytes();
+    changes_[bundle::blob_path(sig.layer.digest)] = sig.payload;
+    changes_[bundle::blob_path(m.config().digest)] = sm.config();
+    root_.images.at(i).signature = m.digest();
+  }
+  fs::path write(const std::string& name) {
+    std::string index = index_.dump();
+    root_.index = oci::Digest::of(index);
+    root_.index_size = static_cast<int64_t>(index.size());
+    std::string root = root_.serialize();
+    changes_["index.json"] = index;
+    changes_["sealift.json"] = root;
+    changes_["sealift.json.sig"] = signed_with(key_of(factory().public_key()), root);
+    fs::path out = scratch(name);
+    testenv::rewrite_bundle(from_, out, changes_);
+    return out;
+  }
+
+ private:
+  void replace_entry(const std::string& kind, const std::string& ref, const oci::Manifest& m, const std::string& new_ref) {
+    for (auto& e : index_["manifests"])
+      if (e["annotations"]["dev.sealift.kind"] == kind && e["annotations"]["org.opencontainers.image.ref.name"] == ref) {
+        e["digest"] = m.digest().str();
+        e["size"] = m.size();
+        e["annotations"]["org.opencontainers.image.ref.name"] = new_ref;
+        return;
+      }
+    throw std::runtime_error("no " + kind + " entry " + ref);
+  }
+  fs::path from_;
+  bundle::Root root_;
+  nlohmann::ordered_json index_;
+  std::map<std::string, std::optional<std::string>> changes_;
+};
+
+// The cosign v3 form lies while the .sig form tells the truth, or the other way round: refused by
+// verify and push, naming what is wrong, before anything lands. A bundle needs both forms right.
+TEST(HostileBundle, EitherSignatureFormLyingIsRefusedBeforeAnyTag) {
+  testenv::BundleSpec spec;
+  spec.images = {"redis", "backend"};
+  auto b = factory().build(spec, scratch("two-forms.tar.zst"));
+  UntouchedTarget target;
+  const sign::PrivateKey vendor = key_of(factory().public_key());
+  const sign::PrivateKey stranger = key_of(factory().other_key("stranger"));
+
+  // The unchanged rewrite verifies: the harness itself is faithful.
+  {
+    ResignedBundle same(b.path);
+    ASSERT_EQ(verify_error(same.write("resigned-unchanged.tar.zst")), "");
+  }
+  // A forged Sigstore bundle: well-formed, over the right image, signed by a key nobody trusts.
+  {
+    ResignedBundle r(b.path);
+    sign::SigstoreSignature forged = sign::sign_sigstore(stranger, r.subject(0), "2026-12-04T00:00:00Z");
+    r.set_referrer(0, forged.manifest, forged.bundle);
+    expect_refused_by_both(r.write("forged-bundle.tar.zst"), target, "no signature in its DSSE envelope was made by the trusted key");
+  }
+  // A referrer whose subject names another digest (the other image's), signed by the vendor.
+  {
+    ResignedBundle r(b.path);
+    sign::SigstoreSignature other = sign::sign_sigstore(vendor, r.subject(1), "2026-12-04T00:00:00Z");
+    r.set_referrer(0, other.manifest, other.bundle);
+    expect_refused_by_both(r.write("other-subject.tar.zst"), target, "its subject is " + r.subject(1).digest.str());
+  }
+  // The two forms disagree: the referrer names image 0, the vendor-signed statement inside it
+  // names image 1.
+  {
+    ResignedBundle r(b.path);
+    sign::SigstoreSignature mine = sign::sign_sigstore(vendor, r.subject(0), "2026-12-04T00:00:00Z");
+    sign::SigstoreSignature theirs = sign::sign_sigstore(vendor, r.subject(1), "2026-12-04T00:00:00Z");
+    auto m = nlohmann::ordered_json::parse(mine.manifest);
+    m["layers"][0] = oci::Descriptor{std::string(sign::kSigstoreBundleMediaType), oci::Digest::of(theirs.bundle),
+                                     static_cast<int64_t>(theirs.bundle.size()), {}, {}, {}, {}}
+                         .to_json();
+    r.set_referrer(0, m.dump(), theirs.bundle);
+    expect_refused_by_both(r.write("disagree.tar.zst"), target,
+                           "its signed statement does not name " + r.image(0).digest.str());
+  }
+  // The .sig form forged, the Sigstore bundle intact.
+  {
+    ResignedBundle r(b.path);
+    r.set_legacy(1, stranger);
+    expect_refused_by_both(r.write("forged-sig.tar.zst"), target, r.image(1).source);
+  }
+  target.expect_untouched(b);
 }
 
 }  // namespace
