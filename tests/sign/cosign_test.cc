@@ -18,6 +18,7 @@
 #include "sign/key.h"
 #include "sign/payload.h"
 #include "sign/sigmanifest.h"
+#include "sign/sigstore_bundle.h"
 #include "util/encoding.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -62,6 +63,41 @@ class CosignInterop : public ::testing::Test {
   RunResult cosign_with_password(const std::string& password, std::vector<std::string> args) {
     return cosign(std::move(args), {{"COSIGN_PASSWORD", password}});
   }
+  // cosign v3.1.3, offline: no TUF, no transparency log, no signing config from the network.
+  RunResult cosign3(std::vector<std::string> args, const std::string& password = {}) {
+    std::vector<std::string> argv = {testenv::peer("cosign3")};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return testenv::run(argv, {{"HOME", home_->path().string()}, {"COSIGN_YES", "true"}, {"COSIGN_PASSWORD", password}},
+                        "", 300);
+  }
+
+  // What the installer does with a Sigstore bundle referrer on a registry without the referrers
+  // API (distribution 2.8): blobs, the manifest by digest, then the subject's referrers tag.
+  void publish_sigstore(const std::string& repo, const oci::Digest& image, const SigstoreSignature& sig) {
+    push_blob(repo, std::string(kEmptyConfig), std::string(kEmptyConfigMediaType));
+    push_blob(repo, sig.bundle, std::string(kSigstoreBundleMediaType));
+    oci::Manifest m = oci::Manifest::parse(sig.manifest, oci::media::kOciManifest);
+    client().put_manifest(repo, m.digest().str(), m);
+    oci::Descriptor entry = m.descriptor();
+    entry.artifact_type = m.artifact_type();
+    entry.annotations = m.annotations();
+    nlohmann::ordered_json index = {{"schemaVersion", 2}, {"mediaType", oci::media::kOciIndex},
+                                    {"manifests", nlohmann::ordered_json::array({entry.to_json()})}};
+    client().put_manifest(repo, image.tag_form(), oci::Manifest::parse(index.dump(), oci::media::kOciIndex));
+  }
+  // The Sigstore bundles listed in the image's referrers tag, as cosign v3 wrote them.
+  std::vector<std::string> sigstore_bundles(const std::string& repo, const oci::Digest& image) {
+    std::vector<std::string> out;
+    oci::Manifest index = client().get_manifest(repo, image.tag_form());
+    for (const auto& d : index.manifests()) {
+      if (!is_signature_referrer(d)) continue;
+      oci::Manifest m = client().get_manifest(repo, d);
+      const oci::Descriptor& layer = m.layers().at(0);
+      out.push_back(blob(repo, layer.digest, layer.size));
+    }
+    return out;
+  }
+  oci::Descriptor descriptor(const std::string& repo, const oci::Digest& image) { return client().resolve(repo, image.str()); }
 
   std::string ref(const std::string& repo, const oci::Digest& d) { return registry_->host() + "/" + repo + "@" + d.str(); }
   std::string name(const std::string& repo) { return registry_->host() + "/" + repo; }
@@ -458,6 +494,79 @@ TEST_F(CosignInterop, Ed25519AsCosign264BehavesToday) {
   EXPECT_NE(sb.exit_code, 0);
   EXPECT_NE(sb.err.find("requested hash function #0 is unavailable"), std::string::npos) << sb.err;
   EXPECT_FALSE(fs::exists(dir / "theirs.sig"));
+}
+
+}  // namespace
+}  // namespace sealift::sign
+
+namespace sealift::sign {
+namespace {
+
+// cosign v3.1.3 both ways, in its default (Sigstore bundle) format: a key it makes signs in
+// sealift and cosign v3 verifies; a sealift key signs in cosign v3 and sealift verifies; a
+// tampered bundle is refused by both.
+TEST_F(CosignInterop, CosignV3BundlesInteroperateBothWays) {
+  testenv::TempDir dir;
+  RunResult g = cosign3({"generate-key-pair", "--output-key-prefix", (dir / "v3").string()}, "v3-pw");
+  ASSERT_EQ(g.exit_code, 0) << g.err;
+  PrivateKey v3_key = PrivateKey::from_file(dir / "v3.key", Secret::copy_of("v3-pw"));
+  const fs::path v3_pub = dir / "v3.pub";
+
+  // A cosign v3 key signs in sealift; cosign v3 (bundle) and cosign v2 (bundle, empty trusted
+  // root) accept it, and refuse another key.
+  std::string repo = "v3/signed-by-sealift";
+  oci::Digest image = push_image(repo, repo);
+  publish_sigstore(repo, image, sign_sigstore(v3_key, descriptor(repo, image), "2026-12-04T00:00:00Z"));
+  util::write_file_atomic(dir / "trusted_root.json", R"({"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"})");
+  RunResult v3 = cosign3({"verify", "--key", v3_pub.string(), "--insecure-ignore-tlog=true", "--allow-http-registry", ref(repo, image)});
+  EXPECT_EQ(v3.exit_code, 0) << v3.err;
+  RunResult v2 = cosign({"verify", "--key", v3_pub.string(), "--insecure-ignore-tlog=true", "--allow-http-registry",
+                         "--trusted-root", (dir / "trusted_root.json").string(), ref(repo, image)});
+  EXPECT_EQ(v2.exit_code, 0) << v2.err;
+  testenv::TempDir other;
+  fs::path stranger = sealift_keypair(other, "x");
+  EXPECT_NE(cosign3({"verify", "--key", pub_of(stranger).string(), "--insecure-ignore-tlog=true", "--allow-http-registry",
+                     ref(repo, image)}).exit_code, 0);
+
+  // A sealift key signs in cosign v3 (its default bundle format, offline); sealift verifies the
+  // bundle cosign wrote, and names the image it is not for.
+  std::string repo2 = "v3/signed-by-cosign";
+  oci::Digest image2 = push_image(repo2, repo2);
+  fs::path kp = sealift_keypair(dir, "s3cret");
+  RunResult s = cosign3({"sign", "--key", key_of(kp).string(), "--tlog-upload=false", "--use-signing-config=false",
+                         "--allow-http-registry", ref(repo2, image2)}, "s3cret");
+  ASSERT_EQ(s.exit_code, 0) << s.err;
+  auto bundles = sigstore_bundles(repo2, image2);
+  ASSERT_EQ(bundles.size(), 1u);
+  TrustedKeys ours({PublicKey::from_file(pub_of(kp))});
+  EXPECT_EQ(verify_sigstore_bundle(bundles[0], image2, ours, "image").der(), ours.keys()[0].der());
+  try {
+    verify_sigstore_bundle(bundles[0], image, ours, "image");
+    ADD_FAILURE() << "a bundle for another image was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("does not name " + image.str()), std::string::npos) << e.what();
+  }
+
+  // A bundle whose signature was altered: refused by cosign v3 and by sealift.
+  std::string repo3 = "v3/tampered";
+  oci::Digest image3 = push_image(repo3, repo3);
+  SigstoreSignature sig = sign_sigstore(v3_key, descriptor(repo3, image3), "2026-12-04T00:00:00Z");
+  auto b = nlohmann::ordered_json::parse(sig.bundle);
+  std::string raw = util::base64_decode(b["dsseEnvelope"]["signatures"][0]["sig"].get<std::string>());
+  raw[raw.size() / 2] = static_cast<char>(raw[raw.size() / 2] ^ 0x01);
+  b["dsseEnvelope"]["signatures"][0]["sig"] = util::base64_encode(raw);
+  SigstoreSignature tampered = sign_sigstore(v3_key, descriptor(repo3, image3), "2026-12-04T00:00:00Z");
+  tampered.bundle = b.dump();
+  auto m = nlohmann::ordered_json::parse(tampered.manifest);
+  m["layers"][0]["digest"] = oci::Digest::of(tampered.bundle).str();
+  m["layers"][0]["size"] = tampered.bundle.size();
+  tampered.manifest = m.dump();
+  publish_sigstore(repo3, image3, tampered);
+  EXPECT_NE(cosign3({"verify", "--key", v3_pub.string(), "--insecure-ignore-tlog=true", "--allow-http-registry",
+                     ref(repo3, image3)}).exit_code, 0);
+  auto found = sigstore_bundles(repo3, image3);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_THROW(verify_sigstore_bundle(found[0], image3, TrustedKeys({v3_key.public_key()}), "image"), Error);
 }
 
 }  // namespace
