@@ -78,7 +78,8 @@ void run_verify(const VerifyFlags& f) {
     fmt::print("  signature: NOT VERIFIED (--insecure-skip-signature)\n");
   fmt::print("  content:   {} entries, {} checked against their digests\n", v.entries_checked,
              util::human_bytes(v.bytes_checked));
-  fmt::print("  images:    {}, each with its cosign signature\n", root.images.size());
+  fmt::print("  images:    {}, each with its cosign signature{}\n", root.images.size(),
+             root.format_version >= 2 ? "s (.sig and Sigstore bundle, both checked)" : " (.sig)");
   fmt::print("  chart:     {} {}\n", root.chart.name, root.chart.version);
   for (const auto& t : root.tools)
     fmt::print("  tool:      {} {} for {} (for the installer host; not pushed)\n", t.name, t.version, t.platform);
