@@ -14,6 +14,14 @@ namespace sealift::bundler {
 
 namespace {
 
+// ", signed (.sig + Sigstore bundle)", or what is missing.
+std::string signed_as(bool legacy, bool sigstore, int format_version) {
+  if (format_version < 2) return legacy ? ", signed (.sig)" : ", NO SIGNATURE";
+  if (legacy && sigstore) return ", signed (.sig + Sigstore bundle)";
+  if (!legacy && !sigstore) return ", NO SIGNATURE";
+  return legacy ? ", signed (.sig), NO SIGSTORE BUNDLE" : ", signed (Sigstore bundle), NO .sig";
+}
+
 struct InspectFlags {
   std::string bundle;
   cli::OutputFlags out;
@@ -44,6 +52,7 @@ nlohmann::ordered_json to_json(const bundle::BundleSummary& s) {
                            {"mediaType", image.media_type},
                            {"size", image.size},
                            {"signature", image.signature},
+                           {"sigstoreBundle", image.sigstore},
                            {"platforms", platforms}});
   }
   j["chart"] = {{"name", s.chart.name},
@@ -51,7 +60,8 @@ nlohmann::ordered_json to_json(const bundle::BundleSummary& s) {
                 {"reference", s.chart.reference},
                 {"digest", root.chart.manifest.str()},
                 {"packageSize", s.chart.package_size},
-                {"signature", s.chart.signature}};
+                {"signature", s.chart.signature},
+                {"sigstoreBundle", s.chart.sigstore}};
   j["tools"] = nlohmann::ordered_json::array();
   for (const auto& t : root.tools)
     j["tools"].push_back({{"name", t.name},
@@ -91,11 +101,11 @@ void print_text(const bundle::BundleSummary& s) {
   fmt::print("images ({}):\n", s.images.size());
   for (const auto& image : s.images) {
     fmt::print("  {}  {}  {}{}\n", image.source, image.digest.str(), human_bytes(image.size),
-               image.signature ? ", signed" : ", NO SIGNATURE");
+               signed_as(image.signature, image.sigstore, root.format_version));
     for (const auto& p : image.platforms) fmt::print("    {:<16} {}\n", p.platform, human_bytes(p.size));
   }
   fmt::print("chart: {} {} ({}), package {}{}\n", s.chart.name, s.chart.version, s.chart.reference,
-             human_bytes(s.chart.package_size), s.chart.signature ? ", signed" : ", NO SIGNATURE");
+             human_bytes(s.chart.package_size), signed_as(s.chart.signature, s.chart.sigstore, root.format_version));
   for (const auto& t : root.tools)
     fmt::print("tool: {} {} for {} ({}), binary {}, for the installer host (not pushed)\n", t.name, t.version,
                t.platform, t.reference, human_bytes(static_cast<uint64_t>(t.size)));

@@ -29,13 +29,15 @@ class Summarizer {
     auto entries = parse_index_json(reader_.read_small(kIndexFile));
     std::set<std::string> signatures;
     for (const auto& e : entries)
-      if (e.kind == EntryKind::Signature && reader_.find(blob_path(e.descriptor.digest))) signatures.insert(e.reference);
+      if ((e.kind == EntryKind::Signature || e.kind == EntryKind::Referrer) && reader_.find(blob_path(e.descriptor.digest)))
+        signatures.insert(e.reference);
 
     std::map<oci::Digest, uint64_t> all;  // every config and layer of every image
     for (const auto& image : s.root.images) {
       ImageSummary out{image.source, image.digest, image.media_type, {}, 0, false};
       std::string name = ref::Reference::parse(image.source).name();
       out.signature = signatures.count(name + ":" + image.digest.tag_form() + ".sig") > 0;
+      out.sigstore = !image.referrer.empty() && signatures.count(name + "@" + image.referrer.str()) > 0;
       std::map<oci::Digest, uint64_t> own;
       oci::Manifest top = manifest(image.digest, image.media_type);
       if (top.is_index()) {
@@ -60,6 +62,7 @@ class Summarizer {
       if (l.digest == chart.package) s.chart.package_size = static_cast<uint64_t>(l.size);
     std::string chart_repository = chart.reference.substr(0, chart.reference.rfind(':'));
     s.chart.signature = signatures.count(chart_repository + ":" + chart.manifest.tag_form() + ".sig") > 0;
+    s.chart.sigstore = !chart.referrer.empty() && signatures.count(chart_repository + "@" + chart.referrer.str()) > 0;
 
     std::set<oci::Digest> omitted(s.root.omitted_blobs.begin(), s.root.omitted_blobs.end());
     all[chart.package] = s.chart.package_size;

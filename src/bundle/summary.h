@@ -28,12 +28,14 @@ struct ImageSummary {
   std::vector<PlatformSummary> platforms;
   uint64_t size = 0;          // its distinct configs and layers
   bool signature = false;     // its cosign .sig manifest is in the bundle
+  bool sigstore = false;      // its Sigstore bundle referrer is in the bundle (format 2)
 };
 
 struct ChartSummary {
   std::string name, version, reference;
   uint64_t package_size = 0;
   bool signature = false;
+  bool sigstore = false;
 };
 
 struct BundleSummary {

@@ -54,6 +54,7 @@ TEST(Inspect, ShowsImagesPlatformsSizesSignaturesAndChart) {
     ASSERT_NE(fixture, nullptr) << image.dump();
     EXPECT_EQ(image["digest"], fixture->digest);
     EXPECT_TRUE(image["signature"].get<bool>());
+    EXPECT_TRUE(image["sigstoreBundle"].get<bool>());
     ASSERT_EQ(image["platforms"].size(), fixture->manifests.size());
     for (size_t i = 0; i < fixture->manifests.size(); ++i) {
       const auto& p = image["platforms"][i];
@@ -72,12 +73,14 @@ TEST(Inspect, ShowsImagesPlatformsSizesSignaturesAndChart) {
   EXPECT_EQ(j["chart"]["name"], "sealift-test-app");
   EXPECT_EQ(j["chart"]["version"], "1.0.0");
   EXPECT_TRUE(j["chart"]["signature"].get<bool>());
+  EXPECT_TRUE(j["chart"]["sigstoreBundle"].get<bool>());
   EXPECT_GT(j["chart"]["packageSize"].get<uint64_t>(), 0u);
   EXPECT_TRUE(j["base"].is_null());
 
   RunResult text = testenv::run({testenv::bundle_program(), "inspect", b.path.string()});
   EXPECT_EQ(text.exit_code, 0);
   EXPECT_NE(text.out.find("docker.io/library/postgres:16.4"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find(", signed (.sig + Sigstore bundle)"), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("linux/arm64"), std::string::npos);
   EXPECT_NE(text.out.find("saves"), std::string::npos);
 }

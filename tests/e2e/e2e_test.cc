@@ -13,6 +13,7 @@
 #include "env/registry.h"
 #include "harbor/api.h"
 #include "install/robots.h"
+#include "util/fs.h"
 
 namespace sealift {
 namespace {
@@ -165,13 +166,19 @@ TEST_F(EndToEnd, InstallUpgradeWithDeltaAndRollBack) {
   ASSERT_EQ(hist.exit_code, 0) << hist.err;
   EXPECT_EQ(nlohmann::json::parse(hist.out).size(), 3u);
 
-  // The target's signatures are cosign's: cosign verifies the backend as the cluster pulls it.
+  // The target's signatures are cosign's: cosign v3 verifies the backend as the cluster pulls it,
+  // and so does cosign v2 given an empty trusted root (it reads the Sigstore bundle too).
   testenv::TempDir home("sealift-e2e-cosign");
-  auto cv = run({testenv::peer("cosign"), "verify", "--key", (*dir_ / "cosign.pub").string(),
-                 "--insecure-ignore-tlog=true", "--allow-http-registry", "--registry-username", harbor_->admin_user(),
-                 "--registry-password", harbor_->admin_password(), prefix + "sealift/backend@" + backend_v2_},
-                {{"HOME", home.path().string()}}, {}, 300);
-  EXPECT_EQ(cv.exit_code, 0) << cv.out << cv.err;
+  util::write_file_atomic(home / "trusted_root.json", R"({"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"})");
+  for (const std::string cosign : {"cosign3", "cosign"}) {
+    std::vector<std::string> args = {testenv::peer(cosign), "verify", "--key", (*dir_ / "cosign.pub").string(),
+                                     "--insecure-ignore-tlog=true", "--allow-http-registry", "--registry-username",
+                                     harbor_->admin_user(), "--registry-password", harbor_->admin_password()};
+    if (cosign == "cosign") args.insert(args.end(), {"--trusted-root", (home / "trusted_root.json").string()});
+    args.push_back(prefix + "sealift/backend@" + backend_v2_);
+    auto cv = run(args, {{"HOME", home.path().string()}}, {}, 300);
+    EXPECT_EQ(cv.exit_code, 0) << cosign << "\n" << cv.out << cv.err;
+  }
 
   // Running the v1 install again with --create-pull-robot (a retry, say): Harbor shows a robot's
   // secret only once, so the taken name is answered 409 and a second robot is made under the next
