@@ -13,6 +13,10 @@
 #include "harness.h"
 #include "install/relocation.h"
 #include "install/verify.h"
+#include "sign/key.h"
+#include "sign/password.h"
+#include "sign/sigstore_bundle.h"
+#include "util/encoding.h"
 #include "util/error.h"
 
 namespace sealift::install::testing {
@@ -438,6 +442,56 @@ TEST(Push, SplitPartsOfAPlatformFilteredBundleArePushedInPlaceAndSourceHostsCanB
     EXPECT_EQ(index["manifests"][0]["platform"]["architecture"], "arm64");
   }
   EXPECT_TRUE(target.tags("ai-saas/library/redis").empty());
+}
+
+// At the target, someone swaps the image's Sigstore bundle for an altered one: cosign v3 and v2
+// refuse the image (neither falls back to the .sig while a bundle is there); a re-push lists the
+// vendor's referrer again (beside the altered one, which is not its to remove) and cosign accepts.
+TEST(Push, AnAlteredReferrerAtTheTargetIsRefusedAndARePushRepairsIt) {
+  testenv::BundleSpec spec;
+  spec.images = {"redis"};
+  auto b = factory().build(spec, scratch("altered-referrer.tar.zst"));
+  Target target;
+  pushed(target.push(b.path, {"--create-project"}));
+  const std::string repo = "ai-saas/library/redis";
+  const oci::Digest image = b.lock.images[0].digest;
+  const std::string pinned = target.host() + "/" + repo + "@" + image.str();
+
+  // The vendor's bundle, with one byte of its DSSE signature changed, as a referrer of its own.
+  auto& c = target.client();
+  oci::Manifest ours = c.get_manifest(repo, root_of(b.path).images[0].referrer.str());
+  io::StringSink bundle;
+  c.fetch_blob(repo, ours.layers().at(0), bundle);
+  auto j = nlohmann::ordered_json::parse(bundle.out);
+  std::string sig = util::base64_decode(j["dsseEnvelope"]["signatures"][0]["sig"].get<std::string>());
+  sig[10] = static_cast<char>(sig[10] ^ 0x20);
+  j["dsseEnvelope"]["signatures"][0]["sig"] = util::base64_encode(sig);
+  const std::string altered = j.dump();
+  oci::Descriptor layer{std::string(sign::kSigstoreBundleMediaType), oci::Digest::of(altered),
+                        static_cast<int64_t>(altered.size()), {}, {}, {}, {}};
+  c.push_blob(repo, layer, [&](uint64_t offset) {
+    return std::make_unique<io::MemorySource>(std::as_bytes(std::span(altered)).subspan(offset));
+  });
+  auto m = nlohmann::ordered_json::parse(ours.bytes());
+  m["layers"][0] = layer.to_json();
+  oci::Manifest forged = oci::Manifest::parse(m.dump(), oci::media::kOciManifest);
+  c.put_manifest(repo, forged.digest().str(), forged);
+  oci::Descriptor entry = forged.descriptor();
+  entry.artifact_type = forged.artifact_type();
+  entry.annotations = forged.annotations();
+  nlohmann::ordered_json index = {{"schemaVersion", 2}, {"mediaType", oci::media::kOciIndex},
+                                  {"manifests", nlohmann::ordered_json::array({entry.to_json()})}};
+  c.put_manifest(repo, image.tag_form(), oci::Manifest::parse(index.dump(), oci::media::kOciIndex));
+
+  for (const std::string cosign : {"cosign", "cosign3"})
+    EXPECT_NE(target.cosign_verify(pinned, factory().public_key(), cosign).exit_code, 0) << cosign << " accepted an altered bundle";
+
+  // The push finds its referrer missing from the tag, lists it again, and reads it back.
+  nlohmann::json again = pushed(target.push(b.path));
+  EXPECT_EQ(again["referrersPushed"].get<int>(), 0) << "the manifest was still there";
+  EXPECT_EQ(again["referrersTagged"].get<int>(), 1) << "the image's referrers tag, and not the chart's";
+  for (const std::string cosign : {"cosign", "cosign3"})
+    EXPECT_EQ(target.cosign_verify(pinned, factory().public_key(), cosign).exit_code, 0) << cosign;
 }
 
 TEST(Push, OverTlsTrustingOnlyTheGivenCa) {
