@@ -112,6 +112,14 @@ for d in $(jq -r '.images[].signature, .chart.signature' "$WORK/x/sealift.json")
   seed payload "payload-$n.json" <"$WORK/x/blobs/sha256/${payload#sha256:}"
   n=$((n + 1))
 done
+n=0
+for d in $(jq -r '.images[].sigstoreBundle, .chart.sigstoreBundle' "$WORK/x/sealift.json"); do
+  ref="$WORK/x/blobs/sha256/${d#sha256:}"
+  seed sigstore_bundle "referrer-$n.json" <"$ref"
+  layer=$(jq -r '.layers[0].digest' "$ref")
+  seed sigstore_bundle "bundle-$n.json" <"$WORK/x/blobs/sha256/${layer#sha256:}"
+  n=$((n + 1))
+done
 jq -r '.images[].source' "$WORK/x/sealift.json" | while read -r r; do printf '%s' "$r" | seed reference "$(echo "$r" | tr '/:@' '___')"; done
 python3 - "$WORK/seed.tar.zst" "$C" <<'EOF'
 import json, os, struct, subprocess, sys
