@@ -27,6 +27,7 @@ struct BuildFlags {
   std::string split_size;
   std::string include_helm;
   std::string helm_version;
+  std::vector<std::string> upstream_keys;
   int jobs = 8;
   cli::RegistryFlags registry;
   cli::OutputFlags out;
@@ -48,6 +49,7 @@ void run_build(const BuildFlags& f) {
   if (!f.split_size.empty()) o.split_size = cli::parse_size(f.split_size);
   o.include_helm = f.include_helm;
   o.helm_version = f.helm_version;
+  o.upstream_keys.assign(f.upstream_keys.begin(), f.upstream_keys.end());
   o.jobs = f.jobs;
   o.http = f.registry.http();
   o.credentials = f.registry.credentials();
@@ -66,6 +68,8 @@ void run_build(const BuildFlags& f) {
     j["bytesWritten"] = r.bytes_written;
     j["blobsOmitted"] = r.blobs_omitted;
     j["bytesPulled"] = r.bytes_pulled;
+    j["upstreamSignatures"] = r.upstream_signatures;
+    j["withoutUpstreamSignature"] = r.unsigned_upstream;
     nlohmann::json tools = nlohmann::json::array();
     for (const auto& t : r.root.tools)
       tools.push_back({{"name", t.name}, {"version", t.version}, {"platform", t.platform}, {"size", t.size}});
@@ -85,6 +89,10 @@ void run_build(const BuildFlags& f) {
                                        r.root.base->version, r.blobs_omitted)
                          : "");
   for (const auto& p : r.files) fmt::print("  {}\n", p.string());
+  if (!f.upstream_keys.empty()) {
+    fmt::print("upstream signatures: {} carried, each verified with --upstream-key\n", r.upstream_signatures);
+    for (const auto& s : r.unsigned_upstream) fmt::print("  no upstream signature carried: {}\n", s);
+  }
 }
 }  // namespace
 
@@ -107,6 +115,9 @@ void add_build_command(CLI::App& app) {
                   "Carry this helm binary for the installer host (a 64-bit Linux executable, amd64 or arm64)");
   cmd->add_option("--helm-version", f->helm_version,
                   "Version of the --include-helm binary (needed when this host cannot run it, e.g. v3.21.4)");
+  cmd->add_option("--upstream-key", f->upstream_keys,
+                  "Public key of the images' publisher: carry each image's upstream Sigstore bundle signatures that "
+                  "verify with it (repeatable)");
   cmd->add_option("-j,--jobs", f->jobs, "Parallel transfers")->capture_default_str()->check(CLI::Range(1, 64));
   cli::add_registry_flags(cmd, f->registry, "source registries");
   cli::add_output_flags(cmd, f->out);

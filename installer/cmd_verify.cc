@@ -11,6 +11,9 @@ namespace sealift::installer {
 
 void add_trust_flags(CLI::App* cmd, TrustFlags& f) {
   cmd->add_option("--key", f.keys, "The vendor's public key (cosign.pub); repeatable, any one may have signed");
+  cmd->add_option("--upstream-key", f.upstream_keys,
+                  "An image publisher's public key: every image carrying upstream signatures must have one that "
+                  "verifies with it (repeatable)");
   cmd->add_flag("--insecure-skip-signature", f.insecure_skip_signature,
                 "Accept an unsigned or wrongly signed bundle (digests are still checked). Dangerous");
 }
@@ -27,6 +30,8 @@ install::VerifiedBundle verify_for_command(const bundle::ArchiveReader& reader, 
   o.insecure_skip_signature = f.insecure_skip_signature;
   o.jobs = jobs;
   o.scope = scope;
+  std::vector<std::filesystem::path> upstream(f.upstream_keys.begin(), f.upstream_keys.end());
+  o.upstream_keys = sign::TrustedKeys::from_files(upstream);
   install::VerifiedBundle verified = install::verify_bundle(reader, keys, o, progress);
   for (const auto& w : verified.warnings) fmt::print(stderr, "sealift-install: WARNING: {}\n", w);
   return verified;
@@ -65,6 +70,8 @@ void run_verify(const VerifyFlags& f) {
     j["base"] = root.base ? nlohmann::ordered_json{{"name", root.base->name}, {"version", root.base->version}}
                           : nlohmann::ordered_json();
     j["omittedBlobs"] = v.omitted.size();
+    j["upstreamSignatures"] = v.upstream_signatures;
+    j["upstreamSignaturesVerified"] = v.upstream_signatures_verified;
     j["warnings"] = v.warnings;
     fmt::print("{}\n", j.dump());
     return;
@@ -80,6 +87,10 @@ void run_verify(const VerifyFlags& f) {
              util::human_bytes(v.bytes_checked));
   fmt::print("  images:    {}, each with its cosign signature{}\n", root.images.size(),
              root.format_version >= 2 ? "s (.sig and Sigstore bundle, both checked)" : " (.sig)");
+  if (v.upstream_signatures)
+    fmt::print("  upstream:  {} signature(s) of the images' publishers carried; {}\n", v.upstream_signatures,
+               f.trust.upstream_keys.empty() ? std::string("not checked against a publisher's key (--upstream-key)")
+                                             : fmt::format("{} verified with --upstream-key", v.upstream_signatures_verified));
   fmt::print("  chart:     {} {}\n", root.chart.name, root.chart.version);
   for (const auto& t : root.tools)
     fmt::print("  tool:      {} {} for {} (for the installer host; not pushed)\n", t.name, t.version, t.platform);

@@ -7,6 +7,7 @@
 #include <set>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "bundle/archive_reader.h"
@@ -245,6 +246,53 @@ void add_sigstore_signature(const sign::PrivateKey& key, const oci::Descriptor& 
   manifest_out.artifact_type = std::string(sign::kSigstoreBundleMediaType);
 }
 
+// The image's Sigstore bundle signatures as its publisher pushed them (referrers API, else the
+// referrers tag), each checked as a signature over exactly the carried image and verified with
+// one of `upstream`. Added to `content`; returns their referrer manifests. Throws Error(Integrity)
+// naming the image when it has signature referrers and none verifies.
+std::vector<oci::Descriptor> carry_upstream_signatures(registry::RegistryClient& client, const lock::LockedImage& image,
+                                                       const oci::Descriptor& carried, const sign::TrustedKeys& upstream,
+                                                       Content& content) {
+  const std::string& repo = image.source.repository;
+  const std::string name = image.source.str();
+  std::vector<oci::Descriptor> listed;
+  if (auto index = client.referrers(repo, image.digest)) {
+    listed = index->manifests();
+  } else if (client.find(repo, image.digest.tag_form())) {
+    oci::Manifest tag = client.get_manifest(repo, image.digest.tag_form());
+    if (tag.is_index()) listed = tag.manifests();
+  }
+  std::vector<oci::Descriptor> out;
+  std::vector<std::string> problems;
+  for (const auto& d : listed) {
+    if (!sign::is_signature_referrer(d) || d.media_type != oci::media::kOciManifest) continue;
+    try {
+      oci::Manifest m = client.get_manifest(repo, d);
+      oci::Descriptor layer = sign::check_signature_referrer(m, carried, name);
+      if (layer.size > (1 << 20))
+        throw Error(ErrorKind::Integrity, fmt::format("{}: upstream Sigstore bundle {} has {} bytes", name, layer.digest.str(), layer.size));
+      io::StringSink bundle;
+      client.fetch_blob(repo, layer, bundle);
+      sign::verify_sigstore_bundle(bundle.out, image.digest, upstream, name);
+      content.add_document(bundle.out);
+      content.add_document(std::string(sign::kEmptyConfig));
+      content.add_document(m.bytes());
+      oci::Descriptor ref = m.descriptor();
+      ref.artifact_type = m.artifact_type();
+      out.push_back(ref);
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::Integrity) throw;
+      problems.push_back(e.what());
+    }
+  }
+  if (out.empty() && !problems.empty())
+    throw Error(ErrorKind::Integrity,
+                fmt::format("{}: none of its {} upstream signature(s) verifies with the --upstream-key given: {}", name,
+                            problems.size(), fmt::join(problems, "; ")),
+                "check that --upstream-key is the key of this image's publisher, or leave --upstream-key out");
+  return out;
+}
+
 // A tool binary to carry (--include-helm), checked before anything is pulled.
 struct ToolInput {
   std::string name, version, platform;
@@ -326,6 +374,8 @@ BuildResult build(const BuildOptions& o, util::Progress& progress) {
                 "run `sealift-bundle lock` and review the new lock");
   sign::Secret password = sign::read_password(o.password);
   sign::PrivateKey key = sign::PrivateKey::from_file(o.key_file, password);
+  // Read before anything is pulled: a wrong path is a usage error, not a late surprise.
+  const sign::TrustedKeys upstream_keys = sign::TrustedKeys::from_files(o.upstream_keys);
   std::optional<ToolInput> helm_binary;
   if (!o.include_helm.empty()) helm_binary = helm_input(o.include_helm, o.helm_version);
   else if (!o.helm_version.empty())
@@ -380,11 +430,26 @@ BuildResult build(const BuildOptions& o, util::Progress& progress) {
     oci::Descriptor referrer;
     add_sigstore_signature(key, img.carried, root.created, content, referrer);
     ri.referrer = referrer.digest;
+    std::vector<oci::Descriptor> upstream_refs;
+    if (!upstream_keys.empty()) {
+      if (img.carried.digest != img.locked->digest) {
+        // A platform filter made a new index: upstream signed another digest.
+        result.unsigned_upstream.push_back(ri.source + " (reduced to the kept platforms; upstream signed the whole index)");
+      } else {
+        upstream_refs = carry_upstream_signatures(clients.for_source(img.locked->source.registry), *img.locked,
+                                                  img.carried, upstream_keys, content);
+        if (upstream_refs.empty()) result.unsigned_upstream.push_back(ri.source);
+      }
+    }
+    for (const auto& u : upstream_refs) ri.upstream_signatures.push_back(u.digest);
+    result.upstream_signatures += upstream_refs.size();
     root.images.push_back(ri);
     entries.push_back({EntryKind::Image, ri.source, img.carried});
     entries.push_back({EntryKind::Signature,
                        img.locked->source.name() + ":" + img.carried.digest.tag_form() + ".sig", sig});
     entries.push_back({EntryKind::Referrer, img.locked->source.name() + "@" + referrer.digest.str(), referrer});
+    for (const auto& u : upstream_refs)
+      entries.push_back({EntryKind::Referrer, img.locked->source.name() + "@" + u.digest.str(), u});
   }
   std::string chart_repository = "charts/" + metadata.name;
   oci::Descriptor chart_sig;

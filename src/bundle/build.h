@@ -35,6 +35,10 @@ struct BuildOptions {
   // (which needs a binary this host can run).
   std::filesystem::path include_helm;
   std::string helm_version;
+  // --upstream-key: public keys of the images' publishers. The build then carries each image's
+  // upstream Sigstore bundle signatures (OCI referrers, API or referrers tag) that verify with one
+  // of them; an image whose upstream signatures all fail stops the build. Empty: none carried.
+  std::vector<std::filesystem::path> upstream_keys;
   int jobs = 8;
   registry::HttpOptions http;                     // --plain-http, --ca-file, ...
   registry::CredentialFlags credentials;
@@ -47,6 +51,8 @@ struct BuildResult {
   uint64_t bytes_written = 0;   // uncompressed content bytes
   uint64_t blobs_omitted = 0;   // delta: carried by the base
   uint64_t bytes_pulled = 0;
+  uint64_t upstream_signatures = 0;  // carried, each verified with an --upstream-key
+  std::vector<std::string> unsigned_upstream;  // images with no upstream signature to carry
 };
 
 BuildResult build(const BuildOptions& options, util::Progress& progress);

@@ -67,6 +67,11 @@ std::string Root::serialize() const {
                     {"upstreamDigest", i.upstream_digest.str()},
                     {"signature", i.signature.str()}});
     if (format_version >= 2) imgs.back()["sigstoreBundle"] = i.referrer.str();
+    if (!i.upstream_signatures.empty()) {
+      ordered_json up = ordered_json::array();
+      for (const auto& d : i.upstream_signatures) up.push_back(d.str());
+      imgs.back()["upstreamSigstoreBundles"] = up;
+    }
   }
   j["images"] = imgs;
   j["chart"] = {{"name", chart.name},
@@ -137,8 +142,20 @@ Root Root::parse(const std::string& bytes) {
     std::string w = fmt::format("images[{}]", n);
     const auto& i = imgs[n];
     r.images.push_back({str(i, "source", w), digest(i, "digest", w), str(i, "mediaType", w),
-                        digest(i, "upstreamDigest", w), digest(i, "signature", w), {}});
+                        digest(i, "upstreamDigest", w), digest(i, "signature", w), {}, {}});
     if (r.format_version >= 2) r.images.back().referrer = digest(i, "sigstoreBundle", w);
+    if (i.contains("upstreamSigstoreBundles")) {
+      const auto& up = i.at("upstreamSigstoreBundles");
+      if (!up.is_array() || up.empty()) bad(w + ".upstreamSigstoreBundles", "must be a non-empty array");
+      for (const auto& d : up) {
+        if (!d.is_string()) bad(w + ".upstreamSigstoreBundles", "entries must be strings");
+        try {
+          r.images.back().upstream_signatures.push_back(oci::Digest::parse(d.get<std::string>()));
+        } catch (const Error& e) {
+          bad(w + ".upstreamSigstoreBundles", e.what());
+        }
+      }
+    }
   }
   const auto& c = need(j, "chart", "");
   r.chart = {str(c, "name", "chart"),          str(c, "version", "chart"), str(c, "reference", "chart"),

@@ -24,6 +24,10 @@ struct RootImage {
   oci::Digest upstream_digest; // the locked upstream digest (provenance; equals digest unless filtered)
   oci::Digest signature;       // digest of its cosign .sig manifest in the bundle
   oci::Digest referrer;        // its Sigstore bundle referrer manifest (format 2; empty in 1)
+  // Sigstore bundle referrers that signed the image upstream (its publisher's, not the vendor's),
+  // carried as found when the build was given --upstream-key and they verified with it. Serialized
+  // only when there are some.
+  std::vector<oci::Digest> upstream_signatures;
 };
 
 struct RootChart {

@@ -40,6 +40,15 @@ struct Target {
   const BundleObject* object = nullptr;
   const BundleObject* signature = nullptr;
   const BundleObject* referrer = nullptr;  // cosign v3 form (format 2 bundles)
+  std::vector<const BundleObject*> upstream;  // the publisher's Sigstore bundle referrers, as carried
+
+  // Every referrer to put by digest: the vendor's, then the publisher's.
+  std::vector<const BundleObject*> referrers() const {
+    std::vector<const BundleObject*> out;
+    if (referrer) out.push_back(referrer);
+    out.insert(out.end(), upstream.begin(), upstream.end());
+    return out;
+  }
   bool chart = false;
 
   const oci::Digest& digest() const { return object->entry.descriptor.digest; }
@@ -57,8 +66,11 @@ std::vector<Target> make_targets(const VerifiedBundle& bundle, const Relocation&
     t.object = &bundle.object(EntryKind::Image, image.source);
     t.signature = &bundle.object(EntryKind::Signature, source.name() + ":" + image.digest.tag_form() + ".sig");
     for (const auto& ri : bundle.root.images)
-      if (ri.source == image.source && !ri.referrer.empty())
-        t.referrer = &bundle.object(EntryKind::Referrer, source.name() + "@" + ri.referrer.str());
+      if (ri.source == image.source) {
+        if (!ri.referrer.empty()) t.referrer = &bundle.object(EntryKind::Referrer, source.name() + "@" + ri.referrer.str());
+        for (const auto& u : ri.upstream_signatures)
+          t.upstream.push_back(&bundle.object(EntryKind::Referrer, source.name() + "@" + u.str()));
+      }
     out.push_back(t);
   }
   const auto& chart = bundle.root.chart;
@@ -91,7 +103,10 @@ class Pusher {
         content_(reader, bundle),
         targets_(make_targets(bundle, relocation)) {
     if (options.legacy_signatures_only)
-      for (Target& t : targets_) t.referrer = nullptr;
+      for (Target& t : targets_) {
+        t.referrer = nullptr;
+        t.upstream.clear();
+      }
   }
 
   PushReport run() {
@@ -120,13 +135,13 @@ class Pusher {
     for (const Target& t : targets_)
       if (!t.chart) {
         push_signature(t);
-        push_referrer(t);
+        for (const BundleObject* r : t.referrers()) push_referrer(t, *r);
       }
     for (const Target& t : targets_)
       if (t.chart) {
         if (!complete(t)) push_manifests(t, *t.object, {});
         push_signature(t);
-        push_referrer(t);
+        for (const BundleObject* r : t.referrers()) push_referrer(t, *r);
       }
     write_tags();
     read_back();
@@ -149,7 +164,7 @@ class Pusher {
   // The image (or chart) and its signatures in every form the bundle carries.
   static std::vector<const BundleObject*> objects_of(const Target& t) {
     std::vector<const BundleObject*> out{t.object, t.signature};
-    if (t.referrer) out.push_back(t.referrer);
+    for (const BundleObject* r : t.referrers()) out.push_back(r);
     return out;
   }
 
@@ -174,8 +189,9 @@ class Pusher {
       if (had_tag(t, t.tag) && target_.resolve(t.repository, t.tag).digest == t.digest()) complete_.insert(&t);
     // A referrer is put by digest only, after its blobs: where the manifest is, so are they.
     for (const Target& t : targets_)
-      if (t.referrer && target_.manifest_exists(t.repository, t.referrer->entry.descriptor.digest))
-        referrer_present_.insert(&t);
+      for (const BundleObject* r : t.referrers())
+        if (target_.manifest_exists(t.repository, r->entry.descriptor.digest))
+          referrer_present_.insert({t.repository, r->entry.descriptor.digest});
   }
 
   // The target's tag already points at the bundle's digest. Tags go last, and the registry takes a
@@ -249,7 +265,8 @@ class Pusher {
       if (!complete(t)) add(t, *t.object);
       // A signature tag already there is compared, and merged with ours if it differs, later.
       if (!had_tag(t, t.signature_tag())) add(t, *t.signature);
-      if (t.referrer && !referrer_present_.count(&t)) add(t, *t.referrer);
+      for (const BundleObject* r : t.referrers())
+        if (!referrer_present(t, *r)) add(t, *r);
     }
     registry::TransferScheduler scheduler(std::max(options_.jobs, 1));
     for (const auto* list : {&first, &again})
@@ -321,11 +338,10 @@ class Pusher {
   // indexes it (OCI-Subject in the answer, or the API lists it); one without gets it listed in the
   // referrers tag "sha256-<hex>" of the subject (OCI distribution 1.1, referrers tag schema), as
   // cosign and oras do. A re-run adds nothing twice.
-  void push_referrer(const Target& t) {
-    if (!t.referrer) return;
-    const oci::Descriptor& d = t.referrer->entry.descriptor;
+  void push_referrer(const Target& t, const BundleObject& referrer) {
+    const oci::Descriptor& d = referrer.entry.descriptor;
     oci::Manifest m = oci::Manifest::parse(content_.manifest_bytes(d), d.media_type);
-    if (!referrer_present_.count(&t)) {
+    if (!referrer_present(t, referrer)) {
       ++report_.referrers_pushed;
       if (target_.put_manifest(t.repository, d.digest.str(), m)) return;
     }
@@ -365,6 +381,10 @@ class Pusher {
     index["manifests"].push_back(entry.to_json());
     target_.put_manifest(t.repository, tag, oci::Manifest::parse(index.dump(), oci::media::kOciIndex));
     ++report_.referrers_tagged;
+  }
+
+  bool referrer_present(const Target& t, const BundleObject& r) const {
+    return referrer_present_.count({t.repository, r.entry.descriptor.digest}) != 0;
   }
 
   // A tag made after read_tags() (by this push: two targets of one repository share a subject).
@@ -494,7 +514,7 @@ class Pusher {
                               ? "unchanged"
                               : "merged with the signatures already there";
       std::string referrer_state;
-      if (t.referrer) referrer_state = referrer_present_.count(&t) ? "; cosign v3 signature unchanged" : "; cosign v3 signature new";
+      if (t.referrer) referrer_state = referrer_present(t, *t.referrer) ? "; cosign v3 signature unchanged" : "; cosign v3 signature new";
       report_.plan.push_back(fmt::format("push {} to {} ({}): {} of {} blobs to upload ({}), {} to mount; tag {}; signature {}{}",
                                          t.what, where(t, t.tag), t.digest().str(), to_send, total,
                                          util::human_bytes(bytes), to_mount, tag_state, signature_state, referrer_state));
@@ -525,7 +545,7 @@ class Pusher {
   std::vector<Target> targets_;
   std::map<std::string, std::set<std::string>> tags_;  // repository -> tags before the push
   std::set<const Target*> complete_;                   // tags already at the bundle's digest
-  std::set<const Target*> referrer_present_;           // cosign v3 signature manifests already there
+  std::set<std::pair<std::string, oci::Digest>> referrer_present_;  // referrer manifests already there
   PushReport report_;
 };
 

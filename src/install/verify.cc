@@ -4,6 +4,7 @@
 #include <map>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "ref/reference.h"
 #include "registry/transfer.h"
@@ -160,6 +161,7 @@ class Verifier {
       ref::Reference source = ref::Reference::parse(image.source);
       need(EntryKind::Signature, source.name() + ":" + image.digest.tag_form() + ".sig", image.signature);
       if (root.format_version >= 2) need(EntryKind::Referrer, source.name() + "@" + image.referrer.str(), image.referrer);
+      for (const auto& u : image.upstream_signatures) need(EntryKind::Referrer, source.name() + "@" + u.str(), u);
       auto locked = std::find_if(out_.lock.images.begin(), out_.lock.images.end(),
                                  [&](const lock::LockedImage& l) { return l.source.str() == image.source; });
       if (locked == out_.lock.images.end())
@@ -287,25 +289,65 @@ class Verifier {
     }
   }
 
+  // A signature referrer's bundle, after the checks of its form: a signature bundle over exactly
+  // `subject`, its layer present with the digest and size the referrer gives.
+  std::string referrer_bundle(const oci::Digest& referrer, const oci::Descriptor& subject, const std::string& name) {
+    oci::Descriptor layer = sign::check_signature_referrer(documents_.at(referrer), subject, name);
+    std::string path = bundle::blob_path(layer.digest);
+    if (!reader_.find(path))
+      throw Error(ErrorKind::Integrity, fmt::format("{}: sigstore bundle {} is missing", name, layer.digest.str()));
+    std::string bytes = read_entry(reader_, path, 1 << 20);
+    if (oci::Digest::of(bytes) != layer.digest || static_cast<int64_t>(bytes.size()) != layer.size)
+      throw Error(ErrorKind::Integrity, fmt::format("{}: entry {} (its sigstore bundle) has digest {}, expected {}", name,
+                                                    path, oci::Digest::of(bytes).str(), layer.digest.str()));
+    return bytes;
+  }
+
+  void refuse_or_warn(const Error& e, const std::string& name) {
+    std::string what = e.what();
+    if (what.find(name) == std::string::npos) what = fmt::format("{}: {}", name, what);
+    if (!options_.insecure_skip_signature) throw Error(ErrorKind::Integrity, fmt::format("{}: {}", name_, what), e.hint());
+    out_.warnings.push_back(what);
+  }
+
   // The cosign v3 form of the same signature: the referrer must be a signature bundle over exactly
   // `subject`, and the bundle's DSSE envelope signed by a trusted key over a statement naming it.
   void check_sigstore_signature(const oci::Digest& referrer, const oci::Descriptor& subject, const std::string& name) {
     if (keys_.empty()) return;
     try {
-      oci::Descriptor layer = sign::check_signature_referrer(documents_.at(referrer), subject, name);
-      std::string path = bundle::blob_path(layer.digest);
-      if (!reader_.find(path))
-        throw Error(ErrorKind::Integrity, fmt::format("{}: sigstore bundle {} is missing", name, layer.digest.str()));
-      std::string bytes = read_entry(reader_, path, 1 << 20);
-      if (oci::Digest::of(bytes) != layer.digest || static_cast<int64_t>(bytes.size()) != layer.size)
-        throw Error(ErrorKind::Integrity, fmt::format("{}: entry {} (its sigstore bundle) has digest {}, expected {}", name,
-                                                      path, oci::Digest::of(bytes).str(), layer.digest.str()));
-      sign::verify_sigstore_bundle(bytes, subject.digest, keys_, name);
+      sign::verify_sigstore_bundle(referrer_bundle(referrer, subject, name), subject.digest, keys_, name);
     } catch (const Error& e) {
-      std::string what = e.what();
-      if (what.find(name) == std::string::npos) what = fmt::format("{}: {}", name, what);
-      if (!options_.insecure_skip_signature) throw Error(ErrorKind::Integrity, fmt::format("{}: {}", name_, what), e.hint());
-      out_.warnings.push_back(what);
+      refuse_or_warn(e, name);
+    }
+  }
+
+  // The publisher's signatures the build carried: each of proper form; with --upstream-key, one of
+  // them must verify with it.
+  void check_upstream_signatures(const bundle::RootImage& image, const oci::Descriptor& subject) {
+    if (image.upstream_signatures.empty()) return;
+    out_.upstream_signatures += image.upstream_signatures.size();
+    std::vector<std::string> problems;
+    bool verified = false;
+    try {
+      for (const auto& u : image.upstream_signatures) {
+        std::string bytes = referrer_bundle(u, subject, image.source);
+        if (options_.upstream_keys.empty()) continue;
+        try {
+          sign::verify_sigstore_bundle(bytes, subject.digest, options_.upstream_keys, image.source);
+          verified = true;
+          ++out_.upstream_signatures_verified;
+        } catch (const Error& e) {
+          if (e.kind() != ErrorKind::Integrity) throw;
+          problems.push_back(e.what());
+        }
+      }
+      if (!options_.upstream_keys.empty() && !verified)
+        throw Error(ErrorKind::Integrity,
+                    fmt::format("{}: none of its {} upstream signature(s) verifies with the --upstream-key given: {}",
+                                image.source, problems.size(), fmt::join(problems, "; ")),
+                    "check that --upstream-key is the key of this image's publisher");
+    } catch (const Error& e) {
+      refuse_or_warn(e, image.source);
     }
   }
 
@@ -314,8 +356,9 @@ class Verifier {
     const bundle::Root& root = out_.root;
     for (const auto& image : root.images) {
       check_signature(image.signature, image.digest, image.source);
-      if (root.format_version >= 2)
-        check_sigstore_signature(image.referrer, out_.object(EntryKind::Image, image.source).entry.descriptor, image.source);
+      const oci::Descriptor& subject = out_.object(EntryKind::Image, image.source).entry.descriptor;
+      if (root.format_version >= 2) check_sigstore_signature(image.referrer, subject, image.source);
+      check_upstream_signatures(image, subject);
     }
     check_signature(root.chart.signature, root.chart.manifest, root.chart.reference);
     if (root.format_version >= 2)

@@ -39,6 +39,10 @@ struct VerifyOptions {
   bool insecure_skip_signature = false;
   int jobs = 4;
   VerifyScope scope = VerifyScope::Everything;
+  // --upstream-key: the images' publishers' keys. Each image that carries upstream signatures must
+  // have one that verifies with them. Without them, upstream signatures are checked for form only
+  // (the vendor's signature over sealift.json covers them by digest).
+  sign::TrustedKeys upstream_keys;
 };
 
 // One top-level object of the bundle as index.json names it, with everything below it.
@@ -57,6 +61,8 @@ struct VerifiedBundle {
   std::set<oci::Digest> omitted;            // delta: referenced blobs the base bundle carries
   std::string signer;                       // fingerprint of the key that signed sealift.json
   bool signature_verified = false;
+  uint64_t upstream_signatures = 0;          // carried upstream signatures (referrers)
+  uint64_t upstream_signatures_verified = 0; // ... verified with VerifyOptions::upstream_keys
   uint64_t entries_checked = 0;            // every entry of the archive
   uint64_t bytes_checked = 0;              // of manifests, configs and layers, hashed
   // VerifyScope::AllButLayers: the layers carried but not hashed, each with the first object that

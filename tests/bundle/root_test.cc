@@ -140,7 +140,7 @@ namespace {
 TEST(RootFormat, TwoCarriesReferrersAndOneStaysReadable) {
   Root r = minimal();
   r.images.push_back({"docker.io/library/redis:7.4", oci::Digest::of("i"), std::string(oci::media::kOciIndex),
-                      oci::Digest::of("i"), oci::Digest::of("sig"), oci::Digest::of("ref")});
+                      oci::Digest::of("i"), oci::Digest::of("sig"), oci::Digest::of("ref"), {}});
   std::string text = r.serialize();
   Root back = Root::parse(text);
   EXPECT_EQ(back.format_version, 2);

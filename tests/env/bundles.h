@@ -32,6 +32,7 @@ struct BundleSpec {
   std::filesystem::path signing_key;       // default: the factory's vendor key (same password)
   std::filesystem::path include_helm;      // --include-helm (the tool artifact)
   std::string helm_version;                // --helm-version
+  std::vector<std::string> build_args;     // more flags for `sealift-bundle build`
 };
 
 struct BuiltBundle {

@@ -596,3 +596,61 @@ TEST(Push, LegacySignatureFormatPushesNoReferrers) {
 
 }  // namespace
 }  // namespace sealift::install::testing
+
+namespace sealift::install::testing {
+namespace {
+
+// An image its publisher signed with cosign v3 (a Sigstore bundle referrer, upstream): with
+// --upstream-key the build carries that signature, verify checks it with the publisher's key, the
+// push puts it beside the vendor's, and cosign v3 verifies the image at the target with the
+// publisher's key. A key that is not the publisher's stops the build and the verify.
+TEST(Push, UpstreamSignaturesTravelToTheTarget) {
+  testenv::BundleSpec spec;
+  spec.images = {"busybox"};
+  auto plain = factory().build(spec, scratch("upstream-plain.tar.zst"));
+  const auto& image = plain.lock.images[0];
+  const std::string upstream = factory().upstream().host() + "/" + image.source.repository + "@" + image.digest.str();
+  const fs::path publisher = factory().other_key("publisher");
+  testenv::TempDir home("sealift-publisher");
+  RunResult sign = testenv::run({testenv::peer("cosign3"), "sign", "--key", (publisher.parent_path() / "cosign.key").string(),
+                                 "--tlog-upload=false", "--use-signing-config=false", "-y", "--allow-http-registry", upstream},
+                                {{"COSIGN_PASSWORD", factory().key_password()}, {"HOME", home.path().string()}});
+  ASSERT_EQ(sign.exit_code, 0) << said(sign);
+
+  spec.build_args = {"--upstream-key", publisher.string(), "--json"};
+  auto b = factory().build(spec, scratch("upstream-signed.tar.zst"));
+  bundle::Root root = root_of(b.path);
+  ASSERT_EQ(root.images.at(0).upstream_signatures.size(), 1u);
+
+  RunResult v = install({"verify", b.path.string(), "--key", factory().public_key().string(), "--upstream-key",
+                         publisher.string(), "--json"});
+  ASSERT_EQ(v.exit_code, 0) << said(v);
+  EXPECT_EQ(nlohmann::json::parse(v.out)["upstreamSignaturesVerified"].get<int>(), 1);
+  const fs::path stranger = factory().other_key("stranger");
+  RunResult wrong = install({"verify", b.path.string(), "--key", factory().public_key().string(), "--upstream-key",
+                             stranger.string()});
+  EXPECT_NE(wrong.exit_code, 0) << said(wrong);
+  EXPECT_NE(wrong.err.find(image.source.str() + ": none of its 1 upstream signature(s) verifies with the --upstream-key"),
+            std::string::npos)
+      << said(wrong);
+
+  spec.build_args = {"--upstream-key", stranger.string()};
+  EXPECT_THROW(factory().build(spec, scratch("upstream-stranger.tar.zst")), std::runtime_error);
+  EXPECT_FALSE(fs::exists(scratch("upstream-stranger.tar.zst")));
+
+  Target target;
+  nlohmann::json j = pushed(target.push(b.path, {"--create-project"}));
+  EXPECT_EQ(j["referrersPushed"].get<int>(), 3) << "the vendor's two and the publisher's one";
+  const std::string pinned = target.host() + "/ai-saas/" + image.source.repository + "@" + image.digest.str();
+  EXPECT_EQ(target.cosign_verify(pinned, publisher, "cosign3").exit_code, 0);
+  EXPECT_EQ(target.cosign_verify(pinned, factory().public_key(), "cosign3").exit_code, 0);
+  EXPECT_NE(target.cosign_verify(pinned, stranger, "cosign3").exit_code, 0);
+  // A second push adds nothing: both referrers are listed once.
+  nlohmann::json again = pushed(target.push(b.path));
+  EXPECT_EQ(again["referrersPushed"].get<int>(), 0);
+  EXPECT_EQ(again["referrersTagged"].get<int>(), 0);
+  EXPECT_EQ(target.client().get_manifest("ai-saas/" + image.source.repository, image.digest.tag_form()).manifests().size(), 2u);
+}
+
+}  // namespace
+}  // namespace sealift::install::testing
