@@ -42,10 +42,13 @@ TEST_P(PushedChart, PlainHelmInstallsItFromTheTarget) {
                                    config.string(), "-n", ns, "--create-namespace", "--wait", "--timeout", "2m",
                                    "-f", (out / "relocation-values.yaml").string()};
 
-  // The test target speaks plain HTTP; helm tries HTTPS unless told.
-  RunResult https = cluster.helm(args, GetParam());
-  EXPECT_NE(https.exit_code, 0) << said(https);
-  EXPECT_NE(https.err.find("server gave HTTP response to HTTPS client"), std::string::npos) << said(https);
+  // The test target speaks plain HTTP. helm 4 tries HTTPS unless told (--plain-http); helm 3
+  // falls back to HTTP for a loopback address by itself.
+  if (GetParam() == "helm4") {
+    RunResult https = cluster.helm(args, GetParam());
+    EXPECT_NE(https.exit_code, 0) << said(https);
+    EXPECT_NE(https.err.find("server gave HTTP response to HTTPS client"), std::string::npos) << said(https);
+  }
 
   args.push_back("--plain-http");
   RunResult installed = cluster.helm(args, GetParam());
