@@ -50,11 +50,15 @@ void add_helm_flags(CLI::App* cmd, HelmFlags& f, bool with_values) {
   cmd->add_option("--kube-context", f.kube_context, "kubeconfig context");
 }
 
+// The helm to run, its major version asked once here (helm 3 and 4 take different flags), so a
+// helm sealift cannot drive is refused before anything is pushed or installed.
 helm::Helm make_helm(const HelmFlags& f, const std::filesystem::path& binary) {
   std::map<std::string, std::string> env;
   if (!f.kubeconfig.empty()) env["KUBECONFIG"] = f.kubeconfig;
   if (!f.kube_context.empty()) env["HELM_KUBECONTEXT"] = f.kube_context;
-  return helm::Helm(binary, env);
+  helm::Helm helm(binary, env);
+  helm.version();
+  return helm;
 }
 
 // The helm for a release from a verified bundle (install/tools.h), said in one line.
@@ -62,11 +66,11 @@ helm::Helm bundle_helm(const HelmFlags& f, const std::optional<helm::Located>& c
                        const bundle::ArchiveReader& reader, const install::VerifiedBundle& verified,
                        const install::Workspace& ws, const cli::OutputFlags& out) {
   install::ChosenHelm h = install::choose_helm(chosen, reader, verified, ws.path());
-  if (!out.quiet && !out.json) {
-    if (!h.note.empty()) fmt::print("note: {}\n", h.note);
-    fmt::print("using {}\n", install::describe(h));
-  }
-  return make_helm(f, h.located.binary);
+  if (!out.quiet && !out.json && !h.note.empty()) fmt::print("note: {}\n", h.note);
+  helm::Helm helm = make_helm(f, h.located.binary);
+  h.version = helm.version();
+  if (!out.quiet && !out.json) fmt::print("using {}\n", install::describe(h));
+  return helm;
 }
 
 struct ReleaseFlags {

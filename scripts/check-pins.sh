@@ -3,7 +3,9 @@
 # down in this repository: `go get`, `go mod tidy` or `-mod=mod` outside scripts/peers/update.sh
 # (the one tool for bumping a locked wrapper), a `go install`/`go run` of PKG without an exact
 # @vX.Y.Z (or a pseudo-version), a wrapper in scripts/peers/ without its go.sum, or a wrapper
-# go.mod that names a version query (latest, upgrade, patch, a branch).
+# go.mod that names a version query (latest, upgrade, patch, a branch), or a peer version line
+# (NAME_VERSION=..., as scripts/setup.sh pins helm 3, helm 4, cosign, crane and kwok) that is not
+# an exact vX.Y.Z.
 #
 #   scripts/check-pins.sh [ROOT]     ROOT defaults to the repository; the suite also runs it on a
 #                                    tree with planted defects to prove it catches them.
@@ -38,6 +40,11 @@ for f in "${files[@]}"; do
     fi
     if [[ "$code" =~ -mod=mod ]]; then
       add "$f:$n: -mod=mod lets the go command change go.mod; use -mod=readonly"
+    fi
+    if [[ "$f" == *.sh && "$code" =~ ^[[:space:]]*(export[[:space:]]+)?([A-Z0-9_]+_VERSION)=([^[:space:]]*) ]]; then
+      pin=${BASH_REMATCH[2]} raw=${BASH_REMATCH[3]}
+      v=${raw//\"/}; v=${v//\'/}
+      [[ "$v" =~ ^v[0-9]+\.[0-9]+\.[0-9]+$ ]] || add "$f:$n: $pin=$raw is not an exact vX.Y.Z version"
     fi
     if [[ "$code" =~ (^|[^[:alnum:]_-])go[[:space:]]+(install|run)[[:space:]] ]]; then
       rest=${code#*go }

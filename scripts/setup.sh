@@ -2,7 +2,7 @@
 # Installs what sealift needs to build and test on Debian 12, and builds the real test peers
 # from the Go module proxy into a cache outside the repository. Idempotent; quiet when all is there.
 #
-#   scripts/setup.sh            packages + core peers (helm, cosign, crane)
+#   scripts/setup.sh            packages + core peers (helm 3 and 4, cosign, crane)
 #   scripts/setup.sh --cluster  also etcd, kube-apiserver & co., kwok (for install/upgrade tests)
 #   scripts/setup.sh --bench    also oras (benchmark peer) and the benchmark packages
 #   scripts/setup.sh --all      everything
@@ -29,6 +29,7 @@ ROOT=$PWD
 
 PEERS=${SEALIFT_PEERS:-$HOME/.cache/sealift/peers}
 HELM_VERSION=v3.21.4
+HELM4_VERSION=v4.3.1
 COSIGN_VERSION=v2.6.4
 COSIGN3_VERSION=v3.1.3
 CRANE_VERSION=v0.21.9
@@ -101,18 +102,19 @@ run_go() {
   rm -f "$out"
 }
 
-# go_install NAME VERSION PACKAGE [LDFLAGS]: builds PACKAGE@VERSION into $PEERS/NAME-VERSION/NAME.
+# go_install NAME VERSION PACKAGE [LDFLAGS]: builds PACKAGE@VERSION into $PEERS/NAME-VERSION/BIN,
+# BIN being the package's last path element (helm4 v4.3.1 is $PEERS/helm4-v4.3.1/helm).
 go_install() {
   local name=$1 version=$2 pkg=$3 ld=${4:-}
-  local dir="$PEERS/$name-$version"
+  local dir="$PEERS/$name-$version" bin=${pkg##*/}
   [[ "$version" =~ ^v[0-9]+\.[0-9]+\.[0-9]+$ ]] || { log "peer $name: version '$version' is not exact"; exit 1; }
-  [ -x "$dir/$name" ] && return 0
+  [ -x "$dir/$bin" ] && return 0
   log "building $name $version from the Go module proxy"
   local tmp; tmp=$(mktemp -d "$PEERS/.build-$name.XXXXXX")
   local t0=$SECONDS
   run_go "$name" "$version" env GOBIN="$tmp" go install -trimpath -ldflags "-s -w $ld" "$pkg@$version" ||
     { rm -rf "$tmp"; exit 1; }
-  mkdir -p "$dir" && mv "$tmp/$name" "$dir/$name.new" && mv "$dir/$name.new" "$dir/$name" && rm -rf "$tmp"
+  mkdir -p "$dir" && mv "$tmp/$bin" "$dir/$bin.new" && mv "$dir/$bin.new" "$dir/$bin" && rm -rf "$tmp"
   log "built $name $version in $((SECONDS - t0)) s"
 }
 
@@ -150,9 +152,12 @@ go_wrapped() {
 link_peer() { ln -sfn "$1" "$PEERS/bin/$2"; }
 
 go_install helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+# Helm 4 beside helm 3: sites run either, and the installer drives both (helm/helm.h).
+go_install helm4 "$HELM4_VERSION" helm.sh/helm/v4/cmd/helm "-X helm.sh/helm/v4/internal/version.version=$HELM4_VERSION"
 go_install cosign "$COSIGN_VERSION" github.com/sigstore/cosign/v2/cmd/cosign "-X sigs.k8s.io/release-utils/version.gitVersion=$COSIGN_VERSION"
 go_install crane "$CRANE_VERSION" github.com/google/go-containerregistry/cmd/crane
 link_peer "$PEERS/helm-$HELM_VERSION/helm" helm
+link_peer "$PEERS/helm4-$HELM4_VERSION/helm" helm4
 link_peer "$PEERS/cosign-$COSIGN_VERSION/cosign" cosign
 # cosign v3 (sigstore bundles, OCI 1.1 referrers) beside v2: both read what sealift writes.
 go_install cosign "$COSIGN3_VERSION" github.com/sigstore/cosign/v3/cmd/cosign "-X sigs.k8s.io/release-utils/version.gitVersion=$COSIGN3_VERSION"

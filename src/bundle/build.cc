@@ -310,15 +310,11 @@ ToolInput helm_input(const fs::path& file, const std::string& version) {
                               t.platform, tool::host_platform()),
                   "give its version with --helm-version (e.g. --helm-version v3.21.4)");
     try {
-      t.version = helm::Helm(t.file).version();
+      t.version = helm::Helm(t.file).version();  // helm 3 or helm 4, or refused
     } catch (const Error& e) {
-      throw Error(ErrorKind::Input, fmt::format("{}: `version --short` failed: {}", file.string(), e.what()),
-                  "give the helm binary itself, or its version with --helm-version");
+      throw Error(ErrorKind::Input, fmt::format("--include-helm {}: {}", file.string(), e.what()),
+                  "give a helm 3 or helm 4 binary, or its version with --helm-version");
     }
-    if (t.version.size() < 2 || t.version[0] != 'v' || !std::isdigit(static_cast<unsigned char>(t.version[1])))
-      throw Error(ErrorKind::Input,
-                  fmt::format("{} does not look like helm: `version --short` printed \"{}\"", file.string(), t.version),
-                  "give the helm binary itself, or its version with --helm-version");
   }
   tool::reference(t.name, t.version);  // refuses a version that cannot be a tag, before any pull
   util::FileSource source(t.file);

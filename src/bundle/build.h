@@ -31,8 +31,8 @@ struct BuildOptions {
   std::filesystem::path base;                     // delta against this bundle (its first part)
   uint64_t split_size = 0;
   // The helm binary to carry as a tool artifact for the installer host; empty: none. Its platform
-  // comes from its ELF header; its version is helm_version when given, else `helm version --short`
-  // (which needs a binary this host can run).
+  // comes from its ELF header; its version is helm_version when given, else what the binary says
+  // (helm::Helm::version: helm 3 or 4, and a binary this host can run).
   std::filesystem::path include_helm;
   std::string helm_version;
   // --upstream-key: public keys of the images' publishers. The build then carries each image's

@@ -1,11 +1,18 @@
 // The real helm binary, run as a child process (never through a shell). sealift renders, lints,
 // installs and upgrades with it so that releases stay ordinary helm releases.
+//
+// Helm 3 and helm 4 both run; a few of the flags sealift passes were renamed in helm 4
+// (helm.sh/helm/v4 pkg/cmd): --atomic is deprecated for --rollback-on-failure, --wait takes a
+// strategy (sealift asks for "watcher", helm 4's own meaning of a bare --wait), and `template
+// --validate` is deprecated for --dry-run=server. The *_args functions below say which flags each
+// version gets; Helm asks its binary for its version once and uses them.
 #pragma once
 
 #include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "util/process.h"
@@ -28,6 +35,15 @@ Located locate_in_path(const std::string& also_tried = {});
 // Error(Tool) naming what was tried when none of them is an executable file. (The installer also
 // looks in the bundle, between SEALIFT_HELM and PATH: install/tools.h.)
 std::filesystem::path locate(const std::filesystem::path& explicit_path = {});
+
+// The major versions of helm sealift drives.
+enum class Major { v3 = 3, v4 = 4 };
+
+// The major version of `binary`, from what `helm version --template '{{.Version}}'` printed
+// ("v3.21.4", "v4.3.1-rc.1+abc"): the whole text must be that SemVer. Throws Error(Tool) naming the
+// binary and what it printed for helm 2 (Tiller's helm), for a major version sealift does not
+// know, and for anything else.
+Major parse_major(std::string_view printed, const std::filesystem::path& binary);
 
 // Values for one render or install: values files (-f, in order) and --set assignments.
 struct Values {
@@ -56,6 +72,14 @@ struct UpgradeOptions {
   std::string description;      // --description: recorded in the release (sealift: the bundle)
 };
 
+// The arguments (after the binary) each command takes from helm `major`. No helm is run.
+std::vector<std::string> template_args(Major major, const std::filesystem::path& chart, const TemplateOptions& options);
+std::vector<std::string> upgrade_args(Major major, const std::string& release, const std::filesystem::path& chart,
+                                      const UpgradeOptions& options);
+// `revision` 0: the previous one.
+std::vector<std::string> rollback_args(Major major, const std::string& release, int revision,
+                                       const std::string& namespace_name, bool wait, const std::string& timeout);
+
 class Helm {
  public:
   // `env` is added to the environment of every helm run (KUBECONFIG, HELM_*_HOME, ...).
@@ -63,8 +87,10 @@ class Helm {
 
   const std::filesystem::path& binary() const { return binary_; }
 
-  // `helm version --short`, e.g. "v3.21.4".
-  std::string version() const;
+  // `helm version --template '{{.Version}}'`, e.g. "v3.21.4": asked once, then remembered (so a
+  // Helm is for one thread at a time). Throws Error(Tool) unless it is helm 3 or helm 4.
+  const std::string& version() const;
+  Major major() const;
   // The manifests of `chart` (a directory or .tgz) as helm renders them, a multi-document YAML
   // stream. Throws Error(Tool) carrying helm's message when rendering fails.
   std::string render(const std::filesystem::path& chart, const TemplateOptions& options) const;
@@ -91,6 +117,7 @@ class Helm {
  private:
   std::filesystem::path binary_;
   std::map<std::string, std::string> env_;
+  mutable std::optional<std::string> version_;
 };
 
 }  // namespace sealift::helm

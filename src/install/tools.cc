@@ -95,8 +95,10 @@ ChosenHelm choose_helm(const std::optional<helm::Located>& chosen, const bundle:
 }
 
 std::string describe(const ChosenHelm& helm) {
-  if (!helm.version.empty()) return fmt::format("helm {} (from {})", helm.version, helm.located.origin);
-  return fmt::format("helm {} (from {})", helm.located.binary.string(), helm.located.origin);
+  if (helm.version.empty()) return fmt::format("helm {} (from {})", helm.located.binary.string(), helm.located.origin);
+  // The bundle's helm sits in a scratch directory: its path says nothing to the user.
+  if (helm.located.origin == "the bundle") return fmt::format("helm {} (from the bundle)", helm.version);
+  return fmt::format("helm {} at {} (from {})", helm.version, helm.located.binary.string(), helm.located.origin);
 }
 
 }  // namespace sealift::install

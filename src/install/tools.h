@@ -25,7 +25,7 @@ std::filesystem::path extract_tool(const bundle::ArchiveReader& reader, const bu
 
 struct ChosenHelm {
   helm::Located located;
-  std::string version;  // known without running it for the bundle's helm; else empty
+  std::string version;  // the bundle's record for the bundle's helm, else empty until the caller asks the binary
   std::string note;     // why the bundle's helm is not used (another platform), or empty
 };
 
@@ -35,7 +35,8 @@ struct ChosenHelm {
 ChosenHelm choose_helm(const std::optional<helm::Located>& chosen, const bundle::ArchiveReader& reader,
                        const VerifiedBundle& bundle, const std::filesystem::path& dir);
 
-// "helm v3.21.4 (from the bundle)", "helm /usr/bin/helm (from PATH)": the line the installer prints.
+// "helm v3.21.4 (from the bundle)", "helm v4.3.1 at /usr/bin/helm (from PATH)": the line the
+// installer prints.
 std::string describe(const ChosenHelm& helm);
 
 }  // namespace sealift::install

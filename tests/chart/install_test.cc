@@ -1,6 +1,8 @@
 // The chart installed by the real helm into a real kube-apiserver (kwok plays the kubelets):
 // every object passes the API server's validation, every pod passes its namespace's Pod Security
 // admission ("restricted" everywhere but Fluent Bit's namespace), and every workload rolls out.
+// With helm 3, and with helm 4, whose server-side apply (its default for new installs) refuses
+// what client-side apply let pass, such as two env entries of one name in a container.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -18,6 +20,7 @@ struct Case {
   int index;
   std::string values_file;
   std::vector<std::string> set;
+  std::string helm = "helm";  // the peer: "helm" (helm 3) or "helm4"
 };
 
 class ChartInstall : public testing::TestWithParam<Case> {};
@@ -44,7 +47,7 @@ TEST_P(ChartInstall, InstallsAndRollsOutUnderPodSecurityRestricted) {
     args.push_back("--set");
     args.push_back(s);
   }
-  auto install = cluster.helm(args);
+  auto install = cluster.helm(args, GetParam().helm);
   ASSERT_EQ(install.exit_code, 0) << install.out << install.err;
   EXPECT_EQ(install.err.find("PodSecurity"), std::string::npos) << install.err;
 
@@ -87,7 +90,7 @@ TEST_P(ChartInstall, InstallsAndRollsOutUnderPodSecurityRestricted) {
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
   EXPECT_TRUE(waiting.empty()) << "not ready after a minute:\n" << testing::PrintToString(waiting);
-  auto uninstall = cluster.helm({"uninstall", release, "--namespace", "sealift-system", "--wait"});
+  auto uninstall = cluster.helm({"uninstall", release, "--namespace", "sealift-system", "--wait"}, GetParam().helm);
   EXPECT_EQ(uninstall.exit_code, 0) << uninstall.err;
 }
 
@@ -95,12 +98,13 @@ std::string case_name(const testing::TestParamInfo<Case>& info) {
   std::string f = info.param.values_file.empty() ? "defaults" : info.param.values_file;
   for (auto& c : f)
     if (!isalnum(static_cast<unsigned char>(c))) c = '_';
-  return f + "_" + std::to_string(info.param.index);
+  return f + "_" + testenv::helm_case_name(info.param.helm) + "_" + std::to_string(info.param.index);
 }
 
 void PrintTo(const Case& c, std::ostream* os) {
   *os << (c.values_file.empty() ? "defaults" : c.values_file);
   for (const auto& s : c.set) *os << " --set " << s;
+  *os << " with " << c.helm;
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -110,7 +114,12 @@ INSTANTIATE_TEST_SUITE_P(
                     Case{3, "values-managed.yaml", {}},
                     Case{4, "", {"secrets.aiApiUrl=http://model.internal:8080", "global.pullSecret.create=true",
                               "global.pullSecret.registry=harbor.example.com", "global.pullSecret.username=robot",
-                              "global.pullSecret.password=pw"}}),
+                              "global.pullSecret.password=pw"}},
+                    // helm 4, server-side apply: every component on, and the pull secret.
+                    Case{5, "values-prod.yaml", {"pipeline.enabled=true", "ingressController.enabled=true"}, "helm4"},
+                    Case{6, "", {"secrets.aiApiUrl=http://model.internal:8080", "global.pullSecret.create=true",
+                              "global.pullSecret.registry=harbor.example.com", "global.pullSecret.username=robot",
+                              "global.pullSecret.password=pw"}, "helm4"}),
     case_name);
 
 }  // namespace

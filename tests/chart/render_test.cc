@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -304,6 +305,39 @@ TEST_P(ChartRender, EveryContainerIsConfinedAndSized) {
     }
     if (restricted) {
       for (const auto& v : w.pod["volumes"]) EXPECT_FALSE(v["hostPath"]) << who << " uses hostPath";
+    }
+  }
+}
+
+// helm 4 installs with server-side apply, which refuses two entries of one key in a list the API
+// merges by key (two env entries of one name, say); client-side apply let them pass. The keys are
+// the Kubernetes API's x-kubernetes-list-map-keys for the pod's lists.
+TEST_P(ChartRender, ListsTheApiMergesByKeyHaveEachKeyOnce) {
+  Rendered r(docs_);
+  ASSERT_FALSE(r.workloads().empty());
+  auto expect_unique = [](const YAML::Node& list, const std::string& who, const std::string& what,
+                          const std::function<std::string(const YAML::Node&)>& key) {
+    std::set<std::string> seen;
+    for (const auto& item : list)
+      EXPECT_TRUE(seen.insert(key(item)).second) << who << ": two " << what << " entries " << key(item);
+  };
+  auto field = [](const char* name) {
+    return [name](const YAML::Node& n) { return n[name].as<std::string>(""); };
+  };
+  for (const auto& w : r.workloads()) {
+    const std::string who = w.kind + " " + w.ns + "/" + w.name;
+    expect_unique(w.pod["volumes"], who, "volumes", field("name"));
+    std::set<std::string> containers;
+    for (const char* list : {"initContainers", "containers"}) {
+      for (const auto& c : w.pod[list]) {
+        const std::string cwho = who + " container " + c["name"].as<std::string>();
+        EXPECT_TRUE(containers.insert(c["name"].as<std::string>()).second) << cwho << " twice";
+        expect_unique(c["env"], cwho, "env", field("name"));
+        expect_unique(c["volumeMounts"], cwho, "volumeMounts", field("mountPath"));
+        expect_unique(c["ports"], cwho, "ports", [](const YAML::Node& p) {
+          return p["containerPort"].as<std::string>("") + "/" + p["protocol"].as<std::string>("TCP");
+        });
+      }
     }
   }
 }

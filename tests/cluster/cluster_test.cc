@@ -222,24 +222,40 @@ spec:
 )");
 }
 
-TEST(Cluster, HelmWaitsForRolloutAndAtomicUpgradeRollsBack) {
+// With helm 3 and helm 4 (GetParam(): the peer), each with its own spelling of "wait, and roll
+// back on failure": helm 4's --wait=watcher reads the workloads' status (kstatus) where helm 3's
+// --wait counted ready pods, and both must mean something on this cluster.
+class ClusterHelm : public testing::TestWithParam<std::string> {
+ protected:
+  std::vector<std::string> wait_and_roll_back() const {
+    if (GetParam() == "helm") return {"--wait", "--atomic"};
+    return {"--wait=watcher", "--rollback-on-failure"};
+  }
+  RunResult helm(const Cluster& c, std::vector<std::string> args, bool wait_and_roll_back = false) const {
+    if (wait_and_roll_back)
+      for (auto& a : this->wait_and_roll_back()) args.push_back(a);
+    return c.helm(args, GetParam());
+  }
+};
+
+TEST_P(ClusterHelm, HelmWaitsForRolloutAndAtomicUpgradeRollsBack) {
   Cluster& c = Cluster::shared();
   TempDir tmp("sealift-chart");
   fs::path chart = tmp / "tiny";
   write_tiny_chart(chart);
 
-  RunResult install = c.helm({"upgrade", "--install", "app", chart.string(), "-n", "helm-wait", "--create-namespace",
-                              "--wait", "--atomic", "--timeout", "2m"});
+  RunResult install = helm(c, {"upgrade", "--install", "app", chart.string(), "-n", "helm-wait", "--create-namespace",
+                               "--timeout", "2m"}, true);
   ASSERT_EQ(install.exit_code, 0) << install.out << install.err;
   EXPECT_EQ(kubectl_json(c, {"get", "deployment", "web", "-n", "helm-wait"})["status"]["readyReplicas"], 2);
   EXPECT_EQ(kubectl_json(c, {"get", "statefulset", "db", "-n", "helm-wait"})["status"]["readyReplicas"], 1);
 
-  RunResult broken = c.helm({"upgrade", "app", chart.string(), "-n", "helm-wait", "--set", "version=2",
-                             "--set", "neverSchedulable=true", "--wait", "--atomic", "--timeout", "30s"});
+  RunResult broken = helm(c, {"upgrade", "app", chart.string(), "-n", "helm-wait", "--set", "version=2", "--set",
+                              "neverSchedulable=true", "--timeout", "30s"}, true);
   ASSERT_NE(broken.exit_code, 0) << broken.out;
   EXPECT_NE(broken.err.find("rolled back"), std::string::npos) << broken.err;
 
-  RunResult history = c.helm({"history", "app", "-n", "helm-wait", "-o", "json"});
+  RunResult history = helm(c, {"history", "app", "-n", "helm-wait", "-o", "json"});
   ASSERT_EQ(history.exit_code, 0) << history.err;
   json revs = json::parse(history.out);
   ASSERT_EQ(revs.size(), 3u) << history.out;
@@ -256,6 +272,9 @@ TEST(Cluster, HelmWaitsForRolloutAndAtomicUpgradeRollsBack) {
   EXPECT_FALSE(deploy["spec"]["template"]["spec"].contains("nodeSelector"));
   EXPECT_EQ(deploy["status"]["availableReplicas"], 2);
 }
+
+INSTANTIATE_TEST_SUITE_P(HelmVersions, ClusterHelm, testing::ValuesIn(helm_peers()),
+                         [](const testing::TestParamInfo<std::string>& i) { return helm_case_name(i.param); });
 
 }  // namespace
 }  // namespace sealift::testenv

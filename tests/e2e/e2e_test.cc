@@ -1,6 +1,7 @@
 // The whole customer job against real peers: a bundle built from a real registry, verified and
 // pushed into the Harbor-like target, installed with real helm into a real kube-apiserver whose
-// pods kwok makes Ready, upgraded to the next release with a delta bundle, rolled back with helm.
+// pods kwok makes Ready, upgraded to the next release with a delta bundle, rolled back with helm;
+// once with helm 3 and once with helm 4.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -65,12 +66,12 @@ class EndToEnd : public ::testing::Test {
 
   // sealift-install install|upgrade with the admin's credentials from stdin.
   static testenv::RunResult installer(const std::string& verb, const fs::path& bundle, const std::string& ns,
-                                      std::vector<std::string> extra = {}) {
+                                      std::vector<std::string> extra = {}, const std::string& helm_peer = "helm") {
     auto& cluster = testenv::Cluster::shared();
     std::vector<std::string> argv = {testenv::install_program(), verb, bundle.string(), "--key",
                                      (*dir_ / "cosign.pub").string(), "--registry", harbor_->host(), "--project",
                                      "ai-saas", "--plain-http", "--username", harbor_->admin_user(),
-                                     "--password-stdin", "-n", ns, "--helm", testenv::peer("helm"),
+                                     "--password-stdin", "-n", ns, "--helm", testenv::peer(helm_peer),
                                      "--kubeconfig", cluster.kubeconfig().string(), "--timeout", "4m", "--quiet"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     auto e = cluster.env();
@@ -112,14 +113,19 @@ testenv::HarborLike* EndToEnd::harbor_;
 std::string EndToEnd::backend_v1_;
 std::string EndToEnd::backend_v2_;
 
-TEST_F(EndToEnd, InstallUpgradeWithDeltaAndRollBack) {
+// GetParam(): the helm peer ("helm" is helm 3, "helm4" helm 4) that installs, upgrades and rolls back.
+class EndToEndWith : public EndToEnd, public ::testing::WithParamInterface<std::string> {};
+
+TEST_P(EndToEndWith, InstallUpgradeWithDeltaAndRollBack) {
   const std::string ns = "ai-saas";
+  const std::string helm = GetParam();
   auto& cluster = testenv::Cluster::shared();
 
   // v1: verify, push (creating the project), install with the production values.
   auto i = installer("install", *dir_ / "v1.tar.zst", ns,
                      {"--create-project", "-f", (testenv::source_dir() / "chart/values-prod.yaml").string(),
-                      "--create-pull-robot", "--robot-duration", "30"});
+                      "--create-pull-robot", "--robot-duration", "30"},
+                     helm);
   ASSERT_EQ(i.exit_code, 0) << i.out << i.err;
   // The pull robot expires (--robot-duration) and its description names the release it serves.
   harbor::HarborApi api(harbor_->host(), [] {
@@ -143,7 +149,7 @@ TEST_F(EndToEnd, InstallUpgradeWithDeltaAndRollBack) {
 
   // v2 as a delta bundle: only the backend's new layer travels; the upgrade rolls out.
   auto u = installer("upgrade", *dir_ / "v2-delta.tar.zst", ns,
-                     {"-f", (testenv::source_dir() / "chart/values-prod.yaml").string()});
+                     {"-f", (testenv::source_dir() / "chart/values-prod.yaml").string()}, helm);
   ASSERT_EQ(u.exit_code, 0) << u.out << u.err;
   EXPECT_EQ(deployment_image("app-backend", "backend"), prefix + "sealift/backend@" + backend_v2_);
   auto rollout = cluster.kubectl({"rollout", "status", "deployment/backend", "-n", "app-backend", "--timeout=120s"});
@@ -151,7 +157,7 @@ TEST_F(EndToEnd, InstallUpgradeWithDeltaAndRollBack) {
 
   // status names the bundle the release came from.
   auto st = run({testenv::install_program(), "status", "--release", "ai-saas-dashboard", "-n", ns, "--helm",
-                 testenv::peer("helm"), "--kubeconfig", cluster.kubeconfig().string(), "--json"},
+                 testenv::peer(helm), "--kubeconfig", cluster.kubeconfig().string(), "--json"},
                 cluster.env());
   ASSERT_EQ(st.exit_code, 0) << st.err;
   auto status = nlohmann::json::parse(st.out);
@@ -159,10 +165,10 @@ TEST_F(EndToEnd, InstallUpgradeWithDeltaAndRollBack) {
   EXPECT_NE(status["bundle"].get<std::string>().find("1.1.0"), std::string::npos) << st.out;
 
   // Rollback with plain helm: the release is an ordinary helm release.
-  auto rb = cluster.helm({"rollback", "ai-saas-dashboard", "1", "-n", ns, "--wait", "--timeout", "3m"});
+  auto rb = cluster.helm({"rollback", "ai-saas-dashboard", "1", "-n", ns, "--wait", "--timeout", "3m"}, helm);
   ASSERT_EQ(rb.exit_code, 0) << rb.out << rb.err;
   EXPECT_EQ(deployment_image("app-backend", "backend"), prefix + "sealift/backend@" + backend_v1_);
-  auto hist = cluster.helm({"history", "ai-saas-dashboard", "-n", ns, "-o", "json"});
+  auto hist = cluster.helm({"history", "ai-saas-dashboard", "-n", ns, "-o", "json"}, helm);
   ASSERT_EQ(hist.exit_code, 0) << hist.err;
   EXPECT_EQ(nlohmann::json::parse(hist.out).size(), 3u);
 
@@ -185,7 +191,7 @@ TEST_F(EndToEnd, InstallUpgradeWithDeltaAndRollBack) {
   // name; the first, which revision 1 uses, is kept.
   auto robots_before = harbor_->count_requests("POST", "/api/v2.0/robots");
   auto again = installer("upgrade", *dir_ / "v1.tar.zst", ns,
-                         {"-f", (testenv::source_dir() / "chart/values-prod.yaml").string(), "--create-pull-robot"});
+                         {"-f", (testenv::source_dir() / "chart/values-prod.yaml").string(), "--create-pull-robot"}, helm);
   ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
   EXPECT_EQ(harbor_->count_requests("POST", "/api/v2.0/robots") - robots_before, 2u);
 
@@ -193,7 +199,7 @@ TEST_F(EndToEnd, InstallUpgradeWithDeltaAndRollBack) {
   // the second by 4): prune keeps them.
   auto prune = run({testenv::install_program(), "robots", "prune", "--release", "ai-saas-dashboard", "-n", ns,
                     "--registry", harbor_->host(), "--project", "ai-saas", "--plain-http", "--username",
-                    harbor_->admin_user(), "--password-stdin", "--helm", testenv::peer("helm"), "--kubeconfig",
+                    harbor_->admin_user(), "--password-stdin", "--helm", testenv::peer(helm), "--kubeconfig",
                     cluster.kubeconfig().string(), "--min-age", "0", "--json"},
                    cluster.env(), harbor_->admin_password() + "\n");
   ASSERT_EQ(prune.exit_code, 0) << prune.out << prune.err;
@@ -201,6 +207,9 @@ TEST_F(EndToEnd, InstallUpgradeWithDeltaAndRollBack) {
   EXPECT_TRUE(pruned["deleted"].empty()) << prune.out;
   EXPECT_EQ(pruned["kept"].size(), 2u) << prune.out;
 }
+
+INSTANTIATE_TEST_SUITE_P(HelmVersions, EndToEndWith, ::testing::ValuesIn(testenv::helm_peers()),
+                         [](const ::testing::TestParamInfo<std::string>& i) { return testenv::helm_case_name(i.param); });
 
 TEST_F(EndToEnd, DryRunChangesNothing) {
   const std::string ns = "ai-saas";

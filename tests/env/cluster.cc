@@ -119,8 +119,8 @@ RunResult Cluster::kubectl(const std::vector<std::string>& args, const std::stri
   return run(argv, {}, stdin_data, 300);
 }
 
-RunResult Cluster::helm(const std::vector<std::string>& args) const {
-  std::vector<std::string> argv = {peer("helm")};
+RunResult Cluster::helm(const std::vector<std::string>& args, const std::string& helm_peer) const {
+  std::vector<std::string> argv = {peer(helm_peer)};
   argv.insert(argv.end(), args.begin(), args.end());
   return run(argv, env(), {}, 600);
 }

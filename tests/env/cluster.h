@@ -47,8 +47,9 @@ class Cluster {
 
   // Runs the built kubectl against this cluster.
   RunResult kubectl(const std::vector<std::string>& args, const std::string& stdin_data = {}) const;
-  // Runs the real helm (peer "helm") against this cluster with env().
-  RunResult helm(const std::vector<std::string>& args) const;
+  // Runs the real helm (peer `helm_peer`: "helm" is helm 3, "helm4" helm 4) against this cluster
+  // with env().
+  RunResult helm(const std::vector<std::string>& args, const std::string& helm_peer = "helm") const;
 
  private:
   void start_etcd();

@@ -268,6 +268,13 @@ std::string peer(const std::string& name) {
   return p.string();
 }
 
+const std::vector<std::string>& helm_peers() {
+  static const std::vector<std::string> peers{"helm", "helm4"};
+  return peers;
+}
+
+std::string helm_case_name(const std::string& helm_peer) { return helm_peer == "helm" ? "helm3" : helm_peer; }
+
 std::string bundle_program() { return std::string(SEALIFT_BINARY_DIR) + "/sealift-bundle"; }
 std::string install_program() { return std::string(SEALIFT_BINARY_DIR) + "/sealift-install"; }
 fs::path source_dir() { return SEALIFT_SOURCE_DIR; }

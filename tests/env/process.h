@@ -72,6 +72,11 @@ RunResult run(const std::vector<std::string>& argv, const std::map<std::string, 
 // the path of the built binary, or fails the test with a hint to run scripts/setup.sh.
 std::filesystem::path peers_dir();
 std::string peer(const std::string& name);
+// The helm peers sealift is tested against, by peer name: "helm" (helm 3) and "helm4" (helm 4),
+// both built by scripts/setup.sh. Tests that exercise the flags sealift gives helm run with each.
+const std::vector<std::string>& helm_peers();
+// For test names: "helm" -> "helm3", "helm4" -> "helm4".
+std::string helm_case_name(const std::string& helm_peer);
 
 // Paths of this build's programs.
 std::string bundle_program();   // sealift-bundle

@@ -3,6 +3,7 @@
 // their own, only after its bytes matched sealift.json as they were written out.
 #include <sys/stat.h>
 
+#include "env/cluster.h"
 #include "harness.h"
 #include "install/tools.h"
 #include "sign/blob.h"
@@ -165,7 +166,7 @@ TEST(BundledHelm, TheUsersHelmWinsOverTheBundles) {
   RunResult flag = export_bundle(b.path, "from-flag", {{"SEALIFT_HELM", ""}, {"PATH", path_without_helm()}},
                                  {"--helm", real_helm()});
   ASSERT_EQ(flag.exit_code, 0) << said(flag);
-  EXPECT_NE(flag.out.find("using helm " + real_helm() + " (from --helm)"), std::string::npos) << said(flag);
+  EXPECT_NE(flag.out.find("using helm v3.21.4 at " + real_helm() + " (from --helm)"), std::string::npos) << said(flag);
   RunResult env = export_bundle(b.path, "from-env", {{"SEALIFT_HELM", real_helm()}, {"PATH", path_without_helm()}});
   ASSERT_EQ(env.exit_code, 0) << said(env);
   EXPECT_NE(env.out.find("(from SEALIFT_HELM)"), std::string::npos) << said(env);
@@ -197,6 +198,56 @@ TEST(BundledHelm, AHelmForAnotherPlatformFallsBackToPath) {
   EXPECT_NE(none.exit_code, 0);
   EXPECT_NE(none.err.find("the bundle's helm is for linux/arm64, this host is linux/amd64"), std::string::npos)
       << said(none);
+}
+
+// A "helm" that is not helm 3 or 4 is refused before anything is pushed or installed, naming the
+// binary and what it printed.
+TEST(BundledHelm, AHelmThatIsNotHelm3Or4IsRefusedSayingWhatItPrinted) {
+  RunResult r = export_bundle(full_bundle().path, "echo-helm", {{"SEALIFT_HELM", ""}}, {"--helm", "/bin/echo"});
+  EXPECT_EQ(r.exit_code, static_cast<int>(ErrorKind::Tool)) << said(r);
+  EXPECT_NE(r.err.find("/bin/echo does not look like helm 3 or 4"), std::string::npos) << said(r);
+  EXPECT_NE(r.err.find(R"(printed "version --template {{.Version}}")"), std::string::npos) << said(r);
+  EXPECT_FALSE(fs::exists(scratch("echo-helm") / "manifests.yaml"));
+}
+
+// A bundle may carry helm 4: the installer runs it, with helm 4's flags, and it installs with
+// server-side apply (the Deployment's fields are managed by an Apply, not an Update).
+TEST(BundledHelm, ABundleCarryingHelm4InstallsWithIt) {
+  const std::string helm4 = fs::canonical(testenv::peer("helm4")).string();
+  testenv::BundleSpec spec;
+  spec.images = {"redis"};
+  spec.include_helm = helm4;
+  const auto b = factory().build(spec, scratch("with-helm4.tar.zst"));
+  const bundle::RootTool& tool = helm_of(b.path);
+  EXPECT_EQ(tool.version.rfind("v4.", 0), 0u) << tool.version;
+
+  Target target;
+  target.harbor().create_project("ai-saas");
+  auto& cluster = testenv::Cluster::shared();
+  const std::string ns = "bundled-helm4";
+  auto env = target.env();
+  for (const auto& [k, v] : cluster.env()) env[k] = v;
+  env["SEALIFT_HELM"] = "";
+  env["PATH"] = path_without_helm();
+  RunResult r = install({"install", b.path.string(), "--key", factory().public_key().string(), "--registry",
+                         target.host(), "--project", "ai-saas", "--plain-http", "-n", ns, "--kubeconfig",
+                         cluster.kubeconfig().string(), "--timeout", "2m"},
+                        env);
+  ASSERT_EQ(r.exit_code, 0) << said(r);
+  EXPECT_NE(r.out.find("using helm " + tool.version + " (from the bundle)"), std::string::npos) << said(r);
+  EXPECT_NE(r.out.find("revision 1, deployed"), std::string::npos) << said(r);
+
+  RunResult d = cluster.kubectl({"get", "deployments", "-n", ns, "-o", "json", "--show-managed-fields"});
+  ASSERT_EQ(d.exit_code, 0) << said(d);
+  const auto deployments = nlohmann::json::parse(d.out).at("items");
+  ASSERT_EQ(deployments.size(), 1u) << d.out;
+  bool applied = false;
+  for (const auto& m : deployments[0]["metadata"]["managedFields"])
+    applied |= m.value("manager", "") == "helm" && m.value("operation", "") == "Apply";
+  EXPECT_TRUE(applied) << deployments[0]["metadata"]["managedFields"].dump();
+  EXPECT_EQ(deployments[0]["spec"]["template"]["spec"]["containers"][0]["image"].get<std::string>().rfind(
+                target.host() + "/ai-saas/", 0),
+            0u);
 }
 
 TEST(BundledHelm, ExtractionChecksTheBytesAsTheyAreWritten) {

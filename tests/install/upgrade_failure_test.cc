@@ -3,7 +3,8 @@
 // out. With --atomic (the default) helm rolls back; with --no-atomic the release is left failed.
 // Either way the previous release's pods keep running with the old image digests, and sealift's
 // error says what happened and how to go on. Also: an older, validly signed bundle presented for
-// an upgrade is refused unless --allow-downgrade. One cluster start: one TEST.
+// an upgrade is refused unless --allow-downgrade. One cluster start per helm: the test runs with
+// helm 3 (--atomic) and with helm 4 (--rollback-on-failure), the flags sealift picks for each.
 #include "env/cluster.h"
 #include "harness.h"
 #include "install/release.h"
@@ -30,7 +31,10 @@ TEST(UpgradeFailure, VersionsCompareAsSemVer) {
   EXPECT_EQ(compare_versions("1.0.0-", "1.0.0"), std::nullopt);
 }
 
-TEST(UpgradeFailure, ThePreviousReleaseKeepsRunningAndOlderBundlesNeedAFlag) {
+class UpgradeFailureWith : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(UpgradeFailureWith, ThePreviousReleaseKeepsRunningAndOlderBundlesNeedAFlag) {
+  const std::string helm = testenv::peer(GetParam());
   testenv::BundleSpec one;
   one.images = {"redis", "backend"};
   auto r1 = factory().build(one, scratch("r1.tar.zst"));
@@ -51,14 +55,14 @@ TEST(UpgradeFailure, ThePreviousReleaseKeepsRunningAndOlderBundlesNeedAFlag) {
   auto release = [&](const std::string& verb, const fs::path& bundle, std::vector<std::string> more) {
     std::vector<std::string> args = {verb, bundle.string(), "--key", factory().public_key().string(), "--registry",
                                      target.host(), "--project", "ai-saas", "--plain-http", "-n", ns, "--helm",
-                                     testenv::peer("helm"), "--kubeconfig", cluster.kubeconfig().string(), "--quiet"};
+                                     helm, "--kubeconfig", cluster.kubeconfig().string(), "--quiet"};
     args.insert(args.end(), more.begin(), more.end());
     auto env = target.env();
     for (const auto& [k, v] : cluster.env()) env[k] = v;
     return install(args, env);
   };
   auto history = [&] {
-    RunResult h = cluster.helm({"history", name, "-n", ns, "-o", "json"});
+    RunResult h = cluster.helm({"history", name, "-n", ns, "-o", "json"}, GetParam());
     EXPECT_EQ(h.exit_code, 0) << said(h);
     return h.exit_code == 0 ? nlohmann::json::parse(h.out) : nlohmann::json::array();
   };
@@ -133,6 +137,9 @@ TEST(UpgradeFailure, ThePreviousReleaseKeepsRunningAndOlderBundlesNeedAFlag) {
   EXPECT_NE(kept.err.find("helm rollback " + name + " -n " + ns), std::string::npos) << said(kept);
   expect_backend_runs(backend_v1, "after the failed, kept upgrade");
 }
+
+INSTANTIATE_TEST_SUITE_P(HelmVersions, UpgradeFailureWith, ::testing::ValuesIn(testenv::helm_peers()),
+                         [](const ::testing::TestParamInfo<std::string>& i) { return testenv::helm_case_name(i.param); });
 
 }  // namespace
 }  // namespace sealift::install::testing
