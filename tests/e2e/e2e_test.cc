@@ -13,6 +13,7 @@
 #include "env/registry.h"
 #include "harbor/api.h"
 #include "install/robots.h"
+#include "util/encoding.h"
 #include "util/fs.h"
 
 namespace sealift {
@@ -217,6 +218,45 @@ TEST_F(EndToEnd, DryRunChangesNothing) {
   EXPECT_EQ(harbor_->count_requests("PUT", "/manifests/"), before_puts);
   EXPECT_EQ(harbor_->count_requests("PUT", "/blobs/uploads/"), before_uploads);
   EXPECT_EQ(revisions(), before_revisions);
+}
+
+// A registry that is not Harbor (docker-registry 2.8 with htpasswd): install pushes with the
+// distribution API alone and gives the chart a pull secret holding the user's own credentials,
+// since there are no robot accounts to make. Its own release and namespaces, beside the Harbor one.
+TEST_F(EndToEnd, InstallIntoARegistryThatIsNotHarborWithTheUsersPullSecret) {
+  testenv::Registry plain({.basic_auth = true});
+  auto& cluster = testenv::Cluster::shared();
+  const std::string release = "plainreg";
+  std::vector<std::string> argv = {testenv::install_program(), "install", (*dir_ / "v1.tar.zst").string(), "--key",
+                                   (*dir_ / "cosign.pub").string(), "--registry", plain.host(), "--project", "ai-saas",
+                                   "--plain-http", "--username", plain.options().user, "--password-stdin", "-n",
+                                   "plainreg", "--release", release, "--helm", testenv::peer("helm"), "--kubeconfig",
+                                   cluster.kubeconfig().string(), "--timeout", "4m", "--set",
+                                   "namespaces.frontend=plainreg-frontend", "--set", "namespaces.backend=plainreg-backend",
+                                   "--set", "namespaces.shared=plainreg-shared"};
+  auto r = run(argv, cluster.env(), plain.options().password + "\n", 900);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.err.find("is an OCI registry that is not Harbor"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("pull secret holds the credentials of \"" + plain.options().user + "\""), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find(plain.options().password), std::string::npos) << "the password reached a message";
+
+  // Every pod pulls from the plain registry by digest, with the user's credentials as pull secret.
+  auto pods = cluster.kubectl({"get", "pods", "-n", "plainreg-backend", "-o", "json"});
+  ASSERT_EQ(pods.exit_code, 0) << pods.err;
+  auto items = nlohmann::json::parse(pods.out)["items"];
+  ASSERT_FALSE(items.empty());
+  for (const auto& pod : items)
+    for (const auto& c : pod["spec"]["containers"]) {
+      std::string image = c["image"].get<std::string>();
+      EXPECT_EQ(image.rfind(plain.host() + "/ai-saas/", 0), 0u) << image;
+      EXPECT_NE(image.find("@sha256:"), std::string::npos) << image;
+    }
+  auto secret = cluster.kubectl({"get", "secret", "registry-credentials", "-n", "plainreg-backend", "-o",
+                                 "jsonpath={.data.\\.dockerconfigjson}"});
+  ASSERT_EQ(secret.exit_code, 0) << secret.err;
+  auto config = nlohmann::json::parse(util::base64_decode(secret.out));
+  EXPECT_EQ(config["auths"][plain.host()]["auth"],
+            util::base64_encode(plain.options().user + ":" + plain.options().password));
 }
 
 }  // namespace
