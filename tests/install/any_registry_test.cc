@@ -122,6 +122,24 @@ TEST(AnyRegistry, PushIntoTheReferrersRegistryAnonymousAndWithHtpasswd) {
   expect_pushed_to_plain_registry(basic, true);
 }
 
+// Token auth on a registry that is not Harbor: the docker-registry behind the Harbor stand-in,
+// reached directly, sends its Bearer challenge naming the stand-in's token service.
+TEST(AnyRegistry, PushIntoARegistryWithTokenAuth) {
+  testenv::HarborLike harbor(std::vector<std::string>{"ai-saas"});
+  RunResult r = install({"push", full_bundle().path.string(), "--key", factory().public_key().string(), "--registry",
+                         harbor.registry().host(), "--project", "ai-saas", "--plain-http", "--json"},
+                        {{"SEALIFT_REGISTRY_USER", harbor.admin_user()},
+                         {"SEALIFT_REGISTRY_PASSWORD", harbor.admin_password()}});
+  ASSERT_EQ(r.exit_code, 0) << said(r);
+  EXPECT_NE(r.err.find("note: " + harbor.registry().host() + " is an OCI registry that is not Harbor"), std::string::npos)
+      << said(r);
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["registryType"], "oci");
+  EXPECT_EQ(j["tagsWritten"].get<size_t>(), full_bundle().lock.images.size() + 1);
+  EXPECT_GT(harbor.count_requests("GET", "/service/token"), 0u) << "no token was asked for";
+  EXPECT_EQ(harbor.count_requests("HEAD", "/api/v2.0/projects"), 0u);
+}
+
 TEST(AnyRegistry, HarborOnlyFlagsAreUsageErrorsNamingTheRegistry) {
   PlainTarget t(RegistryOptions{});
   RunResult create = t.push(full_bundle().path, {"--create-project"});
