@@ -3,12 +3,14 @@
 #include <memory>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "cli/flags.h"
 #include "cmd_verify.h"
 #include "registry/client.h"
 #include "registry/credentials.h"
+#include "util/error.h"
 
 namespace sealift::installer {
 
@@ -21,6 +23,7 @@ struct PushFlags {
   std::string project;
   bool create_project = false;
   std::string signature_format = "both";
+  std::string registry_type = "auto";
   bool keep_source_host = false;
   bool dry_run = false;
   int jobs = 8;
@@ -29,13 +32,14 @@ struct PushFlags {
 };
 
 void print_report(const PushFlags& f, const install::VerifiedBundle& v, const install::Relocation& r,
-                  const install::PushReport& p) {
+                  const harbor::TargetKind& kind, const install::PushReport& p) {
   if (f.out.json) {
     nlohmann::ordered_json j;
     j["dryRun"] = f.dry_run;
     j["name"] = v.root.name;
     j["version"] = v.root.version;
     j["registry"] = r.registry;
+    j["registryType"] = kind.harbor ? "harbor" : "oci";
     j["project"] = r.project;
     j["projectCreated"] = p.project_created;
     j["images"] = nlohmann::ordered_json::array();
@@ -89,7 +93,10 @@ void run_push(const PushFlags& f) {
   // Credentials first: a wrong flag should fail before minutes of hashing.
   registry::Credentials credentials = registry::resolve_credentials(
       f.registry, f.target.credentials(), registry::read_password_from_stdin, registry::process_environment());
-  harbor::HarborApi harbor(f.registry, f.target.http(), credentials);
+  std::vector<std::string> harbor_only;
+  if (f.create_project) harbor_only.push_back("--create-project");
+  TargetRegistry target_registry = find_target_registry(f.registry, f.project, f.target.http(), credentials,
+                                                        f.registry_type, harbor_only, f.out.quiet);
 
   bundle::ArchiveReader reader(f.bundle);
   util::Progress progress(f.out.mode());
@@ -98,15 +105,47 @@ void run_push(const PushFlags& f) {
   install::Relocation relocation =
       install::relocate(verified.root, verified.lock, {f.registry, f.project, f.keep_source_host});
   PushTarget target{f.target.http(), credentials, {f.create_project, f.dry_run, f.jobs, f.signature_format == "legacy"}};
-  install::PushReport report = push_verified(reader, verified, relocation, keys, harbor, target, progress);
-  print_report(f, verified, relocation, report);
+  install::PushReport report =
+      push_verified(reader, verified, relocation, keys, target_registry.harbor.get(), target, progress);
+  print_report(f, verified, relocation, target_registry.kind, report);
 }
 
 }  // namespace
 
+void add_registry_type_flag(CLI::App* cmd, std::string& type) {
+  cmd->add_option("--registry-type", type,
+                  "What the registry is: auto (ask its API: Harbor has projects and robot accounts), harbor, or oci "
+                  "(any other OCI registry)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "harbor", "oci"}));
+}
+
+TargetRegistry find_target_registry(const std::string& registry, const std::string& project,
+                                    const registry::HttpOptions& http, const registry::Credentials& credentials,
+                                    const std::string& type, const std::vector<std::string>& harbor_only, bool quiet) {
+  TargetRegistry t;
+  t.kind = harbor::detect_target(registry, http, credentials, harbor::parse_registry_type(type));
+  if (t.kind.harbor) {
+    t.harbor = std::make_unique<harbor::HarborApi>(registry, http, credentials);
+    return t;
+  }
+  if (!harbor_only.empty())
+    throw Error(ErrorKind::Usage,
+                fmt::format("{}: Harbor only, and {} is {} ({})", fmt::join(harbor_only, ", "), registry,
+                            t.kind.describe(), t.kind.evidence),
+                "projects and robot accounts exist only in Harbor; on this registry, manage repositories and pull "
+                "credentials with its own tools");
+  if (!quiet)
+    fmt::print(stderr,
+               "note: {} is {} ({}): pushing with the OCI distribution API only; Harbor's project check is skipped, "
+               "and --project {} is the first path segment of every repository\n",
+               registry, t.kind.describe(), t.kind.evidence, project);
+  return t;
+}
+
 install::PushReport push_verified(const bundle::ArchiveReader& reader, const install::VerifiedBundle& verified,
                                   const install::Relocation& relocation, const sign::TrustedKeys& keys,
-                                  harbor::HarborApi& harbor, const PushTarget& target, util::Progress& progress) {
+                                  harbor::HarborApi* harbor, const PushTarget& target, util::Progress& progress) {
   registry::RegistryOptions ro;
   ro.http = target.http;
   ro.credentials = target.credentials;
@@ -126,18 +165,21 @@ void add_signature_format_flag(CLI::App* cmd, std::string& format) {
 void add_push_command(CLI::App& app) {
   auto f = std::make_shared<PushFlags>();
   CLI::App* cmd = app.add_subcommand(
-      "push", "Verify the bundle, then push its images, signatures and chart into a Harbor project, without unpacking it");
+      "push", "Verify the bundle, then push its images, signatures and chart into a Harbor project (or under a path "
+              "prefix of any OCI registry), without unpacking it");
   cmd->add_option("bundle", f->bundle, "The bundle file, or its first part (.000)")->required();
   add_trust_flags(cmd, f->trust);
-  cmd->add_option("--registry", f->registry, "Harbor host, as the cluster reaches it (harbor.example.com)")->required();
-  cmd->add_option("--project", f->project, "Harbor project to push into")->required();
-  cmd->add_flag("--create-project", f->create_project, "Create the project when it does not exist (private)");
+  cmd->add_option("--registry", f->registry, "Registry host, as the cluster reaches it (harbor.example.com)")->required();
+  cmd->add_option("--project", f->project, "Harbor project to push into; on another registry, the repositories' path prefix")
+      ->required();
+  add_registry_type_flag(cmd, f->registry_type);
+  cmd->add_flag("--create-project", f->create_project, "Create the Harbor project when it does not exist (private; Harbor only)");
   add_signature_format_flag(cmd, f->signature_format);
   cmd->add_flag("--keep-source-host", f->keep_source_host,
                 "Keep the source registry in the path (PROJECT/docker.io/library/postgres)");
   cmd->add_flag("--dry-run", f->dry_run, "Say what would be created and pushed; change nothing");
   cmd->add_option("-j,--jobs", f->jobs, "Parallel blob transfers")->capture_default_str()->check(CLI::Range(1, 64));
-  cli::add_registry_flags(cmd, f->target, "Harbor");
+  cli::add_registry_flags(cmd, f->target, "target registry");
   cli::add_output_flags(cmd, f->out);
   cmd->callback([f] { run_push(*f); });
 }

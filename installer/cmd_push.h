@@ -1,10 +1,16 @@
-// `sealift-install push`: verify the bundle, then push it into a Harbor project from the archive.
+// `sealift-install push`: verify the bundle, then push it into a Harbor project, or under a path
+// prefix of any other OCI registry, from the archive.
 #pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
 #include "bundle/archive_reader.h"
 #include "harbor/api.h"
+#include "harbor/detect.h"
 #include "install/push.h"
 #include "install/relocation.h"
 #include "install/verify.h"
@@ -28,9 +34,27 @@ struct PushTarget {
 };
 
 // The push of `push`, `install` and `upgrade`: a bundle verified with VerifyScope::AllButLayers
-// (verify_for_command) into the Harbor project of `relocation`.
+// (verify_for_command) into the Harbor project of `relocation` (`harbor` set), or under its path
+// prefix on any other registry (`harbor` null).
 install::PushReport push_verified(const bundle::ArchiveReader& reader, const install::VerifiedBundle& verified,
                                   const install::Relocation& relocation, const sign::TrustedKeys& keys,
-                                  harbor::HarborApi& harbor, const PushTarget& target, util::Progress& progress);
+                                  harbor::HarborApi* harbor, const PushTarget& target, util::Progress& progress);
+
+// What the target registry is, with Harbor's API when it is Harbor.
+struct TargetRegistry {
+  harbor::TargetKind kind;
+  std::unique_ptr<harbor::HarborApi> harbor;  // null unless kind.harbor
+};
+
+// --registry-type auto|harbor|oci, on every command that talks to the target registry.
+void add_registry_type_flag(CLI::App* cmd, std::string& type);
+
+// Asks `registry` whether it is Harbor (harbor/detect.h), unless --registry-type says. Elsewhere
+// than on Harbor, `harbor_only` (the Harbor-only flags the user gave, e.g. "--create-project") is
+// an Error(Usage) naming the registry found, and one line on stderr says that Harbor's project
+// check is skipped and what --project means there (unless `quiet`).
+TargetRegistry find_target_registry(const std::string& registry, const std::string& project,
+                                    const registry::HttpOptions& http, const registry::Credentials& credentials,
+                                    const std::string& type, const std::vector<std::string>& harbor_only, bool quiet);
 
 }  // namespace sealift::installer

@@ -85,6 +85,8 @@ struct ReleaseFlags {
   bool dry_run = false;
   bool create_pull_robot = false;
   int robot_duration_days = harbor::kDefaultRobotDays;
+  bool robot_duration_given = false;  // --robot-duration on the command line: Harbor only
+  std::string registry_type = "auto";
   bool allow_downgrade = false;
   std::string pull_username;
   int jobs = 8;
@@ -96,11 +98,11 @@ struct ReleaseFlags {
 void add_target_flags(CLI::App* cmd, ReleaseFlags& f) {
   cmd->add_option("bundle", f.bundle, "The bundle file, or its first part (.000)")->required();
   add_trust_flags(cmd, f.trust);
-  cmd->add_option("--registry", f.registry, "Harbor host, as the cluster reaches it (harbor.example.com)")->required();
-  cmd->add_option("--project", f.project, "Harbor project")->required();
+  cmd->add_option("--registry", f.registry, "Registry host, as the cluster reaches it (harbor.example.com)")->required();
+  cmd->add_option("--project", f.project, "Harbor project; on another registry, the repositories' path prefix")->required();
   cmd->add_flag("--keep-source-host", f.keep_source_host,
                 "Keep the source registry in the path (PROJECT/docker.io/library/postgres)");
-  cli::add_registry_flags(cmd, f.target, "Harbor");
+  cli::add_registry_flags(cmd, f.target, "target registry");
   cli::add_output_flags(cmd, f.out);
 }
 
@@ -122,7 +124,12 @@ void run_release(const ReleaseFlags& f, bool upgrade) {
   sign::TrustedKeys keys = trusted_keys(f.trust);
   registry::Credentials credentials = registry::resolve_credentials(
       f.registry, f.target.credentials(), registry::read_password_from_stdin, registry::process_environment());
-  harbor::HarborApi harbor(f.registry, f.target.http(), credentials);
+  std::vector<std::string> harbor_only;
+  if (f.create_project) harbor_only.push_back("--create-project");
+  if (f.create_pull_robot) harbor_only.push_back("--create-pull-robot");
+  if (f.robot_duration_given) harbor_only.push_back("--robot-duration");
+  TargetRegistry target_registry = find_target_registry(f.registry, f.project, f.target.http(), credentials,
+                                                        f.registry_type, harbor_only, f.out.quiet);
   // A wrong --helm or SEALIFT_HELM fails before the bundle is read; the bundle's helm is known after.
   std::optional<helm::Located> chosen = helm::locate_chosen(f.helm.helm);
   install::ReleaseOptions ro = release_options(f.helm, f.dry_run);
@@ -152,7 +159,8 @@ void run_release(const ReleaseFlags& f, bool upgrade) {
 
   if (!f.skip_push) {
     PushTarget target{f.target.http(), credentials, {f.create_project, f.dry_run, f.jobs, f.signature_format == "legacy"}};
-    install::PushReport pr = push_verified(reader, verified, relocation, keys, harbor, target, progress);
+    install::PushReport pr =
+        push_verified(reader, verified, relocation, keys, target_registry.harbor.get(), target, progress);
     if (!f.out.quiet && !f.out.json)
       fmt::print("pushed to {}/{}: {} blobs uploaded ({}), {} mounted, {} already there; {} tags written\n",
                  relocation.registry, relocation.project, pr.blobs_uploaded, util::human_bytes(pr.bytes_uploaded),
@@ -161,7 +169,7 @@ void run_release(const ReleaseFlags& f, bool upgrade) {
 
   if (f.create_pull_robot && !f.dry_run) {
     install::CreatedPullRobot created = install::create_pull_robot(
-        harbor, {f.project, release, ro.namespace_name, verified.root.version, f.robot_duration_days});
+        *target_registry.harbor, {f.project, release, ro.namespace_name, verified.root.version, f.robot_duration_days});
     ro.pull = install::PullCredentials{created.robot.name, created.robot.secret};
     if (!f.out.quiet && !f.out.json) {
       fmt::print("pull robot {} created (pull-only on {}, {})\n", created.robot.name, f.project,
@@ -176,6 +184,14 @@ void run_release(const ReleaseFlags& f, bool upgrade) {
     const char* pw = std::getenv("SEALIFT_PULL_PASSWORD");
     if (!pw) throw Error(ErrorKind::Usage, "--pull-username needs the password in SEALIFT_PULL_PASSWORD");
     ro.pull = install::PullCredentials{f.pull_username, pw};
+  } else if (!target_registry.harbor && !credentials.anonymous()) {
+    // No robot accounts outside Harbor: the cluster pulls with the credentials this push used.
+    ro.pull = install::PullCredentials{credentials.username, credentials.password};
+    if (!f.out.quiet)
+      fmt::print(stderr,
+                 "note: the chart's pull secret holds the credentials of \"{}\" (from {}); give --pull-username "
+                 "for a pull-only account\n",
+                 credentials.username, credentials.origin);
   }
 
   install::PreparedRelease prepared = install::prepare_release(reader, verified, relocation, ro, ws);
@@ -219,18 +235,22 @@ void add_release_command(CLI::App& app, bool upgrade) {
   CLI::App* cmd = app.add_subcommand(
       upgrade ? "upgrade" : "install",
       upgrade ? "Verify and push a newer bundle (full or delta), then upgrade the release; a failed upgrade rolls back"
-              : "Verify, push to Harbor, then install the chart with helm so every image comes from Harbor by digest");
+              : "Verify, push to Harbor (or any OCI registry), then install the chart with helm so every image comes "
+                "from there by digest");
   add_target_flags(cmd, *f);
   add_helm_flags(cmd, f->helm, true);
-  cmd->add_flag("--create-project", f->create_project, "Create the Harbor project when missing (private)");
+  cmd->add_flag("--create-project", f->create_project, "Create the Harbor project when missing (private; Harbor only)");
   add_signature_format_flag(cmd, f->signature_format);
   cmd->add_flag("--skip-push", f->skip_push, "The bundle is already pushed; only install");
   cmd->add_flag("--create-pull-robot", f->create_pull_robot,
-                "Create a pull-only Harbor robot account and give the chart its credentials as the pull secret");
-  cmd->add_option("--robot-duration", f->robot_duration_days,
-                  "Days until the pull robot expires (-1: never; `robots prune` deletes unused ones)")
-      ->capture_default_str()
-      ->check(robot_duration);
+                "Create a pull-only Harbor robot account and give the chart its credentials as the pull secret "
+                "(Harbor only; elsewhere the pull secret holds the push credentials)");
+  CLI::Option* duration = cmd->add_option("--robot-duration", f->robot_duration_days,
+                                          "Days until the pull robot expires (-1: never; `robots prune` deletes unused "
+                                          "ones; Harbor only)")
+                              ->capture_default_str()
+                              ->check(robot_duration);
+  add_registry_type_flag(cmd, f->registry_type);
   cmd->add_option("--pull-username", f->pull_username,
                   "Existing pull credentials for the chart's pull secret (password in SEALIFT_PULL_PASSWORD)");
   cmd->add_option("--timeout", f->helm.timeout, "helm --timeout")->capture_default_str();
@@ -240,7 +260,10 @@ void add_release_command(CLI::App& app, bool upgrade) {
                 "Accept a bundle whose chart is older than the installed release's (refused otherwise)");
   cmd->add_flag("--dry-run", f->dry_run, "Say what would be pushed, created and installed; change nothing");
   cmd->add_option("-j,--jobs", f->jobs, "Parallel blob transfers")->capture_default_str()->check(CLI::Range(1, 64));
-  cmd->callback([f, upgrade] { run_release(*f, upgrade); });
+  cmd->callback([f, upgrade, duration] {
+    f->robot_duration_given = duration->count() > 0;
+    run_release(*f, upgrade);
+  });
 }
 
 struct ExportFlags {
@@ -301,6 +324,7 @@ struct PruneFlags {
   std::string project;
   bool dry_run = false;
   int min_age_minutes = 60;
+  std::string registry_type = "auto";
   cli::RegistryFlags target;
   cli::OutputFlags out;
 };
@@ -309,7 +333,9 @@ void run_prune(const PruneFlags& f) {
   helm::Helm helm = make_helm(f.helm, helm::locate(f.helm.helm));
   registry::Credentials credentials = registry::resolve_credentials(
       f.registry, f.target.credentials(), registry::read_password_from_stdin, registry::process_environment());
-  harbor::HarborApi harbor(f.registry, f.target.http(), credentials);
+  TargetRegistry target_registry = find_target_registry(f.registry, f.project, f.target.http(), credentials,
+                                                        f.registry_type, {"robots prune"}, f.out.quiet);
+  harbor::HarborApi& harbor = *target_registry.harbor;
   std::vector<install::RevisionPull> history = install::release_pull_users(helm, f.helm.release, f.helm.namespace_name);
   install::RobotPrunePlan plan =
       install::plan_robot_prune(harbor.list_project_robots(f.project), history, f.helm.release, f.helm.namespace_name,
@@ -356,6 +382,7 @@ void add_robots_command(CLI::App& app) {
                     "Keep robots younger than this many minutes (an install may be about to record its use)")
       ->capture_default_str()
       ->check(CLI::Range(0, 1000000));
+  add_registry_type_flag(prune, f->registry_type);
   cli::add_registry_flags(prune, f->target, "Harbor");
   cli::add_output_flags(prune, f->out);
   prune->callback([f] { run_prune(*f); });

@@ -2,7 +2,7 @@
 # Installs what sealift needs to build and test on Debian 12, and builds the real test peers
 # from the Go module proxy into a cache outside the repository. Idempotent; quiet when all is there.
 #
-#   scripts/setup.sh            packages + core peers (helm 3 and 4, cosign, crane)
+#   scripts/setup.sh            packages + core peers (helm 3 and 4, cosign 2 and 3, crane, ociregistry)
 #   scripts/setup.sh --cluster  also etcd, kube-apiserver & co., kwok (for install/upgrade tests)
 #   scripts/setup.sh --bench    also oras (benchmark peer) and the benchmark packages
 #   scripts/setup.sh --all      everything
@@ -13,7 +13,7 @@
 #   - modules without replaces are built with `go install PKG@vX.Y.Z` (exact: the module's own
 #     go.mod fixes its dependencies, and go.sum lines are checked against the checksum database);
 #     their versions are the *_VERSION lines below;
-#   - peers that need a wrapper module (etcd, the Kubernetes control plane, oras) are built from
+#   - peers that need a wrapper module (etcd, the Kubernetes control plane, oras, ociregistry) are built from
 #     scripts/peers/<name>/ (go.mod, go.sum, main.go where needed) with `go build -mod=readonly`,
 #     so a build that would need any module version not in go.mod/go.sum fails instead.
 # Bumping a peer: edit its *_VERSION line here, or the `require` line of scripts/peers/<name>/go.mod
@@ -163,6 +163,12 @@ link_peer "$PEERS/cosign-$COSIGN_VERSION/cosign" cosign
 go_install cosign "$COSIGN3_VERSION" github.com/sigstore/cosign/v3/cmd/cosign "-X sigs.k8s.io/release-utils/version.gitVersion=$COSIGN3_VERSION"
 link_peer "$PEERS/cosign-$COSIGN3_VERSION/cosign" cosign3
 link_peer "$PEERS/crane-$CRANE_VERSION/crane" crane
+# A registry with the OCI 1.1 referrers API (docker-registry 2.8 has none): CUE's ociregistry
+# through a wrapper that adds a listen address and htpasswd Basic auth. zot is not served by the
+# module proxy, and distribution v3.1.2 has no referrers route.
+v=$(wrapper_version ociregistry cuelabs.dev/go/oci/ociregistry)
+go_wrapped ociregistry "$v" "" example.local/sealift-peers/ociregistry
+link_peer "$PEER_DIR/ociregistry" ociregistry
 
 if [ "$want_bench" = 1 ]; then
   # oras through a wrapper: the proxy refuses oras.land/oras's version list, which `go install`

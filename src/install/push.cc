@@ -90,7 +90,7 @@ std::vector<Target> make_targets(const VerifiedBundle& bundle, const Relocation&
 class Pusher {
  public:
   Pusher(const bundle::ArchiveReader& reader, const VerifiedBundle& bundle, const Relocation& relocation,
-         registry::RegistryClient& target, harbor::HarborApi& harbor, const sign::TrustedKeys& keys,
+         registry::RegistryClient& target, harbor::HarborApi* harbor, const sign::TrustedKeys& keys,
          const PushOptions& options, util::Progress& progress)
       : reader_(reader),
         bundle_(bundle),
@@ -112,7 +112,11 @@ class Pusher {
   PushReport run() {
     const registry::RegistryStats before = target_.stats();
     const std::string& project = relocation_.project;
-    bool exists = harbor_.project_exists(project);
+    if (!harbor_ && options_.create_project)
+      throw Error(ErrorKind::Usage, fmt::format("{} is not Harbor: it has no projects to create", relocation_.registry),
+                  "drop --create-project");
+    // Only Harbor has projects; on any other registry the first path segment needs no creating.
+    bool exists = !harbor_ || harbor_->project_exists(project);
     if (!exists && !options_.create_project)
       throw Error(ErrorKind::Remote, fmt::format("project \"{}\" does not exist on {}", project, relocation_.registry),
                   "create it in Harbor, or let sealift-install create it with --create-project");
@@ -122,7 +126,7 @@ class Pusher {
       plan(exists);
       return report_;
     }
-    if (!exists) report_.project_created = harbor_.create_project(project);
+    if (!exists) report_.project_created = harbor_->create_project(project);
     target_.check_push_access(targets_.front().repository);
     read_tags();
     check_delta();
@@ -537,7 +541,7 @@ class Pusher {
   const VerifiedBundle& bundle_;
   const Relocation& relocation_;
   registry::RegistryClient& target_;
-  harbor::HarborApi& harbor_;
+  harbor::HarborApi* harbor_;
   const sign::TrustedKeys& keys_;
   const PushOptions& options_;
   util::Progress& progress_;
@@ -552,7 +556,7 @@ class Pusher {
 }  // namespace
 
 PushReport push_bundle(const bundle::ArchiveReader& reader, const VerifiedBundle& bundle, const Relocation& relocation,
-                       registry::RegistryClient& target, harbor::HarborApi& harbor, const sign::TrustedKeys& keys,
+                       registry::RegistryClient& target, harbor::HarborApi* harbor, const sign::TrustedKeys& keys,
                        const PushOptions& options, util::Progress& progress) {
   return Pusher(reader, bundle, relocation, target, harbor, keys, options, progress).run();
 }

@@ -54,9 +54,11 @@ struct PushReport {
 };
 
 // `keys` re-check the signatures as the target serves them; with none (only possible after
-// --insecure-skip-signature) the read-back compares digests only.
+// --insecure-skip-signature) the read-back compares digests only. `harbor` is null when the target
+// is not Harbor (harbor/detect.h): then there is no project to check or create, the project is
+// only the repositories' first path segment, and create_project is refused as Error(Usage).
 PushReport push_bundle(const bundle::ArchiveReader& reader, const VerifiedBundle& bundle, const Relocation& relocation,
-                       registry::RegistryClient& target, harbor::HarborApi& harbor, const sign::TrustedKeys& keys,
+                       registry::RegistryClient& target, harbor::HarborApi* harbor, const sign::TrustedKeys& keys,
                        const PushOptions& options, util::Progress& progress);
 
 // A RegistryOptions::progress callback that feeds blob bytes into `progress`, counting resent

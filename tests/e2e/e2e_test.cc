@@ -4,6 +4,7 @@
 // once with helm 3 and once with helm 4.
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "env/cluster.h"
@@ -14,6 +15,7 @@
 #include "env/registry.h"
 #include "harbor/api.h"
 #include "install/robots.h"
+#include "util/encoding.h"
 #include "util/fs.h"
 
 namespace sealift {
@@ -226,6 +228,72 @@ TEST_F(EndToEnd, DryRunChangesNothing) {
   EXPECT_EQ(harbor_->count_requests("PUT", "/manifests/"), before_puts);
   EXPECT_EQ(harbor_->count_requests("PUT", "/blobs/uploads/"), before_uploads);
   EXPECT_EQ(revisions(), before_revisions);
+}
+
+// Registries that are not Harbor: install pushes with the distribution API alone. With htpasswd
+// (docker-registry 2.8) the chart gets a pull secret holding the user's own credentials, since
+// there are no robot accounts to make; anonymous (the referrers-capable ociregistry) gets none.
+// Each in its own release and namespaces, beside the Harbor one.
+struct PlainInstall {
+  testenv::RunResult result;
+  std::string prefix;  // namespaces "<prefix>-frontend" ...
+};
+
+PlainInstall install_into(const testenv::Registry& target, const fs::path& bundle, const fs::path& key,
+                          const std::string& name) {
+  auto& cluster = testenv::Cluster::shared();
+  std::vector<std::string> argv = {testenv::install_program(), "install", bundle.string(), "--key", key.string(),
+                                   "--registry", target.host(), "--project", "ai-saas", "--plain-http", "-n", name,
+                                   "--release", name, "--helm", testenv::peer("helm"), "--kubeconfig",
+                                   cluster.kubeconfig().string(), "--timeout", "4m"};
+  for (const char* part : {"frontend", "backend", "shared"})
+    argv.insert(argv.end(), {"--set", fmt::format("namespaces.{}={}-{}", part, name, part)});
+  std::string stdin_data;
+  if (target.options().basic_auth) {
+    argv.insert(argv.end(), {"--username", target.options().user, "--password-stdin"});
+    stdin_data = target.options().password + "\n";
+  }
+  return {run(argv, cluster.env(), stdin_data, 900), name};
+}
+
+void expect_pods_pull_from(const testenv::Registry& target, const std::string& ns) {
+  auto pods = testenv::Cluster::shared().kubectl({"get", "pods", "-n", ns, "-o", "json"});
+  ASSERT_EQ(pods.exit_code, 0) << pods.err;
+  auto items = nlohmann::json::parse(pods.out)["items"];
+  ASSERT_FALSE(items.empty());
+  for (const auto& pod : items)
+    for (const auto& c : pod["spec"]["containers"]) {
+      std::string image = c["image"].get<std::string>();
+      EXPECT_EQ(image.rfind(target.host() + "/ai-saas/", 0), 0u) << image;
+      EXPECT_NE(image.find("@sha256:"), std::string::npos) << image;
+    }
+}
+
+TEST_F(EndToEnd, InstallIntoARegistryThatIsNotHarborWithTheUsersPullSecret) {
+  testenv::Registry plain({.basic_auth = true});
+  PlainInstall i = install_into(plain, *dir_ / "v1.tar.zst", *dir_ / "cosign.pub", "plainreg");
+  const auto& r = i.result;
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.err.find("is an OCI registry that is not Harbor"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("pull secret holds the credentials of \"" + plain.options().user + "\""), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find(plain.options().password), std::string::npos) << "the password reached a message";
+  expect_pods_pull_from(plain, "plainreg-backend");
+  auto secret = testenv::Cluster::shared().kubectl(
+      {"get", "secret", "registry-credentials", "-n", "plainreg-backend", "-o", "jsonpath={.data.\\.dockerconfigjson}"});
+  ASSERT_EQ(secret.exit_code, 0) << secret.err;
+  auto config = nlohmann::json::parse(util::base64_decode(secret.out));
+  EXPECT_EQ(config["auths"][plain.host()]["auth"],
+            util::base64_encode(plain.options().user + ":" + plain.options().password));
+}
+
+TEST_F(EndToEnd, InstallIntoTheReferrersRegistryAnonymouslyWithoutPullSecret) {
+  testenv::Registry oci({.kind = testenv::RegistryKind::OciRegistry});
+  PlainInstall i = install_into(oci, *dir_ / "v1.tar.zst", *dir_ / "cosign.pub", "ocireg");
+  ASSERT_EQ(i.result.exit_code, 0) << i.result.out << i.result.err;
+  EXPECT_EQ(i.result.err.find("pull secret"), std::string::npos) << i.result.err;
+  expect_pods_pull_from(oci, "ocireg-backend");
+  auto secret = testenv::Cluster::shared().kubectl({"get", "secret", "registry-credentials", "-n", "ocireg-backend"});
+  EXPECT_NE(secret.exit_code, 0) << "an anonymous install made a pull secret: " << secret.out;
 }
 
 }  // namespace

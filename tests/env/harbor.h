@@ -4,8 +4,9 @@
 //     token's signature, issuer and audience itself;
 //   - sealift-harborlike (tests/env/harbor/, Go) stands in for Harbor's core only: its token
 //     service (/service/token, service "harbor-registry", push only on existing projects), the
-//     /api/v2.0 project and robot endpoints sealift calls, and the /v2/ proxy to the registry so
-//     that one host serves everything, as in Harbor.
+//     /api/v2.0 project and robot endpoints sealift calls, /api/v2.0/ping and /systeminfo (to
+//     anyone, as Harbor: how sealift-install tells Harbor from other registries), and the /v2/
+//     proxy to the registry so that one host serves everything, as in Harbor.
 // Both run on 127.0.0.1 and free ports and are stopped by their own pids.
 #pragma once
 

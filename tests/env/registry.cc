@@ -59,6 +59,8 @@ Registry::Registry(RegistryOptions opts)
     : opts_(std::move(opts)), dir_(std::make_unique<TempDir>("sealift-registry")) {
   if (opts_.basic_auth && !opts_.token_realm.empty())
     throw std::invalid_argument("a registry takes either htpasswd or token auth, not both");
+  if (opts_.kind == RegistryKind::OciRegistry && (opts_.tls || !opts_.token_realm.empty()))
+    throw std::invalid_argument("the ociregistry peer serves plain HTTP with anonymous or Basic auth only");
   storage_ = dir_->path() / "storage";
   fs::create_directories(storage_);
   if (opts_.tls) make_test_certificates(dir_->path() / "tls");
@@ -71,7 +73,7 @@ Registry::Registry(RegistryOptions opts)
     write_config();
     if (launch()) break;
     if (attempt == 4) {
-      throw std::runtime_error("docker-registry did not start; its log ends with:\n" + proc_.log_tail());
+      throw std::runtime_error(name() + " did not start; its log ends with:\n" + proc_.log_tail());
     }
   }
   if (opts_.basic_auth) {
@@ -85,6 +87,10 @@ Registry::Registry(RegistryOptions opts)
 Registry::~Registry() { proc_.stop(5); }
 
 std::string Registry::host() const { return "127.0.0.1:" + std::to_string(port_); }
+
+std::string Registry::name() const {
+  return opts_.kind == RegistryKind::OciRegistry ? "ociregistry" : "docker-registry 2.8";
+}
 
 std::string Registry::url() const { return (opts_.tls ? "https://" : "http://") + host(); }
 
@@ -142,9 +148,14 @@ void Registry::write_config() const {
 
 bool Registry::launch() {
   // setpriv execs the registry, so the pid we hold is the registry's own.
-  proc_ = Process({"setpriv", "--pdeathsig", "KILL", "--", "docker-registry", "serve",
-                   (dir_->path() / "config.yml").string()},
-                  log());
+  std::vector<std::string> argv = {"setpriv", "--pdeathsig", "KILL", "--"};
+  if (opts_.kind == RegistryKind::OciRegistry) {
+    argv.insert(argv.end(), {peer("ociregistry"), "-addr", host()});
+    if (opts_.basic_auth) argv.insert(argv.end(), {"-htpasswd", (dir_->path() / "htpasswd").string()});
+  } else {
+    argv.insert(argv.end(), {"docker-registry", "serve", (dir_->path() / "config.yml").string()});
+  }
+  proc_ = Process(argv, log());
   const auto deadline = Clock::now() + std::chrono::seconds(30);
   while (Clock::now() < deadline) {
     if (!proc_.running()) return false;
@@ -152,7 +163,7 @@ bool Registry::launch() {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   proc_.stop(1);
-  throw std::runtime_error("docker-registry on " + host() + " did not answer GET /v2/ within 30 s; log:\n" +
+  throw std::runtime_error(name() + " on " + host() + " did not answer GET /v2/ within 30 s; log:\n" +
                            proc_.log_tail());
 }
 
@@ -161,7 +172,7 @@ void Registry::kill() { proc_.kill(); }
 void Registry::start() {
   if (proc_.running()) return;
   if (!launch()) {
-    throw std::runtime_error("docker-registry did not restart on " + host() + "; its log ends with:\n" +
+    throw std::runtime_error(name() + " did not restart on " + host() + "; its log ends with:\n" +
                              proc_.log_tail());
   }
 }

@@ -1,8 +1,12 @@
-// A real registry for tests: Debian's docker-registry (CNCF distribution 2.8) on 127.0.0.1 and a
-// free port, with its own temp storage, optionally htpasswd Basic auth, TLS from a throwaway CA, or
-// token auth against a token service (see harbor.h). Stopped by its own pid on destruction, which
-// also removes its directory; if the test process crashes, the registry dies with it (setpriv
-// --pdeathsig).
+// A real registry for tests on 127.0.0.1 and a free port, in one of two kinds:
+//   - Debian's docker-registry (CNCF distribution 2.8, no OCI 1.1 referrers API), with its own
+//     temp storage, optionally htpasswd Basic auth, TLS from a throwaway CA, or token auth against
+//     a token service (see harbor.h);
+//   - the referrers-capable peer `ociregistry` (scripts/peers/ociregistry: CUE's ociserver over an
+//     in-memory store), optionally with htpasswd Basic auth; no TLS or token auth. Its content
+//     lives in the process, so kill() loses it.
+// Stopped by its own pid on destruction, which also removes its directory; if the test process
+// crashes, the registry dies with it (setpriv --pdeathsig).
 #pragma once
 
 #include <filesystem>
@@ -13,7 +17,13 @@
 
 namespace sealift::testenv {
 
+enum class RegistryKind {
+  Distribution28,  // Debian's docker-registry 2.8: no referrers API
+  OciRegistry,     // the peer ociregistry: serves GET /v2/<name>/referrers/<digest>
+};
+
 struct RegistryOptions {
+  RegistryKind kind = RegistryKind::Distribution28;
   bool basic_auth = false;             // htpasswd with user/password below
   std::string user = "sealift";
   std::string password = "s3cret-registry-pw";
@@ -33,6 +43,8 @@ class Registry {
 
   // "127.0.0.1:PORT"
   std::string host() const;
+  // "docker-registry 2.8" or "ociregistry", for messages.
+  std::string name() const;
   int port() const { return port_; }
   // "http://127.0.0.1:PORT" or "https://..."
   std::string url() const;

@@ -271,7 +271,7 @@ TEST(Push, AnInterruptedPushFinishesOnReRun) {
     registry::RegistryClient client(target.host(), ro);
     PushOptions po;
     po.jobs = 2;
-    EXPECT_THROW(push_bundle(reader, verified, relocation, client, api, keys, po, quiet), Error);
+    EXPECT_THROW(push_bundle(reader, verified, relocation, client, &api, keys, po, quiet), Error);
   }
   ASSERT_TRUE(killed.load());
   target.harbor().registry().start();
@@ -283,7 +283,7 @@ TEST(Push, AnInterruptedPushFinishesOnReRun) {
   plain.http.plain_http = true;
   plain.credentials = admin;
   registry::RegistryClient client(target.host(), plain);
-  PushReport report = push_bundle(reader, verified, relocation, client, api, keys, {}, quiet);
+  PushReport report = push_bundle(reader, verified, relocation, client, &api, keys, {}, quiet);
   EXPECT_GT(report.blobs_skipped, 0u) << "nothing survived the first attempt?";
   EXPECT_LT(report.bytes_uploaded, total);
   EXPECT_EQ(report.tags_written, b.lock.images.size() + 1);
@@ -341,7 +341,7 @@ TEST(Push, ATagThatCannotMoveLeavesTheChartTagAndAReRunMovesTheRest) {
   const RelocatedImage& refused = relocation.images[2];
   int rule = proxy.add(testenv::FaultRule::respond("PUT", "/v2/" + refused.repository + "/manifests/" + refused.tag, 400));
   try {
-    push_bundle(reader, verified, relocation, client, api, keys, {}, quiet);
+    push_bundle(reader, verified, relocation, client, &api, keys, {}, quiet);
     ADD_FAILURE() << "the push went through";
   } catch (const Error& e) {
     EXPECT_EQ(proxy.faults(rule), 1u);
@@ -363,7 +363,7 @@ TEST(Push, ATagThatCannotMoveLeavesTheChartTagAndAReRunMovesTheRest) {
   EXPECT_FALSE(has_tag(refused.repository, refused.tag));
 
   proxy.clear();
-  PushReport report = push_bundle(reader, verified, relocation, client, api, keys, {}, quiet);
+  PushReport report = push_bundle(reader, verified, relocation, client, &api, keys, {}, quiet);
   EXPECT_EQ(report.tags_unchanged, 2u);
   EXPECT_EQ(report.tags_written, 3u);
   EXPECT_EQ(report.signatures_verified, b.lock.images.size() + 1);

@@ -49,6 +49,17 @@ func (h *apiHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = rand.Read(sid)
 	http.SetCookie(w, &http.Cookie{Name: "sid", Value: hex.EncodeToString(sid), Path: "/", HttpOnly: true})
 	who, valid := h.state.authenticate(r)
+	// Ping and system info answer anyone, as Harbor's do: a failed login there falls back to the
+	// anonymous security context (src/server/middleware/security), it is not refused.
+	if r.URL.Path == "/api/v2.0/ping" && r.Method == http.MethodGet {
+		w.Header().Set("Content-Type", "text/plain")
+		fmt.Fprint(w, "Pong")
+		return
+	}
+	if r.URL.Path == "/api/v2.0/systeminfo" && r.Method == http.MethodGet {
+		h.systemInfo(w, r, valid && who != nil)
+		return
+	}
 	if !valid || who == nil {
 		writeError(w, http.StatusUnauthorized, "UNAUTHORIZED", "UnAuthorized")
 		return
@@ -336,3 +347,33 @@ func (h *apiHandler) deleteRobot(w http.ResponseWriter, who *principal, idText s
 	}
 	w.WriteHeader(http.StatusOK)
 }
+
+// Harbor's GeneralInfo (src/server/v2.0/handler/systeminfo.go: convertInfo): auth_mode,
+// self_registration and harbor_version for anyone, the protected fields for a signed-in user.
+func (h *apiHandler) systemInfo(w http.ResponseWriter, r *http.Request, authenticated bool) {
+	info := map[string]any{
+		"auth_mode":         "db_auth",
+		"self_registration": false,
+		"harbor_version":    harborVersion,
+	}
+	if authenticated {
+		scheme := "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
+		info["has_ca_root"] = r.TLS != nil
+		info["project_creation_restriction"] = "adminonly"
+		info["external_url"] = scheme + "://" + r.Host
+		info["registry_url"] = r.Host
+		info["with_chartmuseum"] = false
+		info["with_notary"] = false
+		info["read_only"] = false
+		info["registry_storage_provider_name"] = "filesystem"
+		info["notification_enable"] = true
+		info["current_time"] = time.Now().UTC().Format(time.RFC3339)
+	}
+	writeJSON(w, http.StatusOK, info)
+}
+
+// The Harbor release this stand-in imitates (test-peers.md §12), as systeminfo spells versions.
+const harborVersion = "v2.15.2-080b0220"

@@ -6,6 +6,8 @@
 //     ES256 JWTs signed with -signing-key, whose certificate the real registry has as its
 //     rootcertbundle and finds by libtrust key id (as Harbor and distribution 2.8 do). It grants push only on repositories whose first path segment is an
 //     existing project the user may push to, pull on existing projects (anonymous: public ones).
+//   - /api/v2.0/ping and /api/v2.0/systeminfo, answered to anyone as Harbor does (systeminfo's
+//     protected fields only to a signed-in user): sealift-install's test for "is this Harbor?".
 //   - /api/v2.0: the few project and robot endpoints sealift calls, with the bodies and status
 //     codes of Harbor's swagger (201 + Location, 409 CONFLICT, 401 without credentials, 403 for a
 //     POST carrying Harbor's `sid` login cookie, as Harbor's CSRF middleware does).

@@ -1,0 +1,186 @@
+// `sealift-install push` into registries that are not Harbor: Debian's docker-registry 2.8 (no
+// referrers API) and the ociregistry peer (with it), anonymous and with htpasswd Basic auth. The
+// push finds out what the target is, says so on stderr, pushes with the distribution API alone,
+// and refuses Harbor-only flags there; the Harbor stand-in is still Harbor.
+#include <gtest/gtest.h>
+
+#include "env/registry.h"
+#include "harness.h"
+#include "ref/reference.h"
+
+namespace sealift::install::testing {
+namespace {
+
+using testenv::Registry;
+using testenv::RegistryKind;
+using testenv::RegistryOptions;
+
+// A docker config with this registry's credentials, for crane and cosign (anonymous: empty).
+struct PlainTarget {
+  explicit PlainTarget(RegistryOptions o) : registry(std::move(o)), home("sealift-anyreg-client") {
+    nlohmann::json config = nlohmann::json::object();
+    if (registry.options().basic_auth)
+      config["auths"][registry.host()]["auth"] =
+          util::base64_encode(registry.options().user + ":" + registry.options().password);
+    util::write_file_atomic(home / "config.json", config.dump(), 0600);
+  }
+
+  std::map<std::string, std::string> env() const {
+    std::map<std::string, std::string> e = {{"DOCKER_CONFIG", home.path().string()}};
+    if (registry.options().basic_auth) {
+      e["SEALIFT_REGISTRY_USER"] = registry.options().user;
+      e["SEALIFT_REGISTRY_PASSWORD"] = registry.options().password;
+    }
+    return e;
+  }
+
+  RunResult push(const fs::path& bundle, const std::vector<std::string>& extra = {}) const {
+    std::vector<std::string> args = {"push", bundle.string(), "--key", factory().public_key().string(), "--registry",
+                                     registry.host(), "--project", "ai-saas", "--plain-http", "--json"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return install(args, env());
+  }
+
+  std::string crane_digest(const std::string& reference) const {
+    RunResult r = testenv::run({testenv::peer("crane"), "digest", "--insecure", reference}, env());
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    std::string d = r.out;
+    while (!d.empty() && (d.back() == '\n' || d.back() == ' ')) d.pop_back();
+    return d;
+  }
+
+  RunResult cosign3_verify(const std::string& reference) const {
+    return testenv::run({testenv::peer("cosign3"), "verify", "--key", factory().public_key().string(),
+                         "--insecure-ignore-tlog=true", "--allow-http-registry", "--output", "json", reference},
+                        {{"DOCKER_CONFIG", home.path().string()}, {"SIGSTORE_NO_CACHE", "1"},
+                         {"TUF_ROOT", (home / "tuf").string()}});
+  }
+
+  Registry registry;
+  testenv::TempDir home;
+};
+
+void expect_pushed_to_plain_registry(const PlainTarget& t, bool referrers_api) {
+  const auto& b = full_bundle();
+  RunResult r = t.push(b.path);
+  ASSERT_EQ(r.exit_code, 0) << said(r);
+  // One line on stderr says what the target is and what that means for the push.
+  EXPECT_NE(r.err.find("note: " + t.registry.host() + " is an OCI registry that is not Harbor "
+                       "(GET /api/v2.0/systeminfo answered 404): pushing with the OCI distribution API only"),
+            std::string::npos)
+      << said(r);
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["registryType"], "oci");
+  EXPECT_FALSE(j["projectCreated"].get<bool>());
+  EXPECT_EQ(j["tagsWritten"].get<size_t>(), b.lock.images.size() + 1);
+  EXPECT_EQ(j["signaturesVerified"].get<size_t>(), b.lock.images.size() + 1);
+  EXPECT_EQ(j["referrersVerified"].get<size_t>(), b.lock.images.size() + 1);
+  // With the referrers API the registry indexes each referrer; without it, the referrers tag does.
+  EXPECT_EQ(j["referrersTagged"].get<size_t>(), referrers_api ? 0u : b.lock.images.size() + 1) << r.out;
+
+  bundle::Root root = root_of(b.path);
+  for (const auto& image : root.images) {
+    ref::Reference source = ref::Reference::parse(image.source);
+    std::string repository = t.registry.host() + "/ai-saas/" + source.repository;
+    EXPECT_EQ(t.crane_digest(repository + ":" + source.tag), image.digest.str()) << image.source;
+  }
+  // cosign v3 finds the signature the way this registry serves it (referrers API or tag).
+  const auto& first = root.images.front();
+  std::string first_repo = t.registry.host() + "/ai-saas/" + ref::Reference::parse(first.source).repository;
+  RunResult v = t.cosign3_verify(first_repo + "@" + first.digest.str());
+  EXPECT_EQ(v.exit_code, 0) << said(v);
+  EXPECT_EQ(t.crane_digest(t.registry.host() + "/ai-saas/charts/sealift-test-app:1.0.0"), root.chart.manifest.str());
+
+  // Again: nothing moves.
+  RunResult again = t.push(b.path);
+  ASSERT_EQ(again.exit_code, 0) << said(again);
+  EXPECT_EQ(nlohmann::json::parse(again.out)["blobsUploaded"].get<int>(), 0);
+}
+
+TEST(AnyRegistry, PushIntoDockerRegistry28Anonymous) {
+  PlainTarget t(RegistryOptions{});
+  expect_pushed_to_plain_registry(t, false);
+}
+
+TEST(AnyRegistry, PushIntoDockerRegistry28WithHtpasswd) {
+  PlainTarget t(RegistryOptions{.basic_auth = true});
+  expect_pushed_to_plain_registry(t, false);
+  // Wrong credentials: the registry's own refusal, after detection (which needs none).
+  auto env = t.env();
+  env["SEALIFT_REGISTRY_PASSWORD"] = "not-the-password";
+  RunResult wrong = install({"push", full_bundle().path.string(), "--key", factory().public_key().string(), "--registry",
+                             t.registry.host(), "--project", "ai-saas", "--plain-http"},
+                            env);
+  EXPECT_NE(wrong.exit_code, 0) << said(wrong);
+  EXPECT_EQ(wrong.err.find("not-the-password"), std::string::npos);
+}
+
+TEST(AnyRegistry, PushIntoTheReferrersRegistryAnonymousAndWithHtpasswd) {
+  PlainTarget anon(RegistryOptions{.kind = RegistryKind::OciRegistry});
+  expect_pushed_to_plain_registry(anon, true);
+  PlainTarget basic(RegistryOptions{.kind = RegistryKind::OciRegistry, .basic_auth = true});
+  expect_pushed_to_plain_registry(basic, true);
+}
+
+// Token auth on a registry that is not Harbor: the docker-registry behind the Harbor stand-in,
+// reached directly, sends its Bearer challenge naming the stand-in's token service.
+TEST(AnyRegistry, PushIntoARegistryWithTokenAuth) {
+  testenv::HarborLike harbor(std::vector<std::string>{"ai-saas"});
+  RunResult r = install({"push", full_bundle().path.string(), "--key", factory().public_key().string(), "--registry",
+                         harbor.registry().host(), "--project", "ai-saas", "--plain-http", "--json"},
+                        {{"SEALIFT_REGISTRY_USER", harbor.admin_user()},
+                         {"SEALIFT_REGISTRY_PASSWORD", harbor.admin_password()}});
+  ASSERT_EQ(r.exit_code, 0) << said(r);
+  EXPECT_NE(r.err.find("note: " + harbor.registry().host() + " is an OCI registry that is not Harbor"), std::string::npos)
+      << said(r);
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["registryType"], "oci");
+  EXPECT_EQ(j["tagsWritten"].get<size_t>(), full_bundle().lock.images.size() + 1);
+  EXPECT_GT(harbor.count_requests("GET", "/service/token"), 0u) << "no token was asked for";
+  EXPECT_EQ(harbor.count_requests("HEAD", "/api/v2.0/projects"), 0u);
+}
+
+TEST(AnyRegistry, HarborOnlyFlagsAreUsageErrorsNamingTheRegistry) {
+  PlainTarget t(RegistryOptions{});
+  RunResult create = t.push(full_bundle().path, {"--create-project"});
+  EXPECT_EQ(create.exit_code, 2) << said(create);
+  EXPECT_NE(create.err.find("--create-project: Harbor only, and " + t.registry.host() +
+                            " is an OCI registry that is not Harbor (GET /api/v2.0/systeminfo answered 404)"),
+            std::string::npos)
+      << said(create);
+  EXPECT_TRUE(t.registry.running());
+
+  std::vector<std::string> install_args = {"install", full_bundle().path.string(), "--key", factory().public_key().string(),
+                                           "--registry", t.registry.host(), "--project", "ai-saas", "--plain-http",
+                                           "--create-pull-robot", "--robot-duration", "30", "--dry-run"};
+  RunResult robot = install(install_args, t.env());
+  EXPECT_EQ(robot.exit_code, 2) << said(robot);
+  EXPECT_NE(robot.err.find("--create-pull-robot, --robot-duration: Harbor only"), std::string::npos) << said(robot);
+
+  RunResult prune = install({"robots", "prune", "--release", "x", "--registry", t.registry.host(), "--project", "ai-saas",
+                             "--plain-http", "--helm", testenv::peer("helm")},
+                            t.env());
+  EXPECT_EQ(prune.exit_code, 2) << said(prune);
+  EXPECT_NE(prune.err.find("robots prune: Harbor only"), std::string::npos) << said(prune);
+
+  // Saying it is Harbor when it is not: the project check then fails on Harbor's missing API.
+  RunResult told = t.push(full_bundle().path, {"--registry-type", "harbor", "--username", "u", "--password-stdin"});
+  EXPECT_NE(told.exit_code, 0) << said(told);
+  RunResult bad = t.push(full_bundle().path, {"--registry-type", "quay"});
+  EXPECT_NE(bad.exit_code, 0) << said(bad);
+  EXPECT_NE(bad.err.find("--registry-type: quay not in {auto,harbor,oci}"), std::string::npos) << said(bad);
+}
+
+TEST(AnyRegistry, TheHarborStandInIsStillHarbor) {
+  Target target;
+  RunResult r = target.push(full_bundle().path, {"--create-project"});
+  ASSERT_EQ(r.exit_code, 0) << said(r);
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["registryType"], "harbor");
+  EXPECT_TRUE(j["projectCreated"].get<bool>());
+  EXPECT_EQ(r.err.find("not Harbor"), std::string::npos) << said(r);
+  EXPECT_EQ(target.harbor().count_requests("GET", "/api/v2.0/systeminfo"), 1u);
+}
+
+}  // namespace
+}  // namespace sealift::install::testing
