@@ -7,6 +7,7 @@
 #include "env/registry.h"
 #include "harness.h"
 #include "ref/reference.h"
+#include "util/fs.h"
 
 namespace sealift::install::testing {
 namespace {
@@ -49,11 +50,22 @@ struct PlainTarget {
     return d;
   }
 
-  RunResult cosign3_verify(const std::string& reference) const {
-    return testenv::run({testenv::peer("cosign3"), "verify", "--key", factory().public_key().string(),
-                         "--insecure-ignore-tlog=true", "--allow-http-registry", "--output", "json", reference},
-                        {{"DOCKER_CONFIG", home.path().string()}, {"SIGSTORE_NO_CACHE", "1"},
-                         {"TUF_ROOT", (home / "tuf").string()}});
+  // cosign v3 ("cosign3"), v3 reading the .sig form ("cosign3-legacy"), or v2 ("cosign", with the
+  // empty trusted root it needs offline once an image has a Sigstore bundle).
+  RunResult cosign_verify(const std::string& reference, const std::string& cosign = "cosign3",
+                          const fs::path& key = factory().public_key()) const {
+    bool legacy = cosign == "cosign3-legacy";
+    std::vector<std::string> args = {testenv::peer(legacy ? "cosign3" : cosign), "verify", "--key", key.string(),
+                                     "--insecure-ignore-tlog=true", "--allow-http-registry", "--output", "json"};
+    if (legacy) args.push_back("--new-bundle-format=false");
+    if (cosign == "cosign") {
+      fs::path root = home / "trusted_root.json";
+      if (!fs::exists(root)) util::write_file_atomic(root, R"({"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"})");
+      args.insert(args.end(), {"--trusted-root", root.string()});
+    }
+    args.push_back(reference);
+    return testenv::run(args, {{"DOCKER_CONFIG", home.path().string()}, {"SIGSTORE_NO_CACHE", "1"},
+                               {"TUF_ROOT", (home / "tuf").string()}});
   }
 
   Registry registry;
@@ -84,11 +96,16 @@ void expect_pushed_to_plain_registry(const PlainTarget& t, bool referrers_api) {
     std::string repository = t.registry.host() + "/ai-saas/" + source.repository;
     EXPECT_EQ(t.crane_digest(repository + ":" + source.tag), image.digest.str()) << image.source;
   }
-  // cosign v3 finds the signature the way this registry serves it (referrers API or tag).
-  const auto& first = root.images.front();
-  std::string first_repo = t.registry.host() + "/ai-saas/" + ref::Reference::parse(first.source).repository;
-  RunResult v = t.cosign3_verify(first_repo + "@" + first.digest.str());
-  EXPECT_EQ(v.exit_code, 0) << said(v);
+  // cosign v2 and v3 find the Sigstore bundle the way this registry serves it (referrers API or
+  // tag), cosign v3 also the .sig; a key that signed nothing is refused.
+  for (const auto& image : root.images) {
+    std::string pinned = t.registry.host() + "/ai-saas/" + ref::Reference::parse(image.source).repository + "@" + image.digest.str();
+    for (const std::string cosign : {"cosign", "cosign3", "cosign3-legacy"}) {
+      RunResult v = t.cosign_verify(pinned, cosign);
+      EXPECT_EQ(v.exit_code, 0) << cosign << " " << image.source << "\n" << said(v);
+    }
+    EXPECT_NE(t.cosign_verify(pinned, "cosign3", factory().other_key("stranger")).exit_code, 0) << image.source;
+  }
   EXPECT_EQ(t.crane_digest(t.registry.host() + "/ai-saas/charts/sealift-test-app:1.0.0"), root.chart.manifest.str());
 
   // Again: nothing moves.
