@@ -519,6 +519,14 @@ TEST(Push, OverTlsTrustingOnlyTheGivenCa) {
   EXPECT_EQ(tags, (std::vector<std::string>{"7.4", b.lock.images[0].digest.tag_form(), b.lock.images[0].digest.tag_form() + ".sig"}));
 }
 
+// The customer's security team signs `image` in the target with cosign v2 itself (the .sig form),
+// with the key beside `customer` (a public key from factory().other_key).
+RunResult countersign(Target& target, const std::string& image, const fs::path& customer) {
+  return testenv::run({testenv::peer("cosign"), "sign", "--key", (customer.parent_path() / "cosign.key").string(),
+                       "--tlog-upload=false", "-y", "--allow-http-registry", image},
+                      {{"COSIGN_PASSWORD", factory().key_password()}, {"DOCKER_CONFIG", target.env().at("DOCKER_CONFIG")}});
+}
+
 TEST(Push, SignaturesAlreadyInHarborAreKept) {
   testenv::BundleSpec spec;
   spec.images = {"redis"};
@@ -529,9 +537,7 @@ TEST(Push, SignaturesAlreadyInHarborAreKept) {
 
   // The customer's security team countersigns in Harbor with cosign itself.
   fs::path customer = factory().other_key("customer");
-  RunResult sign = testenv::run({testenv::peer("cosign"), "sign", "--key", (customer.parent_path() / "cosign.key").string(),
-                                 "--tlog-upload=false", "-y", "--allow-http-registry", image},
-                                {{"COSIGN_PASSWORD", factory().key_password()}, {"DOCKER_CONFIG", target.env().at("DOCKER_CONFIG")}});
+  RunResult sign = countersign(target, image, customer);
   ASSERT_EQ(sign.exit_code, 0) << said(sign);
 
   // A new build of the same images carries new signatures: they join, nothing is lost.
@@ -583,9 +589,7 @@ TEST(Push, LegacySignatureFormatPushesNoReferrers) {
   EXPECT_EQ(tags, (std::vector<std::string>{"7.4", b.lock.images[0].digest.tag_form() + ".sig"}));
   std::string image = target.host() + "/ai-saas/library/redis@" + b.lock.images[0].digest.str();
   fs::path customer = factory().other_key("customer");
-  RunResult sign = testenv::run({testenv::peer("cosign"), "sign", "--key", (customer.parent_path() / "cosign.key").string(),
-                                 "--tlog-upload=false", "-y", "--allow-http-registry", image},
-                                {{"COSIGN_PASSWORD", factory().key_password()}, {"DOCKER_CONFIG", target.env().at("DOCKER_CONFIG")}});
+  RunResult sign = countersign(target, image, customer);
   ASSERT_EQ(sign.exit_code, 0) << said(sign);
   for (const fs::path& key : {customer, factory().public_key()})
     for (const std::string cosign : {"cosign", "cosign3"}) EXPECT_EQ(target.cosign_verify(image, key, cosign).exit_code, 0) << cosign;
