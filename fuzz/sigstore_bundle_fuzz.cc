@@ -13,7 +13,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                                           sign::PrivateKey::generate(sign::KeyType::Ed25519).public_key()});
   static const oci::Digest subject =
       oci::Digest::parse("sha256:2d002ef415c16164f50bec144dff3efcd84e01c4872ead8870c075cb9f434212");
-  const std::string text = fuzz::text(data, size);
+  const std::string text(fuzz::text(data, size));
   bool verified = false;
   fuzz::expect_clean_errors([&] {
     sign::verify_sigstore_bundle(text, subject, trusted, "image");
