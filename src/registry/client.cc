@@ -686,6 +686,13 @@ std::optional<oci::Manifest> RegistryClient::referrers(const std::string& reposi
   HttpResponse r = exchange(op, req, pull_scope(repository));
   if (r.status == 404) return std::nullopt;
   if (r.status != 200) fail(op, r);
+  // Some registries (CUE's ociregistry) write "manifests":null for a subject nothing refers to,
+  // where the spec asks for []; the list is built fresh per request, so read it as empty.
+  if (auto doc = nlohmann::json::parse(r.body, nullptr, false);
+      doc.is_object() && doc.contains("manifests") && doc["manifests"].is_null()) {
+    doc["manifests"] = nlohmann::json::array();
+    r.body = doc.dump();
+  }
   try {
     oci::Manifest index = oci::Manifest::parse(std::move(r.body), oci::media::kOciIndex);
     if (!index.is_index()) throw Error(ErrorKind::Input, "not an image index");

@@ -103,12 +103,15 @@ void expect_serves_referrers(Registry& reg) {
   ASSERT_EQ(index->manifests().size(), 1u) << index->bytes();
   EXPECT_EQ(index->manifests()[0].digest, p.artifact_digest);
   EXPECT_EQ(index->manifests()[0].artifact_type, "application/vnd.dev.sigstore.bundle.v0.3+json");
-  // Nothing refers to the artifact itself: still 200 and an index. (ociregistry writes
-  // "manifests":null there, where the spec asks for []; RegistryClient refuses that as malformed,
-  // which sealift's push never meets: it reads referrers back only for subjects it just gave one.)
+  // Nothing refers to the artifact itself: still 200 and an index. ociregistry writes
+  // "manifests":null there, where the spec asks for []; RegistryClient reads it as no referrers
+  // (`sealift-bundle build --upstream-key` asks this of every unsigned image).
   testenv::RunResult none = curl_get(reg, "/v2/team/app/referrers/" + p.artifact_digest.str());
   EXPECT_NE(none.out.find("HTTP/1.1 200"), std::string::npos) << none.out;
   EXPECT_NE(none.out.find("application/vnd.oci.image.index.v1+json"), std::string::npos) << none.out;
+  std::optional<oci::Manifest> empty = client.referrers("team/app", p.artifact_digest);
+  ASSERT_TRUE(empty.has_value());
+  EXPECT_TRUE(empty->manifests().empty()) << empty->bytes();
 }
 
 TEST(ReferrersPeer, OciRegistryServesTheReferrersApi) {
