@@ -270,6 +270,15 @@ class Verifier {
     }
   }
 
+  // A signature check failed: the bundle is refused, or with --insecure-skip-signature a warning
+  // names `name` and the problem.
+  void refuse_or_warn(const Error& e, const std::string& name) {
+    std::string what = e.what();
+    if (what.find(name) == std::string::npos) what = fmt::format("{}: {}", name, what);
+    if (!options_.insecure_skip_signature) throw Error(ErrorKind::Integrity, fmt::format("{}: {}", name_, what), e.hint());
+    out_.warnings.push_back(what);
+  }
+
   void check_signature(const oci::Digest& signature, const oci::Digest& subject, const std::string& name) {
     if (keys_.empty()) return;
     auto fetch = [&](const sign::SignatureLayer& layer) {
@@ -282,10 +291,7 @@ class Verifier {
       sign::SignatureManifest sm = sign::SignatureManifest::parse(documents_.at(signature).bytes());
       sign::verify_image_signatures(sm, subject, keys_, fetch, name);
     } catch (const Error& e) {
-      std::string what = e.what();
-      if (what.find(name) == std::string::npos) what = fmt::format("{}: {}", name, what);
-      if (!options_.insecure_skip_signature) throw Error(ErrorKind::Integrity, fmt::format("{}: {}", name_, what), e.hint());
-      out_.warnings.push_back(what);
+      refuse_or_warn(e, name);
     }
   }
 
@@ -303,12 +309,6 @@ class Verifier {
     return bytes;
   }
 
-  void refuse_or_warn(const Error& e, const std::string& name) {
-    std::string what = e.what();
-    if (what.find(name) == std::string::npos) what = fmt::format("{}: {}", name, what);
-    if (!options_.insecure_skip_signature) throw Error(ErrorKind::Integrity, fmt::format("{}: {}", name_, what), e.hint());
-    out_.warnings.push_back(what);
-  }
 
   // The cosign v3 form of the same signature: the referrer must be a signature bundle over exactly
   // `subject`, and the bundle's DSSE envelope signed by a trusted key over a statement naming it.

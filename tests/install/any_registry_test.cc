@@ -7,7 +7,6 @@
 #include "env/registry.h"
 #include "harness.h"
 #include "ref/reference.h"
-#include "util/fs.h"
 
 namespace sealift::install::testing {
 namespace {
@@ -50,22 +49,9 @@ struct PlainTarget {
     return d;
   }
 
-  // cosign v3 ("cosign3"), v3 reading the .sig form ("cosign3-legacy"), or v2 ("cosign", with the
-  // empty trusted root it needs offline once an image has a Sigstore bundle).
   RunResult cosign_verify(const std::string& reference, const std::string& cosign = "cosign3",
                           const fs::path& key = factory().public_key()) const {
-    bool legacy = cosign == "cosign3-legacy";
-    std::vector<std::string> args = {testenv::peer(legacy ? "cosign3" : cosign), "verify", "--key", key.string(),
-                                     "--insecure-ignore-tlog=true", "--allow-http-registry", "--output", "json"};
-    if (legacy) args.push_back("--new-bundle-format=false");
-    if (cosign == "cosign") {
-      fs::path root = home / "trusted_root.json";
-      if (!fs::exists(root)) util::write_file_atomic(root, R"({"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"})");
-      args.insert(args.end(), {"--trusted-root", root.string()});
-    }
-    args.push_back(reference);
-    return testenv::run(args, {{"DOCKER_CONFIG", home.path().string()}, {"SIGSTORE_NO_CACHE", "1"},
-                               {"TUF_ROOT", (home / "tuf").string()}});
+    return cosign_verify_offline(reference, key, cosign, home.path());
   }
 
   Registry registry;

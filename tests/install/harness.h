@@ -92,6 +92,27 @@ inline RunResult install(const std::vector<std::string>& args, const std::map<st
 
 inline std::string said(const RunResult& r) { return "exit " + std::to_string(r.exit_code) + "\nstdout: " + r.out + "\nstderr: " + r.err; }
 
+// `cosign verify --key` offline, with cosign v2.6.4 ("cosign") or v3.1.3 ("cosign3"); `home` holds
+// the docker config with the registry's credentials. cosign v2 switches to the Sigstore bundle
+// format as soon as an image has a bundle referrer, and then demands a trusted root, which it
+// cannot fetch from TUF here: an empty one is the documented offline answer
+// (docs/bundle-format.md §6.1). Both check only the bundle when there is one; "cosign3-legacy"
+// (--new-bundle-format=false) checks the `.sig` tag that podman, CRI-O and older Harbor read.
+inline RunResult cosign_verify_offline(const std::string& reference, const fs::path& key, const std::string& cosign,
+                                       const fs::path& home) {
+  bool legacy = cosign == "cosign3-legacy";
+  std::vector<std::string> args = {testenv::peer(legacy ? "cosign3" : cosign), "verify", "--key", key.string(),
+                                   "--insecure-ignore-tlog=true", "--allow-http-registry", "--output", "json"};
+  if (cosign == "cosign") {
+    fs::path root = home / "trusted_root.json";
+    if (!fs::exists(root)) util::write_file_atomic(root, R"({"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"})");
+    args.insert(args.end(), {"--trusted-root", root.string()});
+  }
+  if (legacy) args.push_back("--new-bundle-format=false");
+  args.push_back(reference);
+  return testenv::run(args, {{"DOCKER_CONFIG", home.string()}, {"SIGSTORE_NO_CACHE", "1"}, {"TUF_ROOT", (home / "tuf").string()}});
+}
+
 // A Harbor-like target and the clients that look at it.
 class Target {
  public:
@@ -133,24 +154,10 @@ class Target {
     return install(args, env());
   }
 
-  // `cosign verify` as the customer's security team would run it inside the air gap, with cosign
-  // v2.6.4 ("cosign") or v3.1.3 ("cosign3"). cosign v2 switches to the Sigstore bundle format as
-  // soon as an image has a bundle referrer, and then demands a trusted root, which it cannot fetch
-  // from TUF here: an empty one is the documented offline answer (docs/bundle-format.md §6). Both
-  // check only the bundle when there is one; "cosign3-legacy" (--new-bundle-format=false) checks
-  // the `.sig` tag that podman, CRI-O and older Harbor read.
+  // `cosign verify` as the customer's security team would run it inside the air gap
+  // (cosign_verify_offline below).
   RunResult cosign_verify(const std::string& reference, const fs::path& key, const std::string& cosign = "cosign") {
-    bool legacy = cosign == "cosign3-legacy";
-    std::vector<std::string> args = {testenv::peer(legacy ? "cosign3" : cosign), "verify", "--key", key.string(), "--insecure-ignore-tlog=true",
-                                     "--allow-http-registry", "--output", "json"};
-    if (cosign == "cosign") {
-      fs::path root = home_ / "trusted_root.json";
-      if (!fs::exists(root)) util::write_file_atomic(root, R"({"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"})");
-      args.insert(args.end(), {"--trusted-root", root.string()});
-    }
-    if (legacy) args.push_back("--new-bundle-format=false");
-    args.push_back(reference);
-    return testenv::run(args, {{"DOCKER_CONFIG", home_.path().string()}, {"SIGSTORE_NO_CACHE", "1"}, {"TUF_ROOT", (home_ / "tuf").string()}});
+    return cosign_verify_offline(reference, key, cosign, home_.path());
   }
 
   std::string crane_digest(const std::string& reference) {
