@@ -82,7 +82,7 @@ struct PushReport {
   uint64_t referrers_tagged = 0;     // ... listed in a referrers tag: the target has no referrers API
   uint64_t referrers_verified = 0;   // read back through the referrers API or tag and checked
   uint64_t site_signatures_added = 0;  // --resign-key: site signatures (either form) put this time
-  uint64_t site_signatures_verified = 0;  // ... read back and checked with the site's public key
+  uint64_t site_signatures_verified = 0;  // ... read back (either form) and checked with the site's public key
   std::vector<PushedObject> objects;   // the images in relocation order, then the chart
 };
 
