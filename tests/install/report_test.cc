@@ -158,6 +158,13 @@ TEST(Report, BadReportPathsAreRefusedBeforeAnythingMoves) {
   EXPECT_EQ(dir.exit_code, 2) << said(dir);
   RunResult lone = attempt({"--report-html", scratch("lone.html").string()});
   EXPECT_EQ(lone.exit_code, 2) << said(lone);
+  // install's --resign-key with a wrong password (COSIGN_PASSWORD is unset in env: a file here).
+  const fs::path wrong = scratch("wrong-password");
+  util::write_file_atomic(wrong, "not-the-password", 0600);
+  const fs::path site_key = factory().other_key("report-site").parent_path() / "cosign.key";
+  RunResult bad_key = attempt({"--resign-key", site_key.string(), "--resign-password-file", wrong.string()});
+  EXPECT_EQ(bad_key.exit_code, 3) << said(bad_key);
+  EXPECT_NE(bad_key.err.find(site_key.string() + ": wrong password"), std::string::npos) << said(bad_key);
   // Nothing pushed, nothing installed, nothing written.
   EXPECT_EQ(target.harbor().count_requests("PUT", "/v2/"), 0u) << target.harbor().request_log();
   EXPECT_EQ(target.harbor().count_requests("POST", "/v2/"), 0u);
