@@ -174,14 +174,19 @@ TEST(Report, BadReportPathsAreRefusedBeforeAnythingMoves) {
   EXPECT_FALSE(fs::exists(scratch("lone.html")));
 }
 
-TEST(Report, InstallAndUpgradeReportWhatTheRegistryAndTheClusterSaw) {
+// GetParam(): the helm peer; the workloads come from `helm get manifest`, which both have (helm 4
+// dropped `status --show-resources`).
+class ReportWith : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ReportWith, InstallAndUpgradeReportWhatTheRegistryAndTheClusterSaw) {
   testenv::BundleSpec spec;
   spec.images = {"redis", "backend", "postgres"};
-  auto b = factory().build(spec, scratch("report.tar.zst"));
+  const std::string helm = GetParam(), name = testenv::helm_case_name(GetParam());
+  auto b = factory().build(spec, scratch("report-" + name + ".tar.zst"));
   Target target;
   target.harbor().create_project("ai-saas");
   auto& cluster = testenv::Cluster::shared();
-  const std::string ns = "report";
+  const std::string ns = "report-" + name;
   const fs::path site = factory().other_key("report-site");
   auto env = target.env();
   for (const auto& [k, v] : cluster.env()) env[k] = v;
@@ -191,7 +196,7 @@ TEST(Report, InstallAndUpgradeReportWhatTheRegistryAndTheClusterSaw) {
   auto release = [&](const std::string& verb, const fs::path& report) {
     std::vector<std::string> args = {verb, b.path.string(), "--key", factory().public_key().string(), "--registry",
                                      target.host(), "--project", "ai-saas", "--plain-http", "-n", ns, "--helm",
-                                     testenv::peer("helm"), "--kubeconfig", cluster.kubeconfig().string(), "--quiet",
+                                     testenv::peer(helm), "--kubeconfig", cluster.kubeconfig().string(), "--quiet",
                                      "--resign-key", (site.parent_path() / "cosign.key").string(), "--report",
                                      report.string(), "--timeout", "3m"};
     RunResult r = install(args, env);
@@ -199,7 +204,7 @@ TEST(Report, InstallAndUpgradeReportWhatTheRegistryAndTheClusterSaw) {
     return r.exit_code == 0 ? nlohmann::json::parse(util::read_file(report)) : nlohmann::json::object();
   };
 
-  const fs::path first_path = scratch("install.json");
+  const fs::path first_path = scratch("install-" + name + ".json");
   nlohmann::json j = release("install", first_path);
   ASSERT_FALSE(j.empty());
   bundle::Root root = root_of(b.path);
@@ -273,7 +278,7 @@ TEST(Report, InstallAndUpgradeReportWhatTheRegistryAndTheClusterSaw) {
   EXPECT_EQ(reported, running);
 
   // The page: renders, no console message, every image row, the figures.
-  const fs::path page = scratch("install.html");
+  const fs::path page = scratch("install-" + name + ".html");
   ASSERT_TRUE(fs::exists(page));
   const std::string html = util::read_file(page);
   EXPECT_EQ(html.find("<script"), std::string::npos);
@@ -293,7 +298,7 @@ TEST(Report, InstallAndUpgradeReportWhatTheRegistryAndTheClusterSaw) {
   }
 
   // An upgrade with the same bundle: everything was there; the log shows no new upload.
-  nlohmann::json u = release("upgrade", scratch("upgrade.json"));
+  nlohmann::json u = release("upgrade", scratch("upgrade-" + name + ".json"));
   ASSERT_FALSE(u.empty());
   EXPECT_EQ(u["command"], "upgrade");
   EXPECT_EQ(u["release"]["revision"], 2);
@@ -306,8 +311,11 @@ TEST(Report, InstallAndUpgradeReportWhatTheRegistryAndTheClusterSaw) {
     EXPECT_EQ(row["signatures"].size(), 4u);
   }
   EXPECT_EQ(logged_blobs(target.harbor().request_log()).uploaded, logged.uploaded);
-  EXPECT_TRUE(fs::exists(scratch("upgrade.html")));
+  EXPECT_TRUE(fs::exists(scratch("upgrade-" + name + ".html")));
 }
+
+INSTANTIATE_TEST_SUITE_P(HelmVersions, ReportWith, ::testing::ValuesIn(testenv::helm_peers()),
+                         [](const ::testing::TestParamInfo<std::string>& i) { return testenv::helm_case_name(i.param); });
 
 }  // namespace
 }  // namespace sealift::install::testing
