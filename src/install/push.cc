@@ -395,9 +395,9 @@ class Pusher {
       ++report_.site_signatures_added;
     }
     if (options_.legacy_signatures_only || signed_referrer(t, site_keys_)) return;
-    sign::SigstoreSignature bundle = sign::sign_sigstore(key, t.object->entry.descriptor, bundle::creation_time());
-    oci::Manifest m = oci::Manifest::parse(bundle.manifest, oci::media::kOciManifest);
-    push_bytes(t, m.layers().at(0), bundle.bundle);
+    sign::SigstoreSignature signed_bundle = sign::sign_sigstore(key, t.object->entry.descriptor, bundle::creation_time());
+    oci::Manifest m = oci::Manifest::parse(signed_bundle.manifest, oci::media::kOciManifest);
+    push_bytes(t, m.layers().at(0), signed_bundle.bundle);
     push_bytes(t, m.config(), sign::kEmptyConfig);
     ++report_.referrers_pushed;
     ++object_of(t).site_signatures_added;

@@ -6,9 +6,10 @@
 // signatures and the chart, in parallel (skipped when present, mounted across repositories,
 // uploaded otherwise: a layer that verification left to the push is hashed as it is sent and
 // refused before its last byte when altered); only then the manifests by digest, image by image;
-// the `.sig` signature manifests; the chart artifact; the tags last, the chart's after every
-// image's (a failure names the tags that moved); finally every manifest is
-// read back and every signature verified as stored in the target, as `cosign verify --key` does.
+// the `.sig` signature manifests (with --resign-key, the site's signatures beside them); the
+// chart artifact; the tags last, the chart's after every image's (a failure names the tags that
+// moved); finally every manifest is read back and every signature verified as stored in the
+// target, as `cosign verify --key` does.
 #pragma once
 
 #include <cstdint>
