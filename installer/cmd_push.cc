@@ -10,6 +10,7 @@
 #include "cmd_verify.h"
 #include "registry/client.h"
 #include "registry/credentials.h"
+#include "sign/password.h"
 #include "util/error.h"
 
 namespace sealift::installer {
@@ -23,6 +24,7 @@ struct PushFlags {
   std::string project;
   bool create_project = false;
   std::string signature_format = "both";
+  ResignFlags resign;
   std::string registry_type = "auto";
   bool keep_source_host = false;
   bool dry_run = false;
@@ -61,6 +63,8 @@ void print_report(const PushFlags& f, const install::VerifiedBundle& v, const in
       j["referrersPushed"] = p.referrers_pushed;
       j["referrersTagged"] = p.referrers_tagged;
       j["referrersVerified"] = p.referrers_verified;
+      j["siteSignaturesAdded"] = p.site_signatures_added;
+      j["siteSignaturesVerified"] = p.site_signatures_verified;
     }
     fmt::print("{}\n", j.dump());
     return;
@@ -86,9 +90,13 @@ void print_report(const PushFlags& f, const install::VerifiedBundle& v, const in
                p.referrers_verified, r.registry,
                p.referrers_tagged ? fmt::format(", {} listed in referrers tags: the registry has no referrers API", p.referrers_tagged)
                                   : std::string());
+  if (p.site_signatures_verified)
+    fmt::print("site signatures: {} added, {} verified with the --resign-key's public key\n", p.site_signatures_added,
+               p.site_signatures_verified);
 }
 
 void run_push(const PushFlags& f) {
+  std::optional<sign::PrivateKey> site_key = load_resign_key(f.resign);
   sign::TrustedKeys keys = trusted_keys(f.trust);
   // Credentials first: a wrong flag should fail before minutes of hashing.
   registry::Credentials credentials = registry::resolve_credentials(
@@ -104,7 +112,8 @@ void run_push(const PushFlags& f) {
       verify_for_command(reader, keys, f.trust, f.jobs, progress, install::VerifyScope::AllButLayers);
   install::Relocation relocation =
       install::relocate(verified.root, verified.lock, {f.registry, f.project, f.keep_source_host});
-  PushTarget target{f.target.http(), credentials, {f.create_project, f.dry_run, f.jobs, f.signature_format == "legacy"}};
+  PushTarget target{f.target.http(), credentials,
+                    {f.create_project, f.dry_run, f.jobs, f.signature_format == "legacy", site_key ? &*site_key : nullptr}};
   install::PushReport report =
       push_verified(reader, verified, relocation, keys, target_registry.harbor.get(), target, progress);
   print_report(f, verified, relocation, target_registry.kind, report);
@@ -162,6 +171,24 @@ void add_signature_format_flag(CLI::App* cmd, std::string& format) {
       ->check(CLI::IsMember({"both", "legacy"}));
 }
 
+void add_resign_flags(CLI::App* cmd, ResignFlags& flags) {
+  cmd->add_option("--resign-key", flags.key,
+                  "The site's cosign.key: after the vendor's signatures are verified and pushed, sign every image and "
+                  "the chart with it under its new name, in every signature form pushed");
+  cmd->add_option("--resign-password-file", flags.password_file,
+                  "Password file of --resign-key (default: COSIGN_PASSWORD, else a prompt)");
+}
+
+std::optional<sign::PrivateKey> load_resign_key(const ResignFlags& flags) {
+  if (flags.key.empty()) {
+    if (!flags.password_file.empty())
+      throw Error(ErrorKind::Usage, "--resign-password-file without --resign-key", "name the site's key with --resign-key");
+    return std::nullopt;
+  }
+  sign::Secret password = sign::read_password({flags.password_file, false});
+  return sign::PrivateKey::from_file(flags.key, password);
+}
+
 void add_push_command(CLI::App& app) {
   auto f = std::make_shared<PushFlags>();
   CLI::App* cmd = app.add_subcommand(
@@ -175,6 +202,7 @@ void add_push_command(CLI::App& app) {
   add_registry_type_flag(cmd, f->registry_type);
   cmd->add_flag("--create-project", f->create_project, "Create the Harbor project when it does not exist (private; Harbor only)");
   add_signature_format_flag(cmd, f->signature_format);
+  add_resign_flags(cmd, f->resign);
   cmd->add_flag("--keep-source-host", f->keep_source_host,
                 "Keep the source registry in the path (PROJECT/docker.io/library/postgres)");
   cmd->add_flag("--dry-run", f->dry_run, "Say what would be created and pushed; change nothing");

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,17 @@ void add_push_command(CLI::App& app);
 
 // --signature-format both|legacy, for push, install and upgrade.
 void add_signature_format_flag(CLI::App* cmd, std::string& format);
+
+// --resign-key and --resign-password-file, for push, install and upgrade.
+struct ResignFlags {
+  std::string key;
+  std::string password_file;
+};
+void add_resign_flags(CLI::App* cmd, ResignFlags& flags);
+// The site's key, decrypted now, so that a wrong password or a bad key file fails before anything
+// is pushed; nullopt without --resign-key. The password comes from --resign-password-file, else
+// COSIGN_PASSWORD, else a prompt, as for `sealift-bundle build --key`.
+std::optional<sign::PrivateKey> load_resign_key(const ResignFlags& flags);
 
 // Where and how `push`, `install` and `upgrade` push.
 struct PushTarget {

@@ -13,11 +13,13 @@
 #include "harbor/api.h"
 #include "install/release.h"
 #include "install/relocation.h"
+#include "install/report.h"
 #include "install/robots.h"
 #include "install/tools.h"
 #include "registry/client.h"
 #include "registry/credentials.h"
 #include "util/error.h"
+#include "util/process.h"
 
 namespace sealift::installer {
 
@@ -80,6 +82,9 @@ struct ReleaseFlags {
   std::string project;
   bool create_project = false;
   std::string signature_format = "both";
+  ResignFlags resign;
+  std::string report;       // --report: the install report's JSON
+  std::string report_html;  // --report-html: its page (default: beside the JSON, .html)
   bool keep_source_host = false;
   bool skip_push = false;
   bool dry_run = false;
@@ -119,8 +124,48 @@ install::ReleaseOptions release_options(const HelmFlags& h, bool dry_run) {
   return o;
 }
 
+// Where --report and --report-html go, checked before anything is pushed or installed; and the
+// kubectl that asks the cluster for the workloads' images. Empty paths without --report.
+struct ReportTarget {
+  std::filesystem::path json, html, kubectl;
+};
+
+ReportTarget report_target(const ReleaseFlags& f) {
+  if (f.report.empty()) {
+    if (!f.report_html.empty()) throw Error(ErrorKind::Usage, "--report-html without --report", "add --report report.json");
+    return {};
+  }
+  if (f.dry_run) throw Error(ErrorKind::Usage, "--report with --dry-run: a dry run installs nothing to report on");
+  ReportTarget t{f.report, f.report_html.empty() ? install::html_path_for(f.report) : std::filesystem::path(f.report_html), {}};
+  if (t.json == t.html)
+    throw Error(ErrorKind::Usage, fmt::format("--report and --report-html both name {}", t.json.string()),
+                "give the JSON and the page different names");
+  install::check_report_path(t.json);
+  install::check_report_path(t.html);
+  t.kubectl = util::find_in_path("kubectl");
+  if (t.kubectl.empty())
+    throw Error(ErrorKind::Usage, "--report needs kubectl in PATH: the report lists the images the cluster's workloads run",
+                "install kubectl, or drop --report");
+  return t;
+}
+
+std::vector<std::string> fingerprints(const sign::TrustedKeys& keys) {
+  std::vector<std::string> out;
+  for (const auto& k : keys.keys()) out.push_back(k.fingerprint());
+  return out;
+}
+
 // install and upgrade: verify, push (unless --skip-push), then helm upgrade --install.
 void run_release(const ReleaseFlags& f, bool upgrade) {
+  const ReportTarget report_to = report_target(f);
+  install::InstallReport report;
+  report.command = upgrade ? "upgrade" : "install";
+  report.started = install::utc_now();
+  install::PhaseClock clock;
+  std::optional<sign::PrivateKey> site_key = load_resign_key(f.resign);
+  if (site_key && f.skip_push)
+    throw Error(ErrorKind::Usage, "--resign-key with --skip-push: the site signs the images as it pushes them",
+                "drop --skip-push, or sign with `sealift-install push --resign-key` first");
   sign::TrustedKeys keys = trusted_keys(f.trust);
   registry::Credentials credentials = registry::resolve_credentials(
       f.registry, f.target.credentials(), registry::read_password_from_stdin, registry::process_environment());
@@ -137,8 +182,10 @@ void run_release(const ReleaseFlags& f, bool upgrade) {
   bundle::ArchiveReader reader(f.bundle);
   util::Progress progress(f.out.mode());
   // The release reads only the chart from the bundle (checked); the push checks each layer it sends.
+  clock.start("verify");
   install::VerifiedBundle verified =
       verify_for_command(reader, keys, f.trust, f.jobs, progress, install::VerifyScope::AllButLayers);
+  clock.stop();
   install::Relocation relocation =
       install::relocate(verified.root, verified.lock, {f.registry, f.project, f.keep_source_host});
   std::string release = ro.release.empty() ? verified.root.chart.name : ro.release;
@@ -158,9 +205,13 @@ void run_release(const ReleaseFlags& f, bool upgrade) {
     install::check_not_downgrade(helm, release, ro.namespace_name, verified.root.chart, f.allow_downgrade);
 
   if (!f.skip_push) {
-    PushTarget target{f.target.http(), credentials, {f.create_project, f.dry_run, f.jobs, f.signature_format == "legacy"}};
+    PushTarget target{f.target.http(), credentials,
+                      {f.create_project, f.dry_run, f.jobs, f.signature_format == "legacy", site_key ? &*site_key : nullptr}};
+    clock.start("push");
     install::PushReport pr =
         push_verified(reader, verified, relocation, keys, target_registry.harbor.get(), target, progress);
+    clock.stop();
+    report.push = pr;
     if (!f.out.quiet && !f.out.json)
       fmt::print("pushed to {}/{}: {} blobs uploaded ({}), {} mounted, {} already there; {} tags written\n",
                  relocation.registry, relocation.project, pr.blobs_uploaded, util::human_bytes(pr.bytes_uploaded),
@@ -196,8 +247,28 @@ void run_release(const ReleaseFlags& f, bool upgrade) {
 
   install::PreparedRelease prepared = install::prepare_release(reader, verified, relocation, ro, ws);
   progress.begin("helm upgrade --install", 0);
+  clock.start("helm");
   install::ReleaseReport r = install::install_release(helm, prepared, verified, relocation, ro);
+  clock.stop();
   progress.end();
+  if (!report_to.json.empty()) {
+    clock.start("cluster");
+    report.workloads = install::cluster_images(helm, report_to.kubectl, r.release, r.namespace_name,
+                                               f.helm.kubeconfig, f.helm.kube_context);
+    clock.stop();
+    report.finished = install::utc_now();
+    report.bundle = &verified;
+    report.relocation = &relocation;
+    report.vendor_keys = fingerprints(keys);
+    for (const auto& k : f.trust.upstream_keys) report.upstream_keys.push_back(sign::PublicKey::from_file(k).fingerprint());
+    if (site_key) report.site_key = site_key->public_key().fingerprint();
+    report.release = r.release;
+    report.namespace_name = r.namespace_name;
+    report.revision = r.revision;
+    report.release_status = r.status;
+    report.phases = clock.phases();
+    install::write_report(report, report_to.json, report_to.html);
+  }
   if (f.out.json) {
     fmt::print("{}\n", nlohmann::json{{"release", r.release},
                                       {"namespace", r.namespace_name},
@@ -241,6 +312,11 @@ void add_release_command(CLI::App& app, bool upgrade) {
   add_helm_flags(cmd, f->helm, true);
   cmd->add_flag("--create-project", f->create_project, "Create the Harbor project when missing (private; Harbor only)");
   add_signature_format_flag(cmd, f->signature_format);
+  add_resign_flags(cmd, f->resign);
+  cmd->add_option("--report", f->report,
+                  "Write the install report here (JSON), and beside it the same as one self-contained HTML page "
+                  "(.html): what was delivered, verified, signed, pushed and installed, and what the cluster runs");
+  cmd->add_option("--report-html", f->report_html, "Write the report's HTML page here instead (needs --report)");
   cmd->add_flag("--skip-push", f->skip_push, "The bundle is already pushed; only install");
   cmd->add_flag("--create-pull-robot", f->create_pull_robot,
                 "Create a pull-only Harbor robot account and give the chart its credentials as the pull secret "

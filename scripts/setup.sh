@@ -56,6 +56,7 @@ packages=(
   libarchive-dev libzstd-dev libssl-dev libcurl4-openssl-dev libyaml-cpp-dev nlohmann-json3-dev
   libsodium-dev libgtest-dev libgmock-dev libcli11-dev libfmt-dev
   docker-registry skopeo umoci zstd apache2-utils jq python3 ccache golang-go
+  chromium
   clang-14 libclang-rt-14-dev
 )
 [ "$want_bench" = 1 ] && packages+=(hyperfine time linux-perf valgrind)

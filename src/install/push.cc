@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bundle/layout.h"
+#include "bundle/root.h"
 #include "install/bundle_content.h"
 #include "ref/reference.h"
 #include "registry/transfer.h"
@@ -102,6 +103,16 @@ class Pusher {
         progress_(progress),
         content_(reader, bundle),
         targets_(make_targets(bundle, relocation)) {
+    if (options.resign_key) site_keys_.add(options.resign_key->public_key());
+    for (const Target& t : targets_) {
+      PushedObject o;
+      o.chart = t.chart;
+      o.source = t.object->entry.reference;
+      o.digest = t.digest();
+      o.target = where(t, t.digest().str());
+      o.tag = where(t, t.tag);
+      report_.objects.push_back(o);
+    }
     if (options.legacy_signatures_only)
       for (Target& t : targets_) {
         t.referrer = nullptr;
@@ -140,12 +151,14 @@ class Pusher {
       if (!t.chart) {
         push_signature(t);
         for (const BundleObject* r : t.referrers()) push_referrer(t, *r);
+        if (options_.resign_key) resign(t);
       }
     for (const Target& t : targets_)
       if (t.chart) {
         if (!complete(t)) push_manifests(t, *t.object, {});
         push_signature(t);
         for (const BundleObject* r : t.referrers()) push_referrer(t, *r);
+        if (options_.resign_key) resign(t);
       }
     write_tags();
     read_back();
@@ -260,13 +273,14 @@ class Pusher {
   // repository before it is mounted into the others: those pushes wait for the upload, so they
   // queue behind every first upload rather than hold the workers early.
   void push_blobs() {
-    std::vector<std::pair<std::string, oci::Descriptor>> first, again;
+    std::vector<std::pair<const Target*, oci::Descriptor>> first, again;
     std::set<oci::Digest> seen;
     auto add = [&](const Target& t, const BundleObject& o) {
-      for (const auto& b : o.blobs) (seen.insert(b.digest).second ? first : again).emplace_back(t.repository, b);
+      for (const auto& b : o.blobs) (seen.insert(b.digest).second ? first : again).emplace_back(&t, b);
     };
     for (const Target& t : targets_) {
-      if (!complete(t)) add(t, *t.object);
+      if (complete(t)) object_of(t).blobs_skipped += t.object->blobs.size();
+      else add(t, *t.object);
       // A signature tag already there is compared, and merged with ours if it differs, later.
       if (!had_tag(t, t.signature_tag())) add(t, *t.signature);
       for (const BundleObject* r : t.referrers())
@@ -274,10 +288,12 @@ class Pusher {
     }
     registry::TransferScheduler scheduler(std::max(options_.jobs, 1));
     for (const auto* list : {&first, &again})
-      for (const auto& [repository, b] : *list)
-        scheduler.submit(fmt::format("push {}/{}@{}", target_.registry(), repository, b.digest.str()),
-                         [this, repository = repository, b = b] {
-                           target_.push_blob(repository, b, [this, &b](uint64_t offset) { return content_.open_blob(b, offset); });
+      for (const auto& [t, b] : *list)
+        scheduler.submit(fmt::format("push {}/{}@{}", target_.registry(), t->repository, b.digest.str()),
+                         [this, t = t, b = b] {
+                           record(*t, b, target_.push_blob(t->repository, b, [this, &b](uint64_t offset) {
+                             return content_.open_blob(b, offset);
+                           }));
                          });
     scheduler.wait();
   }
@@ -327,15 +343,66 @@ class Pusher {
     }
     if (payloads.empty()) return;
     for (const auto& d : payloads)
-      target_.push_blob(t.repository, d, [&](uint64_t offset) { return content_.open_blob(d, offset); });
-    oci::Manifest manifest = oci::Manifest::parse(merged.manifest(), merged.media_type());
-    const std::string config = merged.config();
-    target_.push_blob(t.repository, manifest.config(), [&](uint64_t offset) {
-      auto bytes = std::as_bytes(std::span(config.data(), config.size()));
-      return std::make_unique<io::MemorySource>(bytes.subspan(std::min<size_t>(offset, bytes.size())));
-    });
-    target_.put_manifest(t.repository, t.signature_tag(), manifest);
+      record(t, d, target_.push_blob(t.repository, d, [&](uint64_t offset) { return content_.open_blob(d, offset); }));
+    put_signature_manifest(t, merged);
     ++report_.signatures_merged;
+  }
+
+  void put_signature_manifest(const Target& t, const sign::SignatureManifest& signatures) {
+    oci::Manifest manifest = oci::Manifest::parse(signatures.manifest(), signatures.media_type());
+    push_bytes(t, manifest.config(), signatures.config());
+    target_.put_manifest(t.repository, t.signature_tag(), manifest);
+  }
+
+  // A blob made here (a signature's payload or config), not carried by the bundle.
+  void push_bytes(const Target& t, const oci::Descriptor& d, std::string_view content) {
+    record(t, d, target_.push_blob(t.repository, d, [content](uint64_t offset) {
+      auto bytes = std::as_bytes(std::span(content.data(), content.size()));
+      return std::make_unique<io::MemorySource>(bytes.subspan(std::min<size_t>(offset, bytes.size())));
+    }));
+  }
+
+  PushedObject& object_of(const Target& t) { return report_.objects.at(static_cast<size_t>(&t - targets_.data())); }
+
+  // Called from the transfer threads.
+  void record(const Target& t, const oci::Descriptor& blob, registry::BlobPush what) {
+    std::lock_guard lock(record_mu_);
+    PushedObject& o = object_of(t);
+    switch (what) {
+      case registry::BlobPush::Skipped: ++o.blobs_skipped; break;
+      case registry::BlobPush::Mounted: ++o.blobs_mounted; break;
+      case registry::BlobPush::Uploaded:
+        ++o.blobs_uploaded;
+        o.bytes_uploaded += static_cast<uint64_t>(blob.size);
+        break;
+    }
+  }
+
+  // The site's signature over `t` under its relocated name, in each form this push writes. Runs
+  // after the vendor's are in place, so the `.sig` tag exists; a signature the site key already
+  // made there (a re-run) is found and none is added: cosign's duplicate rule for the `.sig`
+  // layers, a verified bundle among the referrers for the Sigstore form (ECDSA signatures and
+  // the creation time differ on every signing, so bytes would never match).
+  void resign(const Target& t) {
+    const sign::PrivateKey& key = *options_.resign_key;
+    sign::SignatureManifest signatures =
+        sign::SignatureManifest::parse(target_.get_manifest(t.repository, t.signature_tag()).bytes());
+    sign::ImageSignature sig = sign::sign_image(key, fmt::format("{}/{}", relocation_.registry, t.repository), t.digest());
+    if (signatures.add(sig, site_keys_.keys().front())) {
+      push_bytes(t, descriptor_of(sig.layer), sig.payload);
+      put_signature_manifest(t, signatures);
+      ++object_of(t).site_signatures_added;
+      ++report_.site_signatures_added;
+    }
+    if (options_.legacy_signatures_only || signed_referrer(t, site_keys_)) return;
+    sign::SigstoreSignature signed_bundle = sign::sign_sigstore(key, t.object->entry.descriptor, bundle::creation_time());
+    oci::Manifest m = oci::Manifest::parse(signed_bundle.manifest, oci::media::kOciManifest);
+    push_bytes(t, m.layers().at(0), signed_bundle.bundle);
+    push_bytes(t, m.config(), sign::kEmptyConfig);
+    ++report_.referrers_pushed;
+    ++object_of(t).site_signatures_added;
+    ++report_.site_signatures_added;
+    if (!target_.put_manifest(t.repository, m.digest().str(), m)) index_referrer(t, m);
   }
 
   // The cosign v3 signature: the referrer manifest by digest. A registry with the referrers API
@@ -349,11 +416,18 @@ class Pusher {
       ++report_.referrers_pushed;
       if (target_.put_manifest(t.repository, d.digest.str(), m)) return;
     }
+    index_referrer(t, m);
+  }
+
+  // A referrer put without the registry indexing it (no OCI-Subject in its answer): listed by the
+  // referrers API after all, or added to the referrers tag.
+  void index_referrer(const Target& t, const oci::Manifest& m) {
+    const oci::Digest d = m.digest();
     if (auto index = target_.referrers(t.repository, t.digest())) {
-      if (lists(*index, d.digest)) return;
+      if (lists(*index, d)) return;
       throw Error(ErrorKind::Remote,
                   fmt::format("{} holds the signature referrer {}, but its referrers API does not list it",
-                              where(t, t.digest().str()), d.digest.str()),
+                              where(t, t.digest().str()), d.str()),
                   "the registry's referrers index may lag behind; re-run the push");
     }
     update_referrers_tag(t, m);
@@ -395,13 +469,17 @@ class Pusher {
   bool tag_exists(const Target& t, const std::string& tag) { return target_.find(t.repository, tag).has_value(); }
 
   // The cosign v3 signatures as `cosign verify` of v3 finds them: through the referrers API, else
-  // the referrers tag. One of them must be a signature bundle over the digest by a trusted key.
-  void read_back_referrer(const Target& t) {
-    if (!t.referrer || keys_.empty()) return;
+  // the referrers tag. Returns the key of the first signature bundle over the digest that one of
+  // `keys` made; nullptr, with why each candidate failed in `problems`, when there is none.
+  const sign::PublicKey* signed_referrer(const Target& t, const sign::TrustedKeys& keys,
+                                         std::vector<std::string>* problems = nullptr) {
     const std::string name = where(t, t.digest().str());
     std::optional<oci::Manifest> index = target_.referrers(t.repository, t.digest());
-    if (!index) index = target_.get_manifest(t.repository, t.digest().tag_form());
-    std::vector<std::string> problems;
+    if (!index) {
+      const std::string tag = t.digest().tag_form();
+      if (!target_.find(t.repository, tag)) return nullptr;
+      index = target_.get_manifest(t.repository, tag);
+    }
     for (const auto& d : index->manifests()) {
       if (!sign::is_signature_referrer(d)) continue;
       try {
@@ -409,18 +487,27 @@ class Pusher {
         oci::Descriptor layer = sign::check_signature_referrer(m, t.object->entry.descriptor, name);
         io::StringSink bundle;
         target_.fetch_blob(t.repository, layer, bundle);
-        sign::verify_sigstore_bundle(bundle.out, t.digest(), keys_, name);
-        ++report_.referrers_verified;
-        return;
+        return &sign::verify_sigstore_bundle(bundle.out, t.digest(), keys, name);
       } catch (const Error& e) {
         if (e.kind() != ErrorKind::Integrity) throw;
-        problems.push_back(e.what());
+        if (problems) problems->push_back(e.what());
       }
     }
-    throw Error(ErrorKind::Integrity,
-                fmt::format("read back {}: no cosign v3 signature by a trusted key among its referrers{}", name,
-                            problems.empty() ? std::string(" (it has none)") : fmt::format(": {}", fmt::join(problems, "; "))),
-                "someone altered the signatures in the target; re-run the push");
+    return nullptr;
+  }
+
+  void read_back_referrer(const Target& t, const sign::TrustedKeys& keys, const std::string& signer) {
+    std::vector<std::string> problems;
+    const sign::PublicKey* key = signed_referrer(t, keys, &problems);
+    if (!key)
+      throw Error(ErrorKind::Integrity,
+                  fmt::format("read back {}: no cosign v3 signature by a {} key among its referrers{}",
+                              where(t, t.digest().str()), signer == "site" ? "site (--resign-key)" : "trusted",
+                              problems.empty() ? std::string(" (it has none)") : fmt::format(": {}", fmt::join(problems, "; "))),
+                  "someone altered the signatures in the target; re-run the push");
+    object_of(t).signatures.push_back({"Sigstore bundle referrer", signer, key->fingerprint()});
+    if (signer == "site") ++report_.site_signatures_verified;
+    else ++report_.referrers_verified;
   }
 
   // The images' tags, then the chart's: helm installs from the chart's tag, so it moves only once
@@ -459,6 +546,7 @@ class Pusher {
     }
     target_.put_manifest(t.repository, t.tag, oci::Manifest::parse(content_.manifest_bytes(d), d.media_type));
     ++report_.tags_written;
+    object_of(t).tag_written = true;
   }
 
   // What the cluster and cosign will see: every tag, every manifest below it, every signature.
@@ -472,17 +560,32 @@ class Pusher {
                     "someone else is pushing to this tag; re-run the push when they are done");
       for (const auto& m : t.object->manifests) target_.get_manifest(t.repository, m);
       oci::Manifest sig = target_.get_manifest(t.repository, t.signature_tag());
-      if (keys_.empty()) continue;
       auto fetch = [&](const sign::SignatureLayer& layer) {
         io::StringSink out;
         target_.fetch_blob(t.repository, descriptor_of(layer), out);
         return out.out;
       };
-      sign::verify_image_signatures(sign::SignatureManifest::parse(sig.bytes()), t.digest(), keys_, fetch,
-                                    where(t, t.digest().str()));
-      ++report_.signatures_verified;
-      read_back_referrer(t);
+      const sign::SignatureManifest signatures = sign::SignatureManifest::parse(sig.bytes());
+      if (!keys_.empty()) {
+        for (const auto& v : sign::verify_image_signatures(signatures, t.digest(), keys_, fetch, where(t, t.digest().str())))
+          add_checked(t, {"cosign .sig", "vendor", v.key.fingerprint()});
+        ++report_.signatures_verified;
+        if (t.referrer) read_back_referrer(t, keys_, "vendor");
+      }
+      if (site_keys_.empty()) continue;
+      for (const auto& v : sign::verify_image_signatures(signatures, t.digest(), site_keys_, fetch, where(t, t.digest().str())))
+        add_checked(t, {"cosign .sig", "site", v.key.fingerprint()});
+      ++report_.site_signatures_verified;
+      if (!options_.legacy_signatures_only) read_back_referrer(t, site_keys_, "site");
     }
+  }
+
+  // One line per form and key: a key that signed twice (two bundles) is one check.
+  void add_checked(const Target& t, CheckedSignature c) {
+    auto& list = object_of(t).signatures;
+    for (const auto& x : list)
+      if (x.form == c.form && x.signer == c.signer && x.fingerprint == c.fingerprint) return;
+    list.push_back(std::move(c));
   }
 
   void plan(bool project_exists) {
@@ -519,6 +622,9 @@ class Pusher {
                               : "merged with the signatures already there";
       std::string referrer_state;
       if (t.referrer) referrer_state = referrer_present(t, *t.referrer) ? "; cosign v3 signature unchanged" : "; cosign v3 signature new";
+      if (!site_keys_.empty())
+        referrer_state += fmt::format("; signed with the site's key {} unless it signed already",
+                                      site_keys_.keys().front().fingerprint());
       report_.plan.push_back(fmt::format("push {} to {} ({}): {} of {} blobs to upload ({}), {} to mount; tag {}; signature {}{}",
                                          t.what, where(t, t.tag), t.digest().str(), to_send, total,
                                          util::human_bytes(bytes), to_mount, tag_state, signature_state, referrer_state));
@@ -550,6 +656,8 @@ class Pusher {
   std::map<std::string, std::set<std::string>> tags_;  // repository -> tags before the push
   std::set<const Target*> complete_;                   // tags already at the bundle's digest
   std::set<std::pair<std::string, oci::Digest>> referrer_present_;  // referrer manifests already there
+  sign::TrustedKeys site_keys_;  // the --resign-key's public key, or none
+  std::mutex record_mu_;
   PushReport report_;
 };
 

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 #include <sstream>
 
 #include "cli/flags.h"
@@ -103,6 +104,36 @@ TEST_P(EverySubcommand, HelpListsQuietAndJsonAsAddOutputFlagsDocumentsThem) {
   auto r = testenv::run(argv);
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_EQ(output_flag_lines(r.out), expected_output_flag_lines()) << s.program << " " << s.name << " --help:\n" << r.out;
+}
+
+// The help line of `flag` in `help`, from the flag to the end of its description.
+std::string flag_line(const std::string& help, const std::string& flag) {
+  for (const auto& line : lines_of(help)) {
+    auto at = line.find(flag + " ");
+    if (line.rfind("  ", 0) == 0 && at != std::string::npos && line.find_first_not_of(' ') == at) return line.substr(at);
+  }
+  return {};
+}
+
+// Flags several subcommands share (issue 16) are spelled and documented the same on each.
+TEST(SharedFlags, ResignAndReportFlagsReadTheSameEverywhere) {
+  const std::map<std::string, std::vector<std::string>> shared = {
+      {"--resign-key", {"push", "install", "upgrade"}},
+      {"--resign-password-file", {"push", "install", "upgrade"}},
+      {"--report", {"install", "upgrade"}},
+      {"--report-html", {"install", "upgrade"}},
+  };
+  for (const auto& [flag, commands] : shared) {
+    std::string first;
+    for (const auto& command : commands) {
+      auto r = testenv::run({testenv::install_program(), command, "--help"});
+      ASSERT_EQ(r.exit_code, 0) << r.err;
+      std::string line = flag_line(r.out, flag);
+      EXPECT_FALSE(line.empty()) << command << " --help lacks " << flag << ":\n" << r.out;
+      if (first.empty()) first = line;
+      EXPECT_EQ(line, first) << flag << " on " << command;
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(BothPrograms, EverySubcommand, testing::ValuesIn(kSubcommands),
