@@ -61,6 +61,8 @@ void print_report(const PushFlags& f, const install::VerifiedBundle& v, const in
       j["referrersPushed"] = p.referrers_pushed;
       j["referrersTagged"] = p.referrers_tagged;
       j["referrersVerified"] = p.referrers_verified;
+      j["attestationsListed"] = p.sboms_listed;
+      j["attestationsLeftOut"] = p.referrers_left_out;
     }
     fmt::print("{}\n", j.dump());
     return;
@@ -86,6 +88,12 @@ void print_report(const PushFlags& f, const install::VerifiedBundle& v, const in
                p.referrers_verified, r.registry,
                p.referrers_tagged ? fmt::format(", {} listed in referrers tags: the registry has no referrers API", p.referrers_tagged)
                                   : std::string());
+  if (p.sboms_listed)
+    fmt::print("SBOMs and attestations: {} listed as the images' referrers in {} (`cosign verify-attestation` reads them)\n",
+               p.sboms_listed, r.registry);
+  if (p.referrers_left_out)
+    fmt::print(stderr, "note: {} SBOM(s) and attestation(s) not pushed: --signature-format legacy pushes no referrers\n",
+               p.referrers_left_out);
 }
 
 void run_push(const PushFlags& f) {

@@ -41,12 +41,15 @@ struct Target {
   const BundleObject* signature = nullptr;
   const BundleObject* referrer = nullptr;  // cosign v3 form (format 2 bundles)
   std::vector<const BundleObject*> upstream;  // the publisher's Sigstore bundle referrers, as carried
+  std::vector<const BundleObject*> sboms;     // the vendor's SBOM attestations
+  std::vector<const BundleObject*> attestations;  // the publisher's attestations and SBOMs, as carried
 
-  // Every referrer to put by digest: the vendor's, then the publisher's.
+  // Every referrer to put by digest: the vendor's signature, the publisher's, the SBOMs and
+  // attestations.
   std::vector<const BundleObject*> referrers() const {
     std::vector<const BundleObject*> out;
     if (referrer) out.push_back(referrer);
-    out.insert(out.end(), upstream.begin(), upstream.end());
+    for (const auto* list : {&upstream, &sboms, &attestations}) out.insert(out.end(), list->begin(), list->end());
     return out;
   }
   bool chart = false;
@@ -70,6 +73,9 @@ std::vector<Target> make_targets(const VerifiedBundle& bundle, const Relocation&
         if (!ri.referrer.empty()) t.referrer = &bundle.object(EntryKind::Referrer, source.name() + "@" + ri.referrer.str());
         for (const auto& u : ri.upstream_signatures)
           t.upstream.push_back(&bundle.object(EntryKind::Referrer, source.name() + "@" + u.str()));
+        for (const auto& u : ri.sboms) t.sboms.push_back(&bundle.object(EntryKind::Referrer, source.name() + "@" + u.str()));
+        for (const auto& u : ri.upstream_attestations)
+          t.attestations.push_back(&bundle.object(EntryKind::Referrer, source.name() + "@" + u.str()));
       }
     out.push_back(t);
   }
@@ -102,10 +108,15 @@ class Pusher {
         progress_(progress),
         content_(reader, bundle),
         targets_(make_targets(bundle, relocation)) {
+    // cosign v2 reads only Sigstore bundles once an image has any, attestations included: the
+    // legacy form leaves every referrer behind.
     if (options.legacy_signatures_only)
       for (Target& t : targets_) {
+        report_.referrers_left_out += t.sboms.size() + t.attestations.size();
         t.referrer = nullptr;
         t.upstream.clear();
+        t.sboms.clear();
+        t.attestations.clear();
       }
   }
 
@@ -397,10 +408,24 @@ class Pusher {
   // The cosign v3 signatures as `cosign verify` of v3 finds them: through the referrers API, else
   // the referrers tag. One of them must be a signature bundle over the digest by a trusted key.
   void read_back_referrer(const Target& t) {
-    if (!t.referrer || keys_.empty()) return;
+    if (!t.referrer && t.sboms.empty() && t.attestations.empty()) return;
     const std::string name = where(t, t.digest().str());
     std::optional<oci::Manifest> index = target_.referrers(t.repository, t.digest());
     if (!index) index = target_.get_manifest(t.repository, t.digest().tag_form());
+    // The SBOMs and attestations: listed where cosign verify-attestation looks (their bytes were
+    // put by digest from the verified bundle).
+    for (const auto* list : {&t.sboms, &t.attestations})
+      for (const BundleObject* r : *list) {
+        const auto& listed = index->manifests();
+        if (std::none_of(listed.begin(), listed.end(),
+                         [&](const oci::Descriptor& d) { return d.digest == r->entry.descriptor.digest; }))
+          throw Error(ErrorKind::Integrity,
+                      fmt::format("read back {}: its referrers do not list the attestation {}", name,
+                                  r->entry.descriptor.digest.str()),
+                      "the registry's referrers index may lag behind; re-run the push");
+        ++report_.sboms_listed;
+      }
+    if (!t.referrer || keys_.empty()) return;
     std::vector<std::string> problems;
     for (const auto& d : index->manifests()) {
       if (!sign::is_signature_referrer(d)) continue;

@@ -51,6 +51,8 @@ struct PushReport {
   uint64_t referrers_pushed = 0;     // cosign v3 signatures (Sigstore bundle referrers) put
   uint64_t referrers_tagged = 0;     // ... listed in a referrers tag: the target has no referrers API
   uint64_t referrers_verified = 0;   // read back through the referrers API or tag and checked
+  uint64_t sboms_listed = 0;         // SBOMs and attestations the target lists as the images' referrers
+  uint64_t referrers_left_out = 0;   // SBOMs and attestations not pushed (--signature-format legacy)
 };
 
 // `keys` re-check the signatures as the target serves them; with none (only possible after
