@@ -1,5 +1,6 @@
 #include "cmd_build.h"
 
+#include <map>
 #include <memory>
 
 #include <fmt/format.h>
@@ -28,6 +29,8 @@ struct BuildFlags {
   std::string include_helm;
   std::string helm_version;
   std::vector<std::string> upstream_keys;
+  std::string sbom = "auto";
+  std::string syft;
   int jobs = 8;
   cli::RegistryFlags registry;
   cli::OutputFlags out;
@@ -50,6 +53,13 @@ void run_build(const BuildFlags& f) {
   o.include_helm = f.include_helm;
   o.helm_version = f.helm_version;
   o.upstream_keys.assign(f.upstream_keys.begin(), f.upstream_keys.end());
+  static const std::map<std::string, bundle::BuildOptions::Sbom> modes = {
+      {"auto", bundle::BuildOptions::Sbom::Auto},
+      {"syft", bundle::BuildOptions::Sbom::Syft},
+      {"upstream", bundle::BuildOptions::Sbom::Upstream},
+      {"none", bundle::BuildOptions::Sbom::None}};
+  o.sbom = modes.at(f.sbom);
+  o.syft = f.syft;
   o.jobs = f.jobs;
   o.http = f.registry.http();
   o.credentials = f.registry.credentials();
@@ -70,6 +80,10 @@ void run_build(const BuildFlags& f) {
     j["bytesPulled"] = r.bytes_pulled;
     j["upstreamSignatures"] = r.upstream_signatures;
     j["withoutUpstreamSignature"] = r.unsigned_upstream;
+    j["sbomsGenerated"] = r.sboms_generated;
+    j["syftVersion"] = r.syft_version;
+    j["upstreamAttestations"] = r.upstream_attestations;
+    j["notes"] = r.notes;
     nlohmann::json tools = nlohmann::json::array();
     for (const auto& t : r.root.tools)
       tools.push_back({{"name", t.name}, {"version", t.version}, {"platform", t.platform}, {"size", t.size}});
@@ -93,6 +107,10 @@ void run_build(const BuildFlags& f) {
     fmt::print("upstream signatures: {} carried, each verified with --upstream-key\n", r.upstream_signatures);
     for (const auto& s : r.unsigned_upstream) fmt::print("  no upstream signature carried: {}\n", s);
   }
+  if (r.sboms_generated || r.upstream_attestations)
+    fmt::print("SBOMs: {} made by syft {} (one per platform image, signed), {} upstream attestation(s) carried\n",
+               r.sboms_generated, r.syft_version.empty() ? "-" : r.syft_version, r.upstream_attestations);
+  for (const auto& n : r.notes) fmt::print(stderr, "note: {}\n", n);
 }
 }  // namespace
 
@@ -118,6 +136,12 @@ void add_build_command(CLI::App& app) {
   cmd->add_option("--upstream-key", f->upstream_keys,
                   "Public key of the images' publisher: carry each image's upstream Sigstore bundle signatures that "
                   "verify with it (repeatable)");
+  cmd->add_option("--sbom", f->sbom,
+                  "SBOMs: carry upstream attestations and SBOMs, make one with syft for images without (auto: when "
+                  "syft is found; syft: required), upstream: carry only, none")
+      ->check(CLI::IsMember({"auto", "syft", "upstream", "none"}))
+      ->capture_default_str();
+  cmd->add_option("--syft", f->syft, "The syft binary (default: syft on PATH)");
   cmd->add_option("-j,--jobs", f->jobs, "Parallel transfers")->capture_default_str()->check(CLI::Range(1, 64));
   cli::add_registry_flags(cmd, f->registry, "source registries");
   cli::add_output_flags(cmd, f->out);

@@ -47,13 +47,21 @@ nlohmann::ordered_json to_json(const bundle::BundleSummary& s) {
     nlohmann::ordered_json platforms = nlohmann::ordered_json::array();
     for (const auto& p : image.platforms)
       platforms.push_back({{"platform", p.platform}, {"digest", p.digest.str()}, {"size", p.size}});
+    nlohmann::ordered_json attestations = nlohmann::ordered_json::array();
+    for (const auto& a : image.attestations)
+      attestations.push_back({{"digest", a.digest.str()},
+                              {"by", a.vendor ? "vendor" : "upstream"},
+                              {"type", a.type},
+                              {"platform", a.platform},
+                              {"size", a.size}});
     j["images"].push_back({{"source", image.source},
                            {"digest", image.digest.str()},
                            {"mediaType", image.media_type},
                            {"size", image.size},
                            {"signature", image.signature},
                            {"sigstoreBundle", image.sigstore},
-                           {"platforms", platforms}});
+                           {"platforms", platforms},
+                           {"attestations", attestations}});
   }
   j["chart"] = {{"name", s.chart.name},
                 {"version", s.chart.version},
@@ -103,6 +111,9 @@ void print_text(const bundle::BundleSummary& s) {
     fmt::print("  {}  {}  {}{}\n", image.source, image.digest.str(), human_bytes(image.size),
                signed_as(image.signature, image.sigstore, root.format_version));
     for (const auto& p : image.platforms) fmt::print("    {:<16} {}\n", p.platform, human_bytes(p.size));
+    for (const auto& a : image.attestations)
+      fmt::print("    {} {}{}, {} ({})\n", a.vendor ? "SBOM (signed by the vendor):" : "upstream attestation:", a.type,
+                 a.platform.empty() ? "" : " for " + a.platform, human_bytes(a.size), a.digest.str());
   }
   fmt::print("chart: {} {} ({}), package {}{}\n", s.chart.name, s.chart.version, s.chart.reference,
              human_bytes(s.chart.package_size), signed_as(s.chart.signature, s.chart.sigstore, root.format_version));

@@ -65,6 +65,8 @@ void print_report(const PushFlags& f, const install::VerifiedBundle& v, const in
       j["referrersVerified"] = p.referrers_verified;
       j["siteSignaturesAdded"] = p.site_signatures_added;
       j["siteSignaturesVerified"] = p.site_signatures_verified;
+      j["attestationsListed"] = p.sboms_listed;
+      j["attestationsLeftOut"] = p.referrers_left_out;
     }
     fmt::print("{}\n", j.dump());
     return;
@@ -93,6 +95,12 @@ void print_report(const PushFlags& f, const install::VerifiedBundle& v, const in
   if (p.site_signatures_verified)
     fmt::print("site signatures: {} added, {} verified with the --resign-key's public key\n", p.site_signatures_added,
                p.site_signatures_verified);
+  if (p.sboms_listed)
+    fmt::print("SBOMs and attestations: {} listed as the images' referrers in {} (`cosign verify-attestation` reads them)\n",
+               p.sboms_listed, r.registry);
+  if (p.referrers_left_out)
+    fmt::print(stderr, "note: {} SBOM(s) and attestation(s) not pushed: --signature-format legacy pushes no referrers\n",
+               p.referrers_left_out);
 }
 
 void run_push(const PushFlags& f) {

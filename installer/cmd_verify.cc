@@ -72,6 +72,10 @@ void run_verify(const VerifyFlags& f) {
     j["omittedBlobs"] = v.omitted.size();
     j["upstreamSignatures"] = v.upstream_signatures;
     j["upstreamSignaturesVerified"] = v.upstream_signatures_verified;
+    j["sboms"] = v.sboms;
+    j["sbomsVerified"] = v.sboms_verified;
+    j["upstreamAttestations"] = v.upstream_attestations;
+    j["upstreamAttestationsVerified"] = v.upstream_attestations_verified;
     j["warnings"] = v.warnings;
     fmt::print("{}\n", j.dump());
     return;
@@ -87,6 +91,13 @@ void run_verify(const VerifyFlags& f) {
              util::human_bytes(v.bytes_checked));
   fmt::print("  images:    {}, each with its cosign signature{}\n", root.images.size(),
              root.format_version >= 2 ? "s (.sig and Sigstore bundle, both checked)" : " (.sig)");
+  if (v.sboms)
+    fmt::print("  SBOMs:     {} (SPDX, one per platform image), {} verified with the vendor's key\n", v.sboms,
+               v.sboms_verified);
+  if (v.upstream_attestations)
+    fmt::print("  upstream:  {} attestation(s)/SBOM(s) of the images' publishers carried; {}\n", v.upstream_attestations,
+               f.trust.upstream_keys.empty() ? std::string("signed ones not checked against a publisher's key (--upstream-key)")
+                                             : fmt::format("{} verified with --upstream-key", v.upstream_attestations_verified));
   if (v.upstream_signatures)
     fmt::print("  upstream:  {} signature(s) of the images' publishers carried; {}\n", v.upstream_signatures,
                f.trust.upstream_keys.empty() ? std::string("not checked against a publisher's key (--upstream-key)")

@@ -78,7 +78,7 @@ echo "air-gap lint: every rendered image is locked"
 
 step "Vendor: build the signed bundle of 1.0.0 (sealift-bundle build)"
 "$BUNDLE" build --chart "$WORK/chart-1.0.0" --lock "$WORK/images-1.0.0.lock" --key "$WORK/vendor/cosign.key" \
-  -o "$WORK/ai-saas-1.0.0.tar.zst" "${MIRRORS[@]}" --plain-http --cache "$WORK/cache"
+  -o "$WORK/ai-saas-1.0.0.tar.zst" "${MIRRORS[@]}" --plain-http --cache "$WORK/cache" --sbom syft --syft "$PEERS/bin/syft"
 "$BUNDLE" inspect "$WORK/ai-saas-1.0.0.tar.zst" >"$WORK/inspect.txt"
 head -30 "$WORK/inspect.txt"
 
@@ -126,7 +126,7 @@ sed -i '/^backend:/,/^    digest:/ s/tag: "1.0.0"/tag: "1.1.0"/' "$WORK/chart-1.
 "$BUNDLE" lock --chart "$WORK/chart-1.1.0" --lock "$WORK/images-1.1.0.lock" "${MIRRORS[@]}" --plain-http --quiet
 "$BUNDLE" build --chart "$WORK/chart-1.1.0" --lock "$WORK/images-1.1.0.lock" --key "$WORK/vendor/cosign.key" \
   -o "$WORK/ai-saas-1.1.0-delta.tar.zst" --base "$WORK/ai-saas-1.0.0.tar.zst" "${MIRRORS[@]}" --plain-http \
-  --cache "$WORK/cache"
+  --cache "$WORK/cache" --sbom syft --syft "$PEERS/bin/syft"
 ls -l "$WORK"/ai-saas-*.tar.zst
 
 step "Customer: upgrade to 1.1.0 from the delta bundle"

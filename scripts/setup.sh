@@ -34,6 +34,7 @@ COSIGN_VERSION=v2.6.4
 COSIGN3_VERSION=v3.1.3
 CRANE_VERSION=v0.21.9
 KWOK_VERSION=v0.8.0
+SYFT_VERSION=v1.57.1
 
 want_cluster=0 want_bench=0
 for a in "$@"; do
@@ -164,6 +165,9 @@ link_peer "$PEERS/cosign-$COSIGN_VERSION/cosign" cosign
 go_install cosign "$COSIGN3_VERSION" github.com/sigstore/cosign/v3/cmd/cosign "-X sigs.k8s.io/release-utils/version.gitVersion=$COSIGN3_VERSION"
 link_peer "$PEERS/cosign-$COSIGN3_VERSION/cosign" cosign3
 link_peer "$PEERS/crane-$CRANE_VERSION/crane" crane
+# syft makes the images' SBOMs (sealift-bundle build --sbom); pure Go (its SQLite is modernc's).
+go_install syft "$SYFT_VERSION" github.com/anchore/syft/cmd/syft "-X main.version=$SYFT_VERSION"
+link_peer "$PEERS/syft-$SYFT_VERSION/syft" syft
 # A registry with the OCI 1.1 referrers API (docker-registry 2.8 has none): CUE's ociregistry
 # through a wrapper that adds a listen address and htpasswd Basic auth. zot is not served by the
 # module proxy, and distribution v3.1.2 has no referrers route.

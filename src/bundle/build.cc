@@ -21,6 +21,7 @@
 #include "lock/image_lock.h"
 #include "registry/image.h"
 #include "registry/transfer.h"
+#include "sbom/syft.h"
 #include "sign/blob.h"
 #include "sign/key.h"
 #include "sign/sigmanifest.h"
@@ -56,6 +57,7 @@ struct PulledImage {
   const lock::LockedImage* locked = nullptr;
   oci::Descriptor carried;                   // root manifest or (reduced) index in the bundle
   std::vector<oci::Descriptor> manifests;    // platform manifests, then the root
+  std::vector<std::string> platforms;        // of each platform manifest, as its index gives it
   std::vector<oci::Descriptor> configs;
   std::vector<oci::Descriptor> layers;
 };
@@ -189,6 +191,10 @@ PulledImage carry(const lock::LockedImage& image, const registry::ImagePuller::I
                   "run `sealift-bundle lock` to refresh the lock");
     content.add_document(m.bytes());
     out.manifests.push_back(m.descriptor());
+    std::string platform = "unknown";
+    for (const auto& d : root.manifests())
+      if (d.digest == m.digest() && d.platform) platform = d.platform->str();
+    out.platforms.push_back(platform);
     out.configs.push_back(m.config());
     for (const auto& l : m.layers()) out.layers.push_back(l);
   }
@@ -246,28 +252,50 @@ void add_sigstore_signature(const sign::PrivateKey& key, const oci::Descriptor& 
   manifest_out.artifact_type = std::string(sign::kSigstoreBundleMediaType);
 }
 
-// The image's Sigstore bundle signatures as its publisher pushed them (referrers API, else the
-// referrers tag), each checked as a signature over exactly the carried image and verified with
-// one of `upstream`. Added to `content`; returns their referrer manifests. Throws Error(Integrity)
-// naming the image when it has signature referrers and none verifies.
+// The referrers of the image as its publisher pushed them: through the referrers API, else the
+// referrers tag.
+std::vector<oci::Descriptor> upstream_referrers(registry::RegistryClient& client, const lock::LockedImage& image) {
+  const std::string& repo = image.source.repository;
+  if (auto index = client.referrers(repo, image.digest)) return index->manifests();
+  if (client.find(repo, image.digest.tag_form())) {
+    oci::Manifest tag = client.get_manifest(repo, image.digest.tag_form());
+    if (tag.is_index()) return tag.manifests();
+  }
+  return {};
+}
+
+// A referrer's small blob, fetched whole and added to `content`.
+std::string fetch_small(registry::RegistryClient& client, const lock::LockedImage& image, const oci::Descriptor& d,
+                        Content& content, int64_t max_size) {
+  if (d.size > max_size)
+    throw Error(ErrorKind::Integrity,
+                fmt::format("{}: upstream referrer blob {} has {} bytes, more than the {} allowed", image.source.str(),
+                            d.digest.str(), d.size, max_size));
+  io::StringSink sink;
+  client.fetch_blob(image.source.repository, d, sink);
+  content.add_document(sink.out);
+  return sink.out;
+}
+
+// The image's Sigstore bundle signatures among its upstream referrers, each checked as a signature
+// over exactly the carried image and verified with one of `upstream`. Added to `content`; returns
+// their referrer manifests. Throws Error(Integrity) naming the image when it has signature
+// referrers and none verifies.
 std::vector<oci::Descriptor> carry_upstream_signatures(registry::RegistryClient& client, const lock::LockedImage& image,
-                                                       const oci::Descriptor& carried, const sign::TrustedKeys& upstream,
-                                                       Content& content) {
+                                                       const oci::Descriptor& carried,
+                                                       const std::vector<oci::Descriptor>& listed,
+                                                       const sign::TrustedKeys& upstream, Content& content) {
   const std::string& repo = image.source.repository;
   const std::string name = image.source.str();
-  std::vector<oci::Descriptor> listed;
-  if (auto index = client.referrers(repo, image.digest)) {
-    listed = index->manifests();
-  } else if (client.find(repo, image.digest.tag_form())) {
-    oci::Manifest tag = client.get_manifest(repo, image.digest.tag_form());
-    if (tag.is_index()) listed = tag.manifests();
-  }
   std::vector<oci::Descriptor> out;
   std::vector<std::string> problems;
   for (const auto& d : listed) {
     if (!sign::is_signature_referrer(d) || d.media_type != oci::media::kOciManifest) continue;
     try {
       oci::Manifest m = client.get_manifest(repo, d);
+      // cosign's referrers tag entries carry no annotations: the manifest tells an attestation.
+      if (sign::announced_predicate_type(m) != "" && sign::announced_predicate_type(m) != sign::kCosignSignPredicateType)
+        continue;
       oci::Descriptor layer = sign::check_signature_referrer(m, carried, name);
       if (layer.size > (1 << 20))
         throw Error(ErrorKind::Integrity, fmt::format("{}: upstream Sigstore bundle {} has {} bytes", name, layer.digest.str(), layer.size));
@@ -290,6 +318,110 @@ std::vector<oci::Descriptor> carry_upstream_signatures(registry::RegistryClient&
                 fmt::format("{}: none of its {} upstream signature(s) verifies with the --upstream-key given: {}", name,
                             problems.size(), fmt::join(problems, "; ")),
                 "check that --upstream-key is the key of this image's publisher, or leave --upstream-key out");
+  return out;
+}
+
+// The attestations (cosign attest: Sigstore bundles of any predicate but a signature's) and plain
+// SBOM artifacts (SPDX, CycloneDX) among the image's upstream referrers, carried as found. Each
+// must name exactly the carried image as its subject, else the build stops (the registry answers
+// for another image: nothing it says about this one can be trusted). With `upstream` keys, an
+// attestation that does not verify is left behind and named in `skipped`.
+std::vector<oci::Descriptor> carry_upstream_attestations(registry::RegistryClient& client, const lock::LockedImage& image,
+                                                         const oci::Descriptor& carried,
+                                                         const std::vector<oci::Descriptor>& listed,
+                                                         const sign::TrustedKeys& upstream, Content& content,
+                                                         std::vector<std::string>& skipped) {
+  constexpr int64_t kMaxSbom = 256 << 20;
+  const std::string name = image.source.str();
+  std::vector<oci::Descriptor> out;
+  for (const auto& d : listed) {
+    if (d.media_type != oci::media::kOciManifest) continue;
+    const bool bundle = d.artifact_type == sign::kSigstoreBundleMediaType;
+    const bool sbom = d.artifact_type == sbom::kSpdxArtifactType || d.artifact_type == sbom::kCycloneDxArtifactType;
+    if (!(bundle && sign::is_attestation_referrer(d)) && !sbom) continue;
+    oci::Manifest m = client.get_manifest(image.source.repository, d);
+    if (bundle) {
+      std::string predicate_type = sign::announced_predicate_type(m);
+      if (predicate_type.empty() || predicate_type == sign::kCosignSignPredicateType) continue;
+      oci::Descriptor layer = sign::check_attestation_referrer(m, carried, predicate_type, name);
+      if (!upstream.empty()) {
+        io::StringSink probe;
+        if (layer.size > kMaxSbom)
+          throw Error(ErrorKind::Integrity, fmt::format("{}: upstream attestation {} has {} bytes", name, layer.digest.str(), layer.size));
+        client.fetch_blob(image.source.repository, layer, probe);
+        try {
+          sign::verify_attestation_bundle(probe.out, image.digest, predicate_type, upstream, name);
+        } catch (const Error& e) {
+          if (e.kind() != ErrorKind::Integrity) throw;
+          skipped.push_back(e.what());
+          continue;
+        }
+      }
+      fetch_small(client, image, layer, content, kMaxSbom);
+      content.add_document(std::string(sign::kEmptyConfig));
+    } else {
+      const auto& s = m.subject();
+      if (!s || s->digest != carried.digest || s->size != carried.size || s->media_type != carried.media_type)
+        throw Error(ErrorKind::Integrity,
+                    fmt::format("{}: upstream SBOM {} is listed as its referrer but its subject is {}", name,
+                                m.digest().str(), s ? s->digest.str() : std::string("missing")),
+                    "the source registry's referrers are inconsistent; build with --sbom none to leave them out");
+      if (m.layers().empty() || m.layers().size() > 16)
+        throw Error(ErrorKind::Integrity, fmt::format("{}: upstream SBOM {} has {} layers", name, m.digest().str(), m.layers().size()));
+      if (m.config().digest == oci::Digest::of(sign::kEmptyConfig)) content.add_document(std::string(sign::kEmptyConfig));
+      else fetch_small(client, image, m.config(), content, 1 << 20);
+      for (const auto& l : m.layers()) fetch_small(client, image, l, content, kMaxSbom);
+    }
+    content.add_document(m.bytes());
+    oci::Descriptor ref = m.descriptor();
+    ref.artifact_type = m.artifact_type();
+    out.push_back(ref);
+  }
+  return out;
+}
+
+// The image's SBOMs made by syft, one per platform image, each signed as an attestation over the
+// carried image (as `cosign attest --type spdxjson` would sign it) and added to `content`.
+std::vector<oci::Descriptor> generate_sboms(const sbom::Syft& syft, const PulledImage& img, const BlobCache& cache,
+                                            registry::ImagePuller& puller, const sign::PrivateKey& key,
+                                            const std::string& created, const fs::path& scratch, Content& content) {
+  std::vector<std::pair<oci::Descriptor, std::string>> platforms;
+  for (size_t i = 0; i < img.manifests.size(); ++i) platforms.push_back({img.manifests[i], img.platforms[i]});
+  if (platforms.empty()) {
+    // A single-platform image: the manifest itself, its platform from its config.
+    std::string platform = "unknown";
+    const std::string& bytes = content.documents.at(img.carried.digest);
+    oci::Manifest m = oci::Manifest::parse(bytes, img.carried.media_type);
+    auto config = nlohmann::json::parse(content.documents.at(m.config().digest), nullptr, false);
+    if (config.is_object() && config.contains("os") && config.contains("architecture"))
+      platform = config.value("os", "") + "/" + config.value("architecture", "") +
+                 (config.value("variant", "").empty() ? "" : "/" + config.value("variant", ""));
+    platforms.push_back({img.carried, platform});
+  }
+  std::vector<oci::Descriptor> out;
+  for (const auto& [manifest, platform] : platforms) {
+    sbom::ScanInput in;
+    in.source = img.locked->source.str();
+    in.platform = platform;
+    in.manifest = manifest;
+    in.manifest_bytes = content.documents.at(manifest.digest);
+    oci::Manifest m = oci::Manifest::parse(in.manifest_bytes, manifest.media_type);
+    for (const auto& l : m.layers()) puller.wait_blob(l.digest);
+    in.blob_path = [&](const oci::Digest& d) {
+      // Configs are held as documents; the cache has them too (they were pulled there).
+      return cache.path(d);
+    };
+    std::string spdx = syft.scan(in, scratch, created);
+    sign::SigstoreSignature att = sign::sign_attestation(key, img.carried, created, sbom::kSpdxPredicateType, spdx,
+                                                         {{std::string(sbom::kPlatformAnnotation), platform}});
+    content.add_document(att.bundle);
+    content.add_document(std::string(sign::kEmptyConfig));
+    oci::Manifest ref = oci::Manifest::parse(att.manifest, oci::media::kOciManifest);
+    content.add_document(ref.bytes());
+    oci::Descriptor d = ref.descriptor();
+    d.artifact_type = std::string(sign::kSigstoreBundleMediaType);
+    out.push_back(d);
+  }
   return out;
 }
 
@@ -372,6 +504,13 @@ BuildResult build(const BuildOptions& o, util::Progress& progress) {
   sign::PrivateKey key = sign::PrivateKey::from_file(o.key_file, password);
   // Read before anything is pulled: a wrong path is a usage error, not a late surprise.
   const sign::TrustedKeys upstream_keys = sign::TrustedKeys::from_files(o.upstream_keys);
+  std::optional<sbom::Syft> syft;
+  if (o.sbom == BuildOptions::Sbom::Auto || o.sbom == BuildOptions::Sbom::Syft) {
+    fs::path binary = o.syft.empty() ? sbom::Syft::find() : o.syft;
+    if (!binary.empty()) syft.emplace(binary);
+    else if (o.sbom == BuildOptions::Sbom::Syft)
+      throw Error(ErrorKind::Usage, "--sbom syft: syft is not on PATH", "install syft, or name it with --syft PATH");
+  }
   std::optional<ToolInput> helm_binary;
   if (!o.include_helm.empty()) helm_binary = helm_input(o.include_helm, o.helm_version);
   else if (!o.helm_version.empty())
@@ -380,6 +519,9 @@ BuildResult build(const BuildOptions& o, util::Progress& progress) {
   if (!o.base.empty()) base = read_base(o.base);
 
   BuildResult result;
+  if (syft) result.syft_version = syft->version();
+  else if (o.sbom == BuildOptions::Sbom::Auto)
+    result.notes.push_back("syft is not on PATH: images without an upstream SBOM get none (--sbom none says so on purpose)");
   Root& root = result.root;
   root.name = o.name.empty() ? metadata.name : o.name;
   root.version = o.version.empty() ? metadata.version : o.version;
@@ -391,7 +533,8 @@ BuildResult build(const BuildOptions& o, util::Progress& progress) {
   // Pull: every image's manifests now, its blobs queued on one scheduler; the archive is written
   // while they arrive, each layer when its turn comes. Declared before the writer, so that on an
   // error the unfinished bundle goes first, then the queued transfers (running ones finish).
-  BlobCache cache(o.cache_dir.empty() ? default_cache_dir() : o.cache_dir);
+  const fs::path cache_dir = o.cache_dir.empty() ? default_cache_dir() : o.cache_dir;
+  BlobCache cache(cache_dir);
   Clients clients(o, progress);
   registry::TransferScheduler scheduler(o.jobs);
   registry::ImagePuller puller(scheduler, cache);
@@ -426,26 +569,52 @@ BuildResult build(const BuildOptions& o, util::Progress& progress) {
     oci::Descriptor referrer;
     add_sigstore_signature(key, img.carried, root.created, content, referrer);
     ri.referrer = referrer.digest;
-    std::vector<oci::Descriptor> upstream_refs;
-    if (!upstream_keys.empty()) {
+    std::vector<oci::Descriptor> upstream_refs, attestations;
+    const bool want_upstream = o.sbom != BuildOptions::Sbom::None;
+    if (!upstream_keys.empty() || want_upstream) {
       if (img.carried.digest != img.locked->digest) {
         // A platform filter made a new index: upstream signed another digest.
-        result.unsigned_upstream.push_back(ri.source + " (reduced to the kept platforms; upstream signed the whole index)");
+        if (!upstream_keys.empty())
+          result.unsigned_upstream.push_back(ri.source + " (reduced to the kept platforms; upstream signed the whole index)");
       } else {
-        upstream_refs = carry_upstream_signatures(clients.for_source(img.locked->source.registry), *img.locked,
-                                                  img.carried, upstream_keys, content);
-        if (upstream_refs.empty()) result.unsigned_upstream.push_back(ri.source);
+        auto& client = clients.for_source(img.locked->source.registry);
+        std::vector<oci::Descriptor> listed = upstream_referrers(client, *img.locked);
+        if (!upstream_keys.empty()) {
+          upstream_refs = carry_upstream_signatures(client, *img.locked, img.carried, listed, upstream_keys, content);
+          if (upstream_refs.empty()) result.unsigned_upstream.push_back(ri.source);
+        }
+        if (want_upstream)
+          attestations = carry_upstream_attestations(client, *img.locked, img.carried, listed, upstream_keys, content,
+                                                     result.notes);
       }
     }
     for (const auto& u : upstream_refs) ri.upstream_signatures.push_back(u.digest);
     result.upstream_signatures += upstream_refs.size();
+    for (const auto& a : attestations) ri.upstream_attestations.push_back(a.digest);
+    result.upstream_attestations += attestations.size();
+    // An SBOM of its own only for an image its publisher gave none.
+    bool has_upstream_sbom = false;
+    for (const auto& a : attestations) {
+      const std::string& bytes = content.documents.at(a.digest);
+      oci::Manifest m = oci::Manifest::parse(bytes, oci::media::kOciManifest);
+      if (sbom::is_sbom_predicate_type(sign::announced_predicate_type(m)) || a.artifact_type != sign::kSigstoreBundleMediaType)
+        has_upstream_sbom = true;
+    }
+    std::vector<oci::Descriptor> sboms;
+    if (syft && !has_upstream_sbom) {
+      progress.note(fmt::format("SBOM of {} (syft {})", ri.source, syft->version()));
+      sboms = generate_sboms(*syft, img, cache, puller, key, root.created, cache_dir / "sbom-scratch", content);
+    }
+    for (const auto& b : sboms) ri.sboms.push_back(b.digest);
+    result.sboms_generated += sboms.size();
     root.images.push_back(ri);
     entries.push_back({EntryKind::Image, ri.source, img.carried});
     entries.push_back({EntryKind::Signature,
                        img.locked->source.name() + ":" + img.carried.digest.tag_form() + ".sig", sig});
     entries.push_back({EntryKind::Referrer, img.locked->source.name() + "@" + referrer.digest.str(), referrer});
-    for (const auto& u : upstream_refs)
-      entries.push_back({EntryKind::Referrer, img.locked->source.name() + "@" + u.digest.str(), u});
+    for (const auto* list : {&upstream_refs, &sboms, &attestations})
+      for (const auto& u : *list)
+        entries.push_back({EntryKind::Referrer, img.locked->source.name() + "@" + u.digest.str(), u});
   }
   std::string chart_repository = "charts/" + metadata.name;
   oci::Descriptor chart_sig;

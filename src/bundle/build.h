@@ -39,6 +39,12 @@ struct BuildOptions {
   // upstream Sigstore bundle signatures (OCI referrers, API or referrers tag) that verify with one
   // of them; an image whose upstream signatures all fail stops the build. Empty: none carried.
   std::vector<std::filesystem::path> upstream_keys;
+  // SBOMs: each image's upstream attestations and SBOM referrers are carried (Auto, Syft,
+  // Upstream), and an image with no upstream SBOM gets one made by syft (Auto: when syft is found;
+  // Syft: syft required). None: neither.
+  enum class Sbom { Auto, Syft, Upstream, None };
+  Sbom sbom = Sbom::Auto;
+  std::filesystem::path syft;  // the syft binary; empty: syft on $PATH
   int jobs = 8;
   registry::HttpOptions http;                     // --plain-http, --ca-file, ...
   registry::CredentialFlags credentials;
@@ -53,6 +59,10 @@ struct BuildResult {
   uint64_t bytes_pulled = 0;
   uint64_t upstream_signatures = 0;  // carried, each verified with an --upstream-key
   std::vector<std::string> unsigned_upstream;  // images with no upstream signature to carry
+  std::string syft_version;          // empty: no SBOM was generated
+  uint64_t sboms_generated = 0;      // one per platform image, signed
+  uint64_t upstream_attestations = 0;  // carried as the publisher attached them
+  std::vector<std::string> notes;    // what the user should know: attestations left behind, no syft
 };
 
 BuildResult build(const BuildOptions& options, util::Progress& progress);

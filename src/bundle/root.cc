@@ -67,11 +67,15 @@ std::string Root::serialize() const {
                     {"upstreamDigest", i.upstream_digest.str()},
                     {"signature", i.signature.str()}});
     if (format_version >= 2) imgs.back()["sigstoreBundle"] = i.referrer.str();
-    if (!i.upstream_signatures.empty()) {
-      ordered_json up = ordered_json::array();
-      for (const auto& d : i.upstream_signatures) up.push_back(d.str());
-      imgs.back()["upstreamSigstoreBundles"] = up;
-    }
+    auto digests = [&](const char* key, const std::vector<oci::Digest>& list) {
+      if (list.empty()) return;
+      ordered_json a = ordered_json::array();
+      for (const auto& d : list) a.push_back(d.str());
+      imgs.back()[key] = a;
+    };
+    digests("upstreamSigstoreBundles", i.upstream_signatures);
+    digests("sboms", i.sboms);
+    digests("upstreamAttestations", i.upstream_attestations);
   }
   j["images"] = imgs;
   j["chart"] = {{"name", chart.name},
@@ -142,19 +146,26 @@ Root Root::parse(const std::string& bytes) {
     std::string w = fmt::format("images[{}]", n);
     const auto& i = imgs[n];
     r.images.push_back({str(i, "source", w), digest(i, "digest", w), str(i, "mediaType", w),
-                        digest(i, "upstreamDigest", w), digest(i, "signature", w), {}, {}});
+                        digest(i, "upstreamDigest", w), digest(i, "signature", w), {}, {}, {}, {}});
     if (r.format_version >= 2) r.images.back().referrer = digest(i, "sigstoreBundle", w);
-    if (i.contains("upstreamSigstoreBundles")) {
-      const auto& up = i.at("upstreamSigstoreBundles");
-      if (!up.is_array() || up.empty()) bad(w + ".upstreamSigstoreBundles", "must be a non-empty array");
-      for (const auto& d : up) {
-        if (!d.is_string()) bad(w + ".upstreamSigstoreBundles", "entries must be strings");
+    auto digests = [&](const char* key, std::vector<oci::Digest>& out) {
+      if (!i.contains(key)) return;
+      const std::string where = w + "." + key;
+      const auto& list = i.at(key);
+      if (!list.is_array() || list.empty()) bad(where, "must be a non-empty array");
+      for (const auto& d : list) {
+        if (!d.is_string()) bad(where, "entries must be strings");
         try {
-          r.images.back().upstream_signatures.push_back(oci::Digest::parse(d.get<std::string>()));
+          out.push_back(oci::Digest::parse(d.get<std::string>()));
         } catch (const Error& e) {
-          bad(w + ".upstreamSigstoreBundles", e.what());
+          bad(where, e.what());
         }
       }
+    };
+    digests("upstreamSigstoreBundles", r.images.back().upstream_signatures);
+    if (r.format_version >= 3) {
+      digests("sboms", r.images.back().sboms);
+      digests("upstreamAttestations", r.images.back().upstream_attestations);
     }
   }
   const auto& c = need(j, "chart", "");

@@ -13,8 +13,9 @@
 namespace sealift::bundle {
 
 // Version 2 adds the cosign v3 signatures (Sigstore bundles as OCI 1.1 referrers) beside the
-// legacy `.sig` ones; readers take 1 and 2, writers write 2.
-inline constexpr int kFormatVersion = 2;
+// legacy `.sig` ones; version 3 the images' SBOMs and upstream attestations (referrers too).
+// Readers take 1 to 3, writers write 3.
+inline constexpr int kFormatVersion = 3;
 inline constexpr int kOldestFormatVersion = 1;
 
 struct RootImage {
@@ -28,6 +29,12 @@ struct RootImage {
   // carried as found when the build was given --upstream-key and they verified with it. Serialized
   // only when there are some.
   std::vector<oci::Digest> upstream_signatures;
+  // Format 3. The vendor's SBOM attestations (one per platform, syft's SPDX signed by the bundle's
+  // key as `cosign attest --type spdxjson` does), referrers of the image.
+  std::vector<oci::Digest> sboms;
+  // Format 3. Attestations and SBOMs the image's publisher attached as OCI referrers, carried as
+  // found (Sigstore attestation bundles; plain SPDX/CycloneDX artifacts).
+  std::vector<oci::Digest> upstream_attestations;
 };
 
 struct RootChart {

@@ -9,6 +9,8 @@
 #include "bundle/layout.h"
 #include "oci/manifest.h"
 #include "ref/reference.h"
+#include "sbom/syft.h"
+#include "sign/sigstore_bundle.h"
 #include "util/error.h"
 
 namespace sealift::bundle {
@@ -34,10 +36,21 @@ class Summarizer {
 
     std::map<oci::Digest, uint64_t> all;  // every config and layer of every image
     for (const auto& image : s.root.images) {
-      ImageSummary out{image.source, image.digest, image.media_type, {}, 0, false};
+      ImageSummary out{image.source, image.digest, image.media_type, {}, 0, false, false, {}};
       std::string name = ref::Reference::parse(image.source).name();
       out.signature = signatures.count(name + ":" + image.digest.tag_form() + ".sig") > 0;
       out.sigstore = !image.referrer.empty() && signatures.count(name + "@" + image.referrer.str()) > 0;
+      for (const auto* list : {&image.sboms, &image.upstream_attestations})
+        for (const auto& d : *list) {
+          AttestationSummary a{d, list == &image.sboms, "", "", 0};
+          oci::Manifest m = manifest(d, oci::media::kOciManifest);
+          a.type = sign::announced_predicate_type(m);
+          if (a.type.empty()) a.type = m.artifact_type();
+          if (auto it = m.annotations().find(std::string(sbom::kPlatformAnnotation)); it != m.annotations().end())
+            a.platform = it->second;
+          for (const auto& l : m.layers()) a.size += static_cast<uint64_t>(l.size);
+          out.attestations.push_back(a);
+        }
       std::map<oci::Digest, uint64_t> own;
       oci::Manifest top = manifest(image.digest, image.media_type);
       if (top.is_index()) {

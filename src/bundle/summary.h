@@ -21,6 +21,15 @@ struct PlatformSummary {
   uint64_t size = 0;     // config and layers
 };
 
+// An SBOM or attestation referrer of an image.
+struct AttestationSummary {
+  oci::Digest digest;     // its referrer manifest
+  bool vendor = false;    // made and signed by the bundle's vendor (an SBOM); else the publisher's
+  std::string type;       // predicate type (attestations) or artifact type (plain SBOMs)
+  std::string platform;   // the platform image an SBOM describes, when it says
+  uint64_t size = 0;      // its layers
+};
+
 struct ImageSummary {
   std::string source;
   oci::Digest digest;
@@ -29,6 +38,7 @@ struct ImageSummary {
   uint64_t size = 0;          // its distinct configs and layers
   bool signature = false;     // its cosign .sig manifest is in the bundle
   bool sigstore = false;      // its Sigstore bundle referrer is in the bundle (format 2)
+  std::vector<AttestationSummary> attestations;  // SBOMs and upstream attestations (format 3)
 };
 
 struct ChartSummary {

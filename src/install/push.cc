@@ -42,12 +42,15 @@ struct Target {
   const BundleObject* signature = nullptr;
   const BundleObject* referrer = nullptr;  // cosign v3 form (format 2 bundles)
   std::vector<const BundleObject*> upstream;  // the publisher's Sigstore bundle referrers, as carried
+  std::vector<const BundleObject*> sboms;     // the vendor's SBOM attestations
+  std::vector<const BundleObject*> attestations;  // the publisher's attestations and SBOMs, as carried
 
-  // Every referrer to put by digest: the vendor's, then the publisher's.
+  // Every referrer to put by digest: the vendor's signature, the publisher's, the SBOMs and
+  // attestations.
   std::vector<const BundleObject*> referrers() const {
     std::vector<const BundleObject*> out;
     if (referrer) out.push_back(referrer);
-    out.insert(out.end(), upstream.begin(), upstream.end());
+    for (const auto* list : {&upstream, &sboms, &attestations}) out.insert(out.end(), list->begin(), list->end());
     return out;
   }
   bool chart = false;
@@ -71,6 +74,9 @@ std::vector<Target> make_targets(const VerifiedBundle& bundle, const Relocation&
         if (!ri.referrer.empty()) t.referrer = &bundle.object(EntryKind::Referrer, source.name() + "@" + ri.referrer.str());
         for (const auto& u : ri.upstream_signatures)
           t.upstream.push_back(&bundle.object(EntryKind::Referrer, source.name() + "@" + u.str()));
+        for (const auto& u : ri.sboms) t.sboms.push_back(&bundle.object(EntryKind::Referrer, source.name() + "@" + u.str()));
+        for (const auto& u : ri.upstream_attestations)
+          t.attestations.push_back(&bundle.object(EntryKind::Referrer, source.name() + "@" + u.str()));
       }
     out.push_back(t);
   }
@@ -113,10 +119,15 @@ class Pusher {
       o.tag = where(t, t.tag);
       report_.objects.push_back(o);
     }
+    // cosign v2 reads only Sigstore bundles once an image has any, attestations included: the
+    // legacy form leaves every referrer behind.
     if (options.legacy_signatures_only)
       for (Target& t : targets_) {
+        report_.referrers_left_out += t.sboms.size() + t.attestations.size();
         t.referrer = nullptr;
         t.upstream.clear();
+        t.sboms.clear();
+        t.attestations.clear();
       }
   }
 
@@ -510,6 +521,25 @@ class Pusher {
     else ++report_.referrers_verified;
   }
 
+  // The SBOMs and attestations, listed where `cosign verify-attestation` looks (their bytes were
+  // put by digest from the verified bundle, and registries check digests).
+  void read_back_attestations(const Target& t) {
+    if (t.sboms.empty() && t.attestations.empty()) return;
+    std::optional<oci::Manifest> index = target_.referrers(t.repository, t.digest());
+    if (!index) index = target_.get_manifest(t.repository, t.digest().tag_form());
+    const auto& listed = index->manifests();
+    for (const auto* list : {&t.sboms, &t.attestations})
+      for (const BundleObject* r : *list) {
+        if (std::none_of(listed.begin(), listed.end(),
+                         [&](const oci::Descriptor& d) { return d.digest == r->entry.descriptor.digest; }))
+          throw Error(ErrorKind::Integrity,
+                      fmt::format("read back {}: its referrers do not list the attestation {}", where(t, t.digest().str()),
+                                  r->entry.descriptor.digest.str()),
+                      "the registry's referrers index may lag behind; re-run the push");
+        ++report_.sboms_listed;
+      }
+  }
+
   // The images' tags, then the chart's: helm installs from the chart's tag, so it moves only once
   // every image's has. Tags move one by one; when one fails, the error says which moved, and a
   // re-run finds those complete and moves the rest.
@@ -572,6 +602,7 @@ class Pusher {
         ++report_.signatures_verified;
         if (t.referrer) read_back_referrer(t, keys_, "vendor");
       }
+      read_back_attestations(t);
       if (site_keys_.empty()) continue;
       for (const auto& v : sign::verify_image_signatures(signatures, t.digest(), site_keys_, fetch, where(t, t.digest().str())))
         add_checked(t, {"cosign .sig", "site", v.key.fingerprint()});

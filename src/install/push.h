@@ -85,6 +85,8 @@ struct PushReport {
   uint64_t site_signatures_added = 0;  // --resign-key: site signatures (either form) put this time
   uint64_t site_signatures_verified = 0;  // ... read back (either form) and checked with the site's public key
   std::vector<PushedObject> objects;   // the images in relocation order, then the chart
+  uint64_t sboms_listed = 0;         // SBOMs and attestations the target lists as the images' referrers
+  uint64_t referrers_left_out = 0;   // SBOMs and attestations not pushed (--signature-format legacy)
 };
 
 // `keys` re-check the signatures as the target serves them; with none (only possible after

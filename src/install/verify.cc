@@ -8,6 +8,7 @@
 
 #include "ref/reference.h"
 #include "registry/transfer.h"
+#include "sbom/syft.h"
 #include "sign/blob.h"
 #include "sign/sigmanifest.h"
 #include "sign/sigstore_bundle.h"
@@ -22,6 +23,8 @@ using bundle::EntryKind;
 constexpr uint64_t kMaxSignatureSize = 64 << 10;
 constexpr uint64_t kMaxDocumentSize = 16 << 20;
 constexpr int kMaxIndexDepth = 8;
+// An SBOM attestation holds the whole SBOM (base64): large images have SBOMs of tens of MB.
+constexpr uint64_t kMaxAttestation = 64 << 20;
 constexpr const char* kTamperedHint = "the bundle was altered or damaged on the way; do not use it, get a new copy from the vendor";
 
 // Errors of the archive reader name the file and the frame; the user needs the entry.
@@ -161,7 +164,8 @@ class Verifier {
       ref::Reference source = ref::Reference::parse(image.source);
       need(EntryKind::Signature, source.name() + ":" + image.digest.tag_form() + ".sig", image.signature);
       if (root.format_version >= 2) need(EntryKind::Referrer, source.name() + "@" + image.referrer.str(), image.referrer);
-      for (const auto& u : image.upstream_signatures) need(EntryKind::Referrer, source.name() + "@" + u.str(), u);
+      for (const auto* list : {&image.upstream_signatures, &image.sboms, &image.upstream_attestations})
+        for (const auto& u : *list) need(EntryKind::Referrer, source.name() + "@" + u.str(), u);
       auto locked = std::find_if(out_.lock.images.begin(), out_.lock.images.end(),
                                  [&](const lock::LockedImage& l) { return l.source.str() == image.source; });
       if (locked == out_.lock.images.end())
@@ -298,11 +302,15 @@ class Verifier {
   // A signature referrer's bundle, after the checks of its form: a signature bundle over exactly
   // `subject`, its layer present with the digest and size the referrer gives.
   std::string referrer_bundle(const oci::Digest& referrer, const oci::Descriptor& subject, const std::string& name) {
-    oci::Descriptor layer = sign::check_signature_referrer(documents_.at(referrer), subject, name);
+    return bundle_layer(sign::check_signature_referrer(documents_.at(referrer), subject, name), name, 1 << 20);
+  }
+
+  // The Sigstore bundle a referrer's checked layer descriptor names, read whole.
+  std::string bundle_layer(const oci::Descriptor& layer, const std::string& name, uint64_t max_size) {
     std::string path = bundle::blob_path(layer.digest);
     if (!reader_.find(path))
       throw Error(ErrorKind::Integrity, fmt::format("{}: sigstore bundle {} is missing", name, layer.digest.str()));
-    std::string bytes = read_entry(reader_, path, 1 << 20);
+    std::string bytes = read_entry(reader_, path, max_size);
     if (oci::Digest::of(bytes) != layer.digest || static_cast<int64_t>(bytes.size()) != layer.size)
       throw Error(ErrorKind::Integrity, fmt::format("{}: entry {} (its sigstore bundle) has digest {}, expected {}", name,
                                                     path, oci::Digest::of(bytes).str(), layer.digest.str()));
@@ -351,6 +359,56 @@ class Verifier {
     }
   }
 
+  // The vendor's SBOMs: each an SPDX attestation over exactly the image, signed by a trusted key.
+  void check_sboms(const bundle::RootImage& image, const oci::Descriptor& subject) {
+    for (const auto& d : image.sboms) {
+      try {
+        const oci::Manifest& m = documents_.at(d);
+        oci::Descriptor layer = sign::check_attestation_referrer(m, subject, sbom::kSpdxPredicateType, image.source);
+        std::string bytes = bundle_layer(layer, image.source, kMaxAttestation);
+        ++out_.sboms;
+        if (keys_.empty()) continue;
+        sign::verify_attestation_bundle(bytes, subject.digest, sbom::kSpdxPredicateType, keys_, image.source);
+        ++out_.sboms_verified;
+      } catch (const Error& e) {
+        refuse_or_warn(e, image.source);
+      }
+    }
+  }
+
+  // What the publisher attached, as the build carried it: attestations of proper form over exactly
+  // the image (with --upstream-key, each must verify with it) and plain SBOM artifacts naming it.
+  void check_upstream_attestations(const bundle::RootImage& image, const oci::Descriptor& subject) {
+    for (const auto& d : image.upstream_attestations) {
+      try {
+        const oci::Manifest& m = documents_.at(d);
+        ++out_.upstream_attestations;
+        if (m.artifact_type() == sign::kSigstoreBundleMediaType) {
+          std::string predicate_type = sign::announced_predicate_type(m);
+          if (predicate_type.empty() || predicate_type == sign::kCosignSignPredicateType)
+            throw Error(ErrorKind::Integrity,
+                        fmt::format("{}: upstream attestation {} announces predicate type \"{}\"", image.source,
+                                    d.str(), predicate_type));
+          oci::Descriptor layer = sign::check_attestation_referrer(m, subject, predicate_type, image.source);
+          std::string bytes = bundle_layer(layer, image.source, kMaxAttestation);
+          if (options_.upstream_keys.empty()) continue;
+          sign::verify_attestation_bundle(bytes, subject.digest, predicate_type, options_.upstream_keys, image.source);
+          ++out_.upstream_attestations_verified;
+        } else if (m.artifact_type() == sbom::kSpdxArtifactType || m.artifact_type() == sbom::kCycloneDxArtifactType) {
+          const auto& s = m.subject();
+          if (!s || s->digest != subject.digest || s->size != subject.size || s->media_type != subject.media_type)
+            throw Error(ErrorKind::Integrity, fmt::format("{}: upstream SBOM {} names another subject ({})", image.source,
+                                                          d.str(), s ? s->digest.str() : std::string("none")));
+        } else {
+          throw Error(ErrorKind::Integrity, fmt::format("{}: upstream attestation {} has artifact type \"{}\"",
+                                                        image.source, d.str(), m.artifact_type()));
+        }
+      } catch (const Error& e) {
+        refuse_or_warn(e, image.source);
+      }
+    }
+  }
+
   // Both forms, when the bundle carries both: one forged and the other intact is a forged bundle.
   void check_signatures() {
     const bundle::Root& root = out_.root;
@@ -359,6 +417,8 @@ class Verifier {
       const oci::Descriptor& subject = out_.object(EntryKind::Image, image.source).entry.descriptor;
       if (root.format_version >= 2) check_sigstore_signature(image.referrer, subject, image.source);
       check_upstream_signatures(image, subject);
+      check_sboms(image, subject);
+      check_upstream_attestations(image, subject);
     }
     check_signature(root.chart.signature, root.chart.manifest, root.chart.reference);
     if (root.format_version >= 2)

@@ -63,6 +63,10 @@ struct VerifiedBundle {
   bool signature_verified = false;
   uint64_t upstream_signatures = 0;          // carried upstream signatures (referrers)
   uint64_t upstream_signatures_verified = 0; // ... verified with VerifyOptions::upstream_keys
+  uint64_t sboms = 0;                        // the vendor's SBOM attestations
+  uint64_t sboms_verified = 0;               // ... verified with the trusted keys
+  uint64_t upstream_attestations = 0;        // carried from the publisher
+  uint64_t upstream_attestations_verified = 0;  // ... verified with VerifyOptions::upstream_keys
   uint64_t entries_checked = 0;            // every entry of the archive
   uint64_t bytes_checked = 0;              // of manifests, configs and layers, hashed
   // VerifyScope::AllButLayers: the layers carried but not hashed, each with the first object that

@@ -27,14 +27,14 @@ std::string raw_sha256(std::string_view bytes) {
   return raw;
 }
 
-// The in-toto Statement cosign v3 signs for an image: one subject (the digest), no name, an empty
-// predicate.
-std::string statement(const oci::Digest& subject) {
+// The in-toto Statement cosign v3 signs: one subject (the digest), no name; a signature's
+// predicate is empty.
+std::string statement(const oci::Digest& subject, std::string_view predicate_type, const ordered_json& predicate) {
   ordered_json j;
   j["_type"] = kInTotoStatementType;
   j["subject"] = ordered_json::array({{{"digest", {{"sha256", std::string(subject.hex())}}}}});
-  j["predicateType"] = kCosignSignPredicateType;
-  j["predicate"] = ordered_json::object();
+  j["predicateType"] = predicate_type;
+  j["predicate"] = predicate;
   return j.dump();
 }
 
@@ -63,8 +63,12 @@ std::string dsse_pae(std::string_view payload_type, std::string_view payload) {
   return fmt::format("DSSEv1 {} {} {} {}", payload_type.size(), payload_type, payload.size(), payload);
 }
 
-SigstoreSignature sign_sigstore(const PrivateKey& key, const oci::Descriptor& subject, std::string_view created) {
-  std::string payload = statement(subject.digest);
+namespace {
+
+SigstoreSignature sign_statement(const PrivateKey& key, const oci::Descriptor& subject, std::string_view created,
+                                 std::string_view predicate_type, const ordered_json& predicate,
+                                 const std::map<std::string, std::string>& annotations) {
+  std::string payload = statement(subject.digest, predicate_type, predicate);
   std::string signature = sign(key, dsse_pae(kInTotoPayloadType, payload));
   ordered_json b;
   b["mediaType"] = kSigstoreBundleMediaType;
@@ -95,10 +99,29 @@ SigstoreSignature sign_sigstore(const PrivateKey& key, const oci::Descriptor& su
   m["layers"] = ordered_json::array({layer.to_json()});
   m["subject"] = subj.to_json();
   m["annotations"] = {{kBundleContentAnnotation, "dsse-envelope"},
-                      {kBundlePredicateTypeAnnotation, kCosignSignPredicateType},
+                      {kBundlePredicateTypeAnnotation, predicate_type},
                       {kCreatedAnnotation, created}};
+  for (const auto& [k, v] : annotations) m["annotations"][k] = v;
   out.manifest = m.dump();
   return out;
+}
+
+}  // namespace
+
+SigstoreSignature sign_sigstore(const PrivateKey& key, const oci::Descriptor& subject, std::string_view created) {
+  return sign_statement(key, subject, created, kCosignSignPredicateType, ordered_json::object(), {});
+}
+
+SigstoreSignature sign_attestation(const PrivateKey& key, const oci::Descriptor& subject, std::string_view created,
+                                   std::string_view predicate_type, std::string_view predicate,
+                                   const std::map<std::string, std::string>& annotations) {
+  ordered_json p;
+  try {
+    p = ordered_json::parse(predicate);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(ErrorKind::Input, fmt::format("the {} predicate to sign is not valid JSON: {}", predicate_type, e.what()));
+  }
+  return sign_statement(key, subject, created, predicate_type, p, annotations);
 }
 
 bool is_signature_referrer(const oci::Descriptor& d) {
@@ -107,11 +130,25 @@ bool is_signature_referrer(const oci::Descriptor& d) {
   return it == d.annotations.end() || it->second == kCosignSignPredicateType;
 }
 
-oci::Descriptor check_signature_referrer(const oci::Manifest& referrer, const oci::Descriptor& subject,
-                                         std::string_view name) {
+bool is_attestation_referrer(const oci::Descriptor& d) {
+  if (d.artifact_type != kSigstoreBundleMediaType) return false;
+  auto it = d.annotations.find(std::string(kBundlePredicateTypeAnnotation));
+  return it == d.annotations.end() || it->second != kCosignSignPredicateType;
+}
+
+std::string announced_predicate_type(const oci::Manifest& referrer) {
+  const auto& ann = referrer.annotations();
+  auto it = ann.find(std::string(kBundlePredicateTypeAnnotation));
+  return it == ann.end() ? std::string() : it->second;
+}
+
+namespace {
+
+oci::Descriptor check_bundle_referrer(const oci::Manifest& referrer, const oci::Descriptor& subject,
+                                      std::string_view predicate_type, std::string_view name, std::string_view what) {
   auto bad = [&](const std::string& problem) {
-    throw Error(ErrorKind::Integrity, fmt::format("{}: signature referrer {}: {}", name, referrer.digest().str(), problem),
-                "the signature was altered, or is not a cosign signature");
+    throw Error(ErrorKind::Integrity, fmt::format("{}: {} referrer {}: {}", name, what, referrer.digest().str(), problem),
+                fmt::format("the {} was altered, or is not a cosign {}", what, what));
   };
   if (referrer.media_type() != oci::media::kOciManifest) bad(fmt::format("media type {}, not an OCI image manifest", referrer.media_type()));
   if (referrer.artifact_type() != kSigstoreBundleMediaType)
@@ -128,15 +165,21 @@ oci::Descriptor check_signature_referrer(const oci::Manifest& referrer, const oc
     bad(fmt::format("its subject is {} ({} bytes, {}), not {} ({} bytes, {})", s->digest.str(), s->size, s->media_type,
                     subject.digest.str(), subject.size, subject.media_type));
   const auto& ann = referrer.annotations();
-  if (auto it = ann.find(std::string(kBundlePredicateTypeAnnotation)); it != ann.end() && it->second != kCosignSignPredicateType)
-    bad(fmt::format("predicate type \"{}\" is not a cosign signature's ({})", it->second, kCosignSignPredicateType));
+  if (auto it = ann.find(std::string(kBundlePredicateTypeAnnotation)); it != ann.end() && it->second != predicate_type)
+    bad(predicate_type == kCosignSignPredicateType
+            ? fmt::format("predicate type \"{}\" is not a cosign signature's ({})", it->second, kCosignSignPredicateType)
+            : fmt::format("predicate type \"{}\" is not {}", it->second, predicate_type));
   if (auto it = ann.find(std::string(kBundleContentAnnotation)); it != ann.end() && it->second != "dsse-envelope")
     bad(fmt::format("content \"{}\" is not a DSSE envelope", it->second));
   return layer;
 }
 
-const PublicKey& verify_sigstore_bundle(std::string_view bundle_json, const oci::Digest& subject_digest,
-                                        const TrustedKeys& trusted, std::string_view name) {
+// The checks shared by signatures and attestations: the DSSE signature over the PAE by one of
+// `trusted` before anything in the payload is read, then the statement's type, predicate type and
+// subject.
+VerifiedAttestation verify_statement(std::string_view bundle_json, const oci::Digest& subject_digest,
+                                     std::string_view predicate_type, bool accept_v01, const TrustedKeys& trusted,
+                                     std::string_view name) {
   if (trusted.empty()) throw Error(ErrorKind::Usage, "no public key given to verify signatures", "pass --key cosign.pub");
   nlohmann::json b;
   try {
@@ -179,20 +222,50 @@ const PublicKey& verify_sigstore_bundle(std::string_view bundle_json, const oci:
     refuse(name, fmt::format("its signed statement is not valid JSON: {}", e.what()));
   }
   std::string type = text(st, "_type", name, "statement.");
-  if (type != kInTotoStatementType) refuse(name, fmt::format("statement type \"{}\" is not {}", type, kInTotoStatementType));
-  std::string predicate_type = text(st, "predicateType", name, "statement.");
-  if (predicate_type != kCosignSignPredicateType)
-    refuse(name, fmt::format("predicate type \"{}\" is not a cosign signature's ({}): an attestation is not a signature",
-                             predicate_type, kCosignSignPredicateType));
+  if (type != kInTotoStatementType && !(accept_v01 && type == kInTotoStatementTypeV01))
+    refuse(name, fmt::format("statement type \"{}\" is not {}", type, kInTotoStatementType));
+  std::string got_predicate_type = text(st, "predicateType", name, "statement.");
+  if (got_predicate_type != predicate_type)
+    refuse(name, predicate_type == kCosignSignPredicateType
+                     ? fmt::format("predicate type \"{}\" is not a cosign signature's ({}): an attestation is not a signature",
+                                   got_predicate_type, kCosignSignPredicateType)
+                     : fmt::format("predicate type \"{}\" is not {}", got_predicate_type, predicate_type));
   const auto& subjects = member(st, "subject", name, "statement.");
   if (!subjects.is_array()) refuse(name, "statement.subject must be an array");
   for (const auto& s : subjects) {
     if (!s.is_object() || !s.contains("digest") || !s.at("digest").is_object()) continue;
     const auto& d = s.at("digest");
-    if (d.contains("sha256") && d.at("sha256").is_string() && d.at("sha256").get<std::string>() == subject_digest.hex())
-      return *signer;
+    if (d.contains("sha256") && d.at("sha256").is_string() && d.at("sha256").get<std::string>() == subject_digest.hex()) {
+      VerifiedAttestation out;
+      out.signer = signer;
+      if (st.contains("predicate")) out.predicate = st.at("predicate").dump();
+      return out;
+    }
   }
   refuse(name, fmt::format("its signed statement does not name {}", subject_digest.str()));
+}
+
+}  // namespace
+
+oci::Descriptor check_signature_referrer(const oci::Manifest& referrer, const oci::Descriptor& subject,
+                                         std::string_view name) {
+  return check_bundle_referrer(referrer, subject, kCosignSignPredicateType, name, "signature");
+}
+
+oci::Descriptor check_attestation_referrer(const oci::Manifest& referrer, const oci::Descriptor& subject,
+                                           std::string_view predicate_type, std::string_view name) {
+  return check_bundle_referrer(referrer, subject, predicate_type, name, "attestation");
+}
+
+const PublicKey& verify_sigstore_bundle(std::string_view bundle_json, const oci::Digest& subject_digest,
+                                        const TrustedKeys& trusted, std::string_view name) {
+  return *verify_statement(bundle_json, subject_digest, kCosignSignPredicateType, false, trusted, name).signer;
+}
+
+VerifiedAttestation verify_attestation_bundle(std::string_view bundle_json, const oci::Digest& subject_digest,
+                                              std::string_view predicate_type, const TrustedKeys& trusted,
+                                              std::string_view name) {
+  return verify_statement(bundle_json, subject_digest, predicate_type, true, trusted, name);
 }
 
 }  // namespace sealift::sign

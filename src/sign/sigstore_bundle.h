@@ -10,6 +10,7 @@
 // This module only makes and reads bytes; the caller moves them.
 #pragma once
 
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -23,6 +24,8 @@ namespace sealift::sign {
 inline constexpr std::string_view kSigstoreBundleMediaType = "application/vnd.dev.sigstore.bundle.v0.3+json";
 inline constexpr std::string_view kInTotoPayloadType = "application/vnd.in-toto+json";
 inline constexpr std::string_view kInTotoStatementType = "https://in-toto.io/Statement/v1";
+// What cosign's `attest` writes; read in attestations (a publisher's), never written.
+inline constexpr std::string_view kInTotoStatementTypeV01 = "https://in-toto.io/Statement/v0.1";
 // What a cosign signature (not an attestation) claims. Signatures and attestations share the
 // bundle's artifact type; taking one for the other was GHSA-w6c6-c85g-mmv6.
 inline constexpr std::string_view kCosignSignPredicateType = "https://sigstore.dev/cosign/sign/v1";
@@ -48,9 +51,22 @@ struct SigstoreSignature {
 // org.opencontainers.image.created annotation.
 SigstoreSignature sign_sigstore(const PrivateKey& key, const oci::Descriptor& subject, std::string_view created);
 
+// An attestation over `subject` as `cosign attest --new-bundle-format` of cosign v3 stores it: the
+// same bundle and referrer, the statement's predicate being `predicate` (a JSON document, e.g. an
+// SPDX SBOM) of `predicate_type`. `cosign verify-attestation --type T --key K` accepts it.
+// `annotations` are added to the referrer manifest's.
+SigstoreSignature sign_attestation(const PrivateKey& key, const oci::Descriptor& subject, std::string_view created,
+                                   std::string_view predicate_type, std::string_view predicate,
+                                   const std::map<std::string, std::string>& annotations = {});
+
 // Whether a descriptor in a referrers list is a cosign signature bundle: the bundle artifact type
 // and, when the annotation is there, the sign/v1 predicate type.
 bool is_signature_referrer(const oci::Descriptor& d);
+
+// Whether a descriptor in a referrers list is an attestation bundle: the bundle artifact type and
+// a predicate type annotation other than sign/v1 (cosign's referrers tag entries carry no
+// annotations; the caller reads the manifest to tell).
+bool is_attestation_referrer(const oci::Descriptor& d);
 
 // Checks a referrer manifest as the bundle of a signature over `subject`: an OCI image manifest
 // with the bundle artifact type, the empty config, exactly one layer of the bundle media type,
@@ -59,6 +75,12 @@ bool is_signature_referrer(const oci::Descriptor& d);
 // Error(Integrity) naming `name` and the problem.
 oci::Descriptor check_signature_referrer(const oci::Manifest& referrer, const oci::Descriptor& subject,
                                          std::string_view name);
+// The same checks for an attestation referrer whose predicate type annotation must be
+// `predicate_type`.
+oci::Descriptor check_attestation_referrer(const oci::Manifest& referrer, const oci::Descriptor& subject,
+                                           std::string_view predicate_type, std::string_view name);
+// The predicate type a bundle referrer manifest announces ("" when it has no annotation).
+std::string announced_predicate_type(const oci::Manifest& referrer);
 
 // Verifies bundle JSON as a cosign signature over `subject_digest`: mediaType v0.3, a DSSE
 // envelope with the in-toto payload type whose signature one of `trusted` made over the PAE, an
@@ -67,5 +89,15 @@ oci::Descriptor check_signature_referrer(const oci::Manifest& referrer, const oc
 // `trusted` is empty.
 const PublicKey& verify_sigstore_bundle(std::string_view bundle_json, const oci::Digest& subject_digest,
                                         const TrustedKeys& trusted, std::string_view name);
+
+struct VerifiedAttestation {
+  const PublicKey* signer = nullptr;
+  std::string predicate;  // the statement's predicate, as JSON
+};
+// Verifies bundle JSON as an attestation of `predicate_type` over `subject_digest`: the checks of
+// verify_sigstore_bundle, the statement being in-toto v1 or v0.1 (cosign attest writes v0.1).
+VerifiedAttestation verify_attestation_bundle(std::string_view bundle_json, const oci::Digest& subject_digest,
+                                              std::string_view predicate_type, const TrustedKeys& trusted,
+                                              std::string_view name);
 
 }  // namespace sealift::sign

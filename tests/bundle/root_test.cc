@@ -140,10 +140,10 @@ namespace {
 TEST(RootFormat, TwoCarriesReferrersAndOneStaysReadable) {
   Root r = minimal();
   r.images.push_back({"docker.io/library/redis:7.4", oci::Digest::of("i"), std::string(oci::media::kOciIndex),
-                      oci::Digest::of("i"), oci::Digest::of("sig"), oci::Digest::of("ref"), {}});
+                      oci::Digest::of("i"), oci::Digest::of("sig"), oci::Digest::of("ref"), {}, {}, {}});
   std::string text = r.serialize();
   Root back = Root::parse(text);
-  EXPECT_EQ(back.format_version, 2);
+  EXPECT_EQ(back.format_version, 3);
   EXPECT_EQ(back.images.at(0).referrer, oci::Digest::of("ref"));
   EXPECT_EQ(back.chart.referrer, oci::Digest::of("r"));
   EXPECT_EQ(back.serialize(), text);
@@ -164,8 +164,34 @@ TEST(RootFormat, TwoCarriesReferrersAndOneStaysReadable) {
   EXPECT_EQ(read.serialize(), v1);
 
   auto future = j;
-  future["formatVersion"] = 3;
-  EXPECT_NE(refusal(future.dump(2)).find("format version 3 is not supported (this sealift reads 1 to 2)"), std::string::npos);
+  future["formatVersion"] = 4;
+  EXPECT_NE(refusal(future.dump(2)).find("format version 4 is not supported (this sealift reads 1 to 3)"), std::string::npos);
+}
+
+// Format 3 lists each image's SBOM attestations and upstream attestations, only when it has some;
+// a format 2 reader's bundle (none) serializes as before, and a malformed list is refused.
+TEST(RootFormat, ThreeListsSbomsAndUpstreamAttestations) {
+  Root r = minimal();
+  r.images.push_back({"docker.io/library/redis:7.4", oci::Digest::of("i"), std::string(oci::media::kOciIndex),
+                      oci::Digest::of("i"), oci::Digest::of("sig"), oci::Digest::of("ref"), {},
+                      {oci::Digest::of("sbom-amd64"), oci::Digest::of("sbom-arm64")}, {oci::Digest::of("upstream")}});
+  r.images.push_back({"docker.io/library/postgres:16.4", oci::Digest::of("p"), std::string(oci::media::kOciIndex),
+                      oci::Digest::of("p"), oci::Digest::of("psig"), oci::Digest::of("pref"), {}, {}, {}});
+  std::string text = r.serialize();
+  Root back = Root::parse(text);
+  EXPECT_EQ(back.images.at(0).sboms, r.images.at(0).sboms);
+  EXPECT_EQ(back.images.at(0).upstream_attestations, r.images.at(0).upstream_attestations);
+  EXPECT_TRUE(back.images.at(1).sboms.empty());
+  EXPECT_EQ(back.serialize(), text);
+  auto j = nlohmann::ordered_json::parse(text);
+  EXPECT_FALSE(j["images"][1].contains("sboms")) << "serialized only when there are some";
+
+  auto empty = j;
+  empty["images"][0]["sboms"] = nlohmann::ordered_json::array();
+  EXPECT_NE(refusal(empty.dump(2)).find("images[0].sboms: must be a non-empty array"), std::string::npos);
+  auto bad = j;
+  bad["images"][0]["upstreamAttestations"][0] = "sha256:nothex";
+  EXPECT_NE(refusal(bad.dump(2)).find("images[0].upstreamAttestations"), std::string::npos);
 }
 
 }  // namespace

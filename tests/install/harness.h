@@ -98,11 +98,14 @@ inline std::string said(const RunResult& r) { return "exit " + std::to_string(r.
 // cannot fetch from TUF here: an empty one is the documented offline answer
 // (docs/bundle-format.md §6.1). Both check only the bundle when there is one; "cosign3-legacy"
 // (--new-bundle-format=false) checks the `.sig` tag that podman, CRI-O and older Harbor read.
+// `verb` "verify-attestation" with `extra` {"--type", "spdxjson"} checks attestations the same way.
 inline RunResult cosign_verify_offline(const std::string& reference, const fs::path& key, const std::string& cosign,
-                                       const fs::path& home) {
+                                       const fs::path& home, const std::string& verb = "verify",
+                                       const std::vector<std::string>& extra = {}) {
   bool legacy = cosign == "cosign3-legacy";
-  std::vector<std::string> args = {testenv::peer(legacy ? "cosign3" : cosign), "verify", "--key", key.string(),
+  std::vector<std::string> args = {testenv::peer(legacy ? "cosign3" : cosign), verb, "--key", key.string(),
                                    "--insecure-ignore-tlog=true", "--allow-http-registry", "--output", "json"};
+  args.insert(args.end(), extra.begin(), extra.end());
   if (cosign == "cosign") {
     fs::path root = home / "trusted_root.json";
     if (!fs::exists(root)) util::write_file_atomic(root, R"({"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"})");
@@ -158,6 +161,10 @@ class Target {
   // (cosign_verify_offline below).
   RunResult cosign_verify(const std::string& reference, const fs::path& key, const std::string& cosign = "cosign") {
     return cosign_verify_offline(reference, key, cosign, home_.path());
+  }
+  // `cosign verify-attestation --type spdxjson`, offline as cosign_verify.
+  RunResult cosign_verify_attestation(const std::string& reference, const fs::path& key, const std::string& cosign = "cosign") {
+    return cosign_verify_offline(reference, key, cosign, home_.path(), "verify-attestation", {"--type", "spdxjson"});
   }
 
   std::string crane_digest(const std::string& reference) {

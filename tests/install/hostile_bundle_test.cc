@@ -538,6 +538,14 @@ class ResignedBundle {
     changes_[bundle::blob_path(m.layers().at(0).digest)] = bundle_json;
     root_.images.at(i).referrer = m.digest();
   }
+  // Image i's first SBOM attestation referrer becomes `manifest` over `bundle_json`.
+  void set_sbom(size_t i, const std::string& manifest, const std::string& bundle_json) {
+    oci::Manifest m = oci::Manifest::parse(manifest, oci::media::kOciManifest);
+    replace_entry("referrer", name(i) + "@" + image(i).sboms.at(0).str(), m, name(i) + "@" + m.digest().str());
+    changes_[bundle::blob_path(m.digest())] = manifest;
+    changes_[bundle::blob_path(m.layers().at(0).digest)] = bundle_json;
+    root_.images.at(i).sboms.at(0) = m.digest();
+  }
   // Image i's .sig manifest becomes one signature by `key`.
   void set_legacy(size_t i, const sign::PrivateKey& key) {
     sign::ImageSignature sig = sign::sign_image(key, name(i), image(i).digest);
@@ -629,6 +637,62 @@ TEST(HostileBundle, EitherSignatureFormLyingIsRefusedBeforeAnyTag) {
     ResignedBundle r(b.path);
     r.set_legacy(1, stranger);
     expect_refused_by_both(r.write("forged-sig.tar.zst"), target, r.image(1).source);
+  }
+  target.expect_untouched(b);
+}
+
+// An SBOM that lies about its image, its signer or what it is: refused by verify and push, naming
+// what is wrong, before anything lands (sealift.json re-signed by the vendor's own key each time,
+// so only the SBOM checks can tell).
+TEST(HostileBundle, AnSbomThatLiesIsRefusedBeforeAnyTag) {
+  testenv::BundleSpec spec;
+  spec.images = {"redis", "backend"};
+  spec.build_args = {"--sbom", "syft", "--syft", testenv::peer("syft")};
+  auto b = factory().build(spec, scratch("sboms.tar.zst"));
+  UntouchedTarget target;
+  const sign::PrivateKey vendor = key_of(factory().public_key());
+  const sign::PrivateKey stranger = key_of(factory().other_key("stranger"));
+  const std::string spdx = R"({"spdxVersion":"SPDX-2.3","packages":[]})";
+  constexpr const char* kSpdx = "https://spdx.dev/Document";
+  {
+    ResignedBundle same(b.path);
+    ASSERT_EQ(verify_error(same.write("sboms-unchanged.tar.zst")), "");
+  }
+  // Its referrer's subject is the other image (a vendor-signed SBOM of it).
+  {
+    ResignedBundle r(b.path);
+    sign::SigstoreSignature other = sign::sign_attestation(vendor, r.subject(1), "2026-12-04T00:00:00Z", kSpdx, spdx);
+    r.set_sbom(0, other.manifest, other.bundle);
+    expect_refused_by_both(r.write("sbom-other-subject.tar.zst"), target, "its subject is " + r.subject(1).digest.str());
+  }
+  // The referrer names image 0, the signed statement inside it image 1.
+  {
+    ResignedBundle r(b.path);
+    sign::SigstoreSignature mine = sign::sign_attestation(vendor, r.subject(0), "2026-12-04T00:00:00Z", kSpdx, spdx);
+    sign::SigstoreSignature theirs = sign::sign_attestation(vendor, r.subject(1), "2026-12-04T00:00:00Z", kSpdx, spdx);
+    auto m = nlohmann::ordered_json::parse(mine.manifest);
+    m["layers"][0] = oci::Descriptor{std::string(sign::kSigstoreBundleMediaType), oci::Digest::of(theirs.bundle),
+                                     static_cast<int64_t>(theirs.bundle.size()), {}, {}, {}, {}}
+                         .to_json();
+    r.set_sbom(0, m.dump(), theirs.bundle);
+    expect_refused_by_both(r.write("sbom-disagree.tar.zst"), target,
+                           "its signed statement does not name " + r.image(0).digest.str());
+  }
+  // Signed by a key nobody trusts.
+  {
+    ResignedBundle r(b.path);
+    sign::SigstoreSignature forged = sign::sign_attestation(stranger, r.subject(0), "2026-12-04T00:00:00Z", kSpdx, spdx);
+    r.set_sbom(0, forged.manifest, forged.bundle);
+    expect_refused_by_both(r.write("sbom-stranger.tar.zst"), target, "no signature in its DSSE envelope was made by the trusted key");
+  }
+  // Not an SBOM: a provenance attestation (or a signature) in an SBOM's place.
+  {
+    ResignedBundle r(b.path);
+    sign::SigstoreSignature other = sign::sign_attestation(vendor, r.subject(0), "2026-12-04T00:00:00Z",
+                                                           "https://slsa.dev/provenance/v1", R"({"buildDefinition":{}})");
+    r.set_sbom(0, other.manifest, other.bundle);
+    expect_refused_by_both(r.write("sbom-provenance.tar.zst"), target,
+                           "predicate type \"https://slsa.dev/provenance/v1\" is not https://spdx.dev/Document");
   }
   target.expect_untouched(b);
 }

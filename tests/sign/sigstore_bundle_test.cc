@@ -97,6 +97,40 @@ TEST(SigstoreBundle, AnAttestationIsNotASignature) {
   EXPECT_NO_THROW(verify_sigstore_bundle(bundle_over(key, statement(image().digest)), image().digest, trust(key), "image"));
 }
 
+// An SBOM attestation as cosign attest stores it: signed, it verifies as an attestation of its
+// predicate type and yields the predicate; it is not a signature, nor an attestation of another
+// type; cosign attest's in-toto v0.1 statements are read as attestations, never as signatures.
+TEST(SigstoreBundle, AttestationsCarryTheirPredicateAndAreNothingElse) {
+  PrivateKey key = PrivateKey::generate(KeyType::EcdsaP256);
+  const std::string spdx = R"({"spdxVersion":"SPDX-2.3","packages":[{"name":"libc6"}]})";
+  SigstoreSignature att = sign_attestation(key, image(), "2026-12-04T00:00:00Z", "https://spdx.dev/Document", spdx,
+                                           {{"dev.sealift.sbom.platform", "linux/amd64"}});
+  const TrustedKeys keys = trust(key);  // VerifiedAttestation::signer points into it
+  VerifiedAttestation v = verify_attestation_bundle(att.bundle, image().digest, "https://spdx.dev/Document", keys, "x");
+  EXPECT_EQ(v.signer->fingerprint(), key.public_key().fingerprint());
+  EXPECT_EQ(nlohmann::json::parse(v.predicate), nlohmann::json::parse(spdx));
+  oci::Manifest m = oci::Manifest::parse(att.manifest, oci::media::kOciManifest);
+  EXPECT_EQ(announced_predicate_type(m), "https://spdx.dev/Document");
+  EXPECT_EQ(m.annotations().at("dev.sealift.sbom.platform"), "linux/amd64");
+  EXPECT_EQ(check_attestation_referrer(m, image(), "https://spdx.dev/Document", "x").digest, oci::Digest::of(att.bundle));
+  ExpectError([&] { check_signature_referrer(m, image(), "x"); }, ErrorKind::Integrity, "is not a cosign signature's");
+  ExpectError([&] { check_attestation_referrer(m, image(), "https://cyclonedx.org/bom", "x"); }, ErrorKind::Integrity,
+                   "predicate type \"https://spdx.dev/Document\" is not https://cyclonedx.org/bom");
+  ExpectError([&] { verify_sigstore_bundle(att.bundle, image().digest, trust(key), "x"); }, ErrorKind::Integrity, "an attestation is not a signature");
+  ExpectError([&] { verify_attestation_bundle(att.bundle, image().digest, "https://cyclonedx.org/bom", trust(key), "x"); }, ErrorKind::Integrity,
+                   "is not https://cyclonedx.org/bom");
+  ExpectError([&] { verify_attestation_bundle(att.bundle, image("other").digest, "https://spdx.dev/Document", trust(key), "x"); }, ErrorKind::Integrity,
+                   "does not name");
+  EXPECT_THROW(sign_attestation(key, image(), "t", "https://spdx.dev/Document", "not json"), Error);
+
+  auto v01 = nlohmann::ordered_json::parse(statement(image().digest, "https://spdx.dev/Document"));
+  v01["_type"] = kInTotoStatementTypeV01;
+  EXPECT_NO_THROW(verify_attestation_bundle(bundle_over(key, v01.dump()), image().digest, "https://spdx.dev/Document", trust(key), "x"));
+  v01["predicateType"] = kCosignSignPredicateType;
+  ExpectError([&] { verify_sigstore_bundle(bundle_over(key, v01.dump()), image().digest, trust(key), "x"); }, ErrorKind::Integrity,
+                   "statement type \"https://in-toto.io/Statement/v0.1\"");
+}
+
 TEST(SigstoreBundle, RefusesForgedAndMalformedBundles) {
   PrivateKey key = PrivateKey::generate(KeyType::EcdsaP256);
   SigstoreSignature sig = sign_sigstore(key, image(), "2026-12-04T00:00:00Z");
