@@ -161,7 +161,10 @@ Server::Server(const bundle::ArchiveReader& reader, const ServedBundle& content,
   sockaddr_in v4{};
   sockaddr_in6 v6{};
   const sockaddr* addr = nullptr;
-  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
+  // poll(), not epoll: libmicrohttpd 0.9.75's epoll mode, once at the connection limit, went on
+  // answering nothing for minutes after the connections that held every slot had closed
+  // (Serve.ThousandsOfConcurrentConnectionsLeaveItAnswering); poll() has no descriptor limit.
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL;
   if (inet_pton(AF_INET, host.c_str(), &v4.sin_addr) == 1) {
     v4.sin_family = AF_INET;
     v4.sin_port = htons(port);

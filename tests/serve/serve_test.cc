@@ -414,7 +414,22 @@ TEST(Serve, ThousandsOfConcurrentConnectionsLeaveItAnswering) {
     }
   }
   for (int fd : fds) close(fd);
+  std::printf("%zu of %d connections answered, %zu closed unanswered\n", answered, kConnections, closed);
   EXPECT_GE(answered, 256u) << "answered " << answered << ", closed " << closed << " of " << kConnections;
+
+  // Then 2000 that send half a request line and stay: they take every slot until they go.
+  fds.clear();
+  for (int i = 0; i < kConnections; ++i) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    ASSERT_GE(fd, 0);
+    connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    fds.push_back(fd);
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  for (int fd : fds) (void)!write(fd, "GET /v2/ai-saas/", 16);
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  ASSERT_TRUE(s.process().running()) << s.process().log_tail();
+  for (int fd : fds) close(fd);
   ASSERT_TRUE(s.process().running()) << s.process().log_tail();
   EXPECT_EQ(http("http://" + s.host() + "/v2/").status, 200);
   EXPECT_EQ(trimmed(crane({"digest", "--insecure",
@@ -490,7 +505,10 @@ TEST(Serve, ABundleThatDoesNotVerifyIsRefusedBeforeListening) {
   const auto& image = root.images.at(0);
   const std::string layer = first_layer(b.path, image.source);
   fs::path tampered = scratch("tampered.tar.zst");
-  testenv::flip_byte_in_entry(b.path, tampered, layer);
+  {
+    bundle::ArchiveReader reader(b.path);
+    util::write_file_atomic(tampered, testenv::flip_content_byte(util::read_file(b.path), reader, layer, 10));
+  }
   const int port = testenv::free_port();
   RunResult r = install({"serve", tampered.string(), "--key", factory().public_key().string(), "--project", "ai-saas",
                          "--listen", "127.0.0.1:" + std::to_string(port)});
