@@ -2,9 +2,9 @@
 # Installs what sealift needs to build and test on Debian 12, and builds the real test peers
 # from the Go module proxy into a cache outside the repository. Idempotent; quiet when all is there.
 #
-#   scripts/setup.sh            packages + core peers (helm 3 and 4, cosign 2 and 3, crane, ociregistry)
+#   scripts/setup.sh            packages + core peers (helm 3 and 4, cosign 2 and 3, crane, oras, ociregistry)
 #   scripts/setup.sh --cluster  also etcd, kube-apiserver & co., kwok (for install/upgrade tests)
-#   scripts/setup.sh --bench    also oras (benchmark peer) and the benchmark packages
+#   scripts/setup.sh --bench    also the benchmark packages
 #   scripts/setup.sh --all      everything
 #
 # Environment: SEALIFT_PEERS (default ~/.cache/sealift/peers).
@@ -169,14 +169,11 @@ link_peer "$PEERS/crane-$CRANE_VERSION/crane" crane
 v=$(wrapper_version ociregistry cuelabs.dev/go/oci/ociregistry)
 go_wrapped ociregistry "$v" "" example.local/sealift-peers/ociregistry
 link_peer "$PEER_DIR/ociregistry" ociregistry
-
-if [ "$want_bench" = 1 ]; then
-  # oras through a wrapper: the proxy refuses oras.land/oras's version list, which `go install`
-  # reads to check deprecation.
-  v=$(wrapper_version oras oras.land/oras)
-  go_wrapped oras "$v" "" oras.land/oras/cmd/oras
-  link_peer "$PEER_DIR/oras" oras
-fi
+# oras (a client of `sealift-install serve` in tests/serve, and a benchmark peer) through a wrapper:
+# the proxy refuses oras.land/oras's version list, which `go install` reads to check deprecation.
+v=$(wrapper_version oras oras.land/oras)
+go_wrapped oras "$v" "" oras.land/oras/cmd/oras
+link_peer "$PEER_DIR/oras" oras
 
 if [ "$want_cluster" = 1 ]; then
   # etcd: server/go.mod has replaces, so it is built through a wrapper (test-peers.md §6).

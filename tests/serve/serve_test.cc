@@ -191,6 +191,35 @@ TEST(Serve, SkopeoCopiesEveryImageWithEveryPlatform) {
   }
 }
 
+// oras copies every image and the chart with their referrers (-r: through the referrers API) into
+// OCI layouts, checking every digest, and finds the signature with `discover`.
+TEST(Serve, OrasCopiesEveryImageAndTheChartWithTheirReferrers) {
+  const auto& b = full_bundle();
+  Served& s = served();
+  bundle::Root root = root_of(b.path);
+  struct Object {
+    std::string repository;
+    oci::Digest digest, referrer;
+  };
+  std::vector<Object> objects;
+  for (const auto& image : root.images) objects.push_back({repository_of(image.source), image.digest, image.referrer});
+  objects.push_back({std::string(kChartRepository), root.chart.manifest, root.chart.referrer});
+  const std::string oras = testenv::peer("oras");
+  const std::map<std::string, std::string> env = {{"DOCKER_CONFIG", client_home().string()}};
+  for (const auto& o : objects) {
+    const std::string pinned = s.host() + "/" + o.repository + "@" + o.digest.str();
+    RunResult fetched = must_run({oras, "manifest", "fetch", "--plain-http", pinned}, env);
+    EXPECT_EQ(oci::Digest::of(fetched.out), o.digest) << pinned;
+    fs::path layout = scratch("oras/" + o.repository);
+    must_run({oras, "copy", "-r", "--from-plain-http", pinned, "--to-oci-layout", layout.string() + ":copied"}, env);
+    const std::string index = util::read_file(layout / "index.json");
+    EXPECT_NE(index.find(o.digest.str()), std::string::npos) << index;
+    EXPECT_TRUE(fs::exists(layout / "blobs/sha256" / std::string(o.referrer.hex()))) << pinned << ": referrer not copied";
+    RunResult discovered = must_run({oras, "discover", "--plain-http", "--format", "json", pinned}, env);
+    EXPECT_NE(discovered.out.find(o.referrer.str()), std::string::npos) << discovered.out;
+  }
+}
+
 TEST(Serve, CosignV2AndV3VerifyTheServedImagesAndChart) {
   const auto& b = full_bundle();
   Served& s = served();
