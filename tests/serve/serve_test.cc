@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <optional>
+#include <sstream>
 #include <thread>
 
 #include "env/cluster.h"
@@ -518,7 +519,19 @@ TEST(Serve, ASplitBundleIsServedFromItsParts) {
   spec.split_size = "256K";
   auto b = factory().build(spec, factory().dir() / "split.tar.zst");
   ASSERT_GT(b.files.size(), 2u);
-  Served s(b.path);
+  Served s(b.path, {"--json"});
+  // --json: one document on stdout once it listens, naming where and what it serves.
+  nlohmann::json started;
+  for (size_t tries = 0; tries < 50 && started.is_null(); ++tries) {
+    std::istringstream log(util::read_file(s.process().log()));
+    for (std::string line; std::getline(log, line);)
+      if (line.find("\"url\"") != std::string::npos) started = nlohmann::json::parse(line);
+    if (started.is_null()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_FALSE(started.is_null()) << s.process().log_tail();
+  EXPECT_EQ(started["url"], "http://" + s.host());
+  EXPECT_EQ(started["repositories"].size(), 3u) << started.dump();
+  EXPECT_EQ(started["repositories"].count(std::string(kChartRepository)), 1u) << started.dump();
   for (const auto& image : root_of(b.path).images) {
     fs::path dir = scratch("split-copy/" + ref::Reference::parse(image.source).repository);
     must_run({"skopeo", "copy", "--quiet", "--all", "--src-tls-verify=false",
