@@ -45,6 +45,9 @@ void run_serve(const ServeFlags& f) {
   sigaddset(&stop, SIGINT);
   sigaddset(&stop, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  // A client that goes away mid-answer must cost its connection, not the server (TLS writes
+  // through GnuTLS may not pass MSG_NOSIGNAL).
+  std::signal(SIGPIPE, SIG_IGN);
 
   bundle::ArchiveReader reader(f.bundle);
   util::Progress progress(f.out.mode());
