@@ -24,6 +24,8 @@ SCENARIOS = OrderedDict([
     ("small-build", "6. memory: build at a quarter of the scale"),
     ("small-push", "6. memory: push at a quarter of the scale"),
     ("small-verify", "6. memory: verify at a quarter of the scale"),
+    ("serve-pull", "7. pull every blob, one client: sealift-install serve vs docker-registry"),
+    ("serve-pull-40", "7. pull every blob, 40 clients at once"),
 ])
 
 
@@ -204,12 +206,29 @@ def print_targets(runs, facts):
     print()
 
 
+def print_serve(facts):
+    if "serve_pull_bytes" not in facts:
+        return
+    print(f"7. Served: {int(facts['serve_pull_bytes']) / 1e6:.1f} MB of blobs per client. Peak RSS of the server "
+          "(VmHWM, reset after start-up) under 40 parallel pulls:")
+    print()
+    print("| server | at start (after verifying) | under 40 parallel pulls |")
+    print("|---|---:|---:|")
+    for key, name in (("serve", "sealift-install serve"), ("registry", "docker-registry")):
+        if f"{key}_rss_kb_40" in facts:
+            start = facts.get(f"{key}_rss_kb_start")
+            start = f"{int(start) / 1024:.0f} MiB" if start else "–"
+            print(f"| {name} | {start} | {int(facts[f'{key}_rss_kb_40']) / 1024:.0f} MiB |")
+    print()
+
+
 def main():
     workdir = sys.argv[1]
     runs, facts = load(workdir)
     print_times(runs)
     print_delta(facts)
     print_memory(runs, facts)
+    print_serve(facts)
     print_floors(facts)
     print_targets(runs, facts)
 

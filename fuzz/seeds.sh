@@ -233,4 +233,20 @@ printf '{"access_token":"t0k3n","expires_in":300,"scope":"repository:library/alp
 printf '{"auths":{"https://index.docker.io/v1/":{"auth":"%s"},"ghcr.io":{"username":"u","password":"p"}},"credsStore":"desktop"}' \
   "$(printf 'user:pass' | base64 -w0)" | seed docker_config hub-and-store.json
 printf '{"auths":{"harbor.example.com":{}},"credHelpers":{"harbor.example.com":"ecr-login"}}' | seed docker_config helper.json
+# Requests as crane, skopeo, helm and cosign send them to `sealift-install serve`, and hostile ones
+# (method, path, Range header, blob size).
+H=$(printf '%064d' 7)
+printf 'GET\n/v2/\n\n0' | seed serve_route base
+printf 'GET\n/v2/_catalog\n\n0' | seed serve_route catalog
+printf 'GET\n/v2/ai-saas/library/postgres/tags/list\n\n0' | seed serve_route tags
+printf 'HEAD\n/v2/ai-saas/library/postgres/manifests/16.4\n\n0' | seed serve_route manifest-tag
+printf 'GET\n/v2/ai-saas/charts/ai-saas-dashboard/manifests/sha256:%s\n\n0' "$H" | seed serve_route manifest-digest
+printf 'GET\n/v2/ai-saas/library/postgres/blobs/sha256:%s\nbytes=100-199\n1000' "$H" | seed serve_route blob-range
+printf 'GET\n/v2/ai-saas/library/postgres/blobs/sha256:%s\nbytes=-10\n1000' "$H" | seed serve_route blob-suffix
+printf 'GET\n/v2/ai-saas/library/postgres/blobs/sha256:%s\nbytes=18446744073709551615-\n1000' "$H" |
+  seed serve_route blob-huge
+printf 'GET\n/v2/ai-saas/fluent/fluent-bit/referrers/sha256:%s\n\n0' "$H" | seed serve_route referrers
+printf 'GET\n/v2/ai-saas/../../etc/passwd/manifests/latest\n\n0' | seed serve_route traversal
+printf 'PUT\n/v2/ai-saas/library/postgres/manifests/16.4\n\n0' | seed serve_route put
+printf 'POST\n/v2/ai-saas/library/postgres/blobs/uploads/\n\n0' | seed serve_route upload
 echo "seeds: $(find "$C" -type f | wc -l) files, $(du -sh "$C" | cut -f1) in $C"

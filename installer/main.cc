@@ -4,6 +4,7 @@
 
 #include "cmd_push.h"
 #include "cmd_release.h"
+#include "cmd_serve.h"
 #include "cmd_verify.h"
 #include "util/error.h"
 
@@ -14,6 +15,7 @@ int main(int argc, char** argv) {
   sealift::installer::add_verify_command(app);
   sealift::installer::add_push_command(app);
   sealift::installer::add_release_commands(app);
+  sealift::installer::add_serve_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -10,7 +10,7 @@
 #               architectures; 0.1 for a quick look
 #   --runs N    timed runs per tool and scenario (default 5); the median is reported
 #   --only LIST comma-separated scenarios to time, out of build,push,repush,verify,delta,memory,
-#               floor,archive (default all); inputs of the others are still made once, untimed.
+#               floor,archive,serve (default all); inputs of the others are still made once, untimed.
 #               archive is scripts/bench-bundle.sh (the archive layer alone, in the build/ directory)
 #   --build DIR build directory with the programs (default $SEALIFT_BUILD_DIR or build-bench;
 #               configured as Release with tests when missing, for the fixture generator and the
@@ -31,7 +31,7 @@ ROOT=$PWD
 
 SCALE=1.0
 RUNS=5
-ONLY=build,push,repush,verify,delta,memory,floor,archive
+ONLY=build,push,repush,verify,delta,memory,floor,archive,serve
 BUILD=${SEALIFT_BUILD_DIR:-build-bench}
 WORK=
 KEEP=0
@@ -400,6 +400,56 @@ if wanted memory; then
   run_scenario small-verify "$RUNS"
   stop_all "$S"
   rm -rf "$S"
+fi
+
+# --- 7. serve ----------------------------------------------------------------------------------
+# The bundle served in place by `sealift-install serve` against docker-registry serving the same
+# images from its filesystem (pushed there by sealift, untimed); the same client (curl, every blob
+# of every repository to /dev/null) against each, alone and 40 at once. The servers' peak RSS
+# (VmHWM, reset through clear_refs once they are up) is read after the 40 parallel pulls.
+vmhwm() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
+if wanted serve && has_subcommand "$INSTALL" serve; then
+  SV=$WORK/serve
+  mkdir -p "$SV"
+  port=$(_env_free_port)
+  setpriv --pdeathsig KILL -- "$INSTALL" serve "$BUNDLE_FILE" --key "$PUB" --project bench \
+    --listen "127.0.0.1:$port" --quiet >"$SV/log" 2>&1 &
+  serve_pid=$!
+  echo "$serve_pid sealift-install" >"$SV/pids"
+  until curl -s -o /dev/null --noproxy '*' "http://127.0.0.1:$port/v2/"; do
+    kill -0 "$serve_pid" 2>/dev/null || { say "sealift-install serve did not start"; cat "$SV/log" >&2; exit 1; }
+    sleep 0.2
+  done
+  SERVE_HOST=127.0.0.1:$port
+  fact serve_rss_kb_start "$(vmhwm "$serve_pid")"
+  start_registry "$SV/registry"
+  SERVE_REGISTRY=$REGISTRY_HOST
+  registry_pid=$(awk '{ print $1; exit }' "$SV/registry/pids")
+  "$INSTALL" push "$BUNDLE_FILE" --key "$PUB" --registry "$SERVE_REGISTRY" --project bench --registry-type oci \
+    --plain-http --quiet
+  fact registry_rss_kb_start "$(vmhwm "$registry_pid")"
+  # Every (repository, blob) pair, as the registry's storage lists them: the same for both servers.
+  ( cd "$SV/registry/storage/docker/registry/v2/repositories" &&
+    find . -mindepth 1 -type d -path '*/_layers/sha256/*' | sed -E 's#^\./(.*)/_layers/sha256/([0-9a-f]{64})$#\1 sha256:\2#' |
+    grep -v '/_layers/' ) >"$SV/blobs.txt"
+  fact serve_pull_bytes "$(while read -r repo digest; do
+      stat -c %s "$SV/registry/storage/docker/registry/v2/blobs/sha256/${digest:7:2}/${digest:7}/data"
+    done <"$SV/blobs.txt" | awk '{ t += $1 } END { print t }')"
+  pull_all() { # HOST: one client, every blob in turn
+    echo "while read -r repo digest; do curl -sf --noproxy '*' -o /dev/null \"http://$1/v2/\$repo/blobs/\$digest\"; done <'$SV/blobs.txt'"
+  }
+  tool sealift "$(script serve-pull-sealift <<<"$(pull_all "$SERVE_HOST")")"
+  tool docker-registry "$(script serve-pull-registry <<<"$(pull_all "$SERVE_REGISTRY")")"
+  run_scenario serve-pull "$RUNS"
+  echo 5 >"/proc/$serve_pid/clear_refs"
+  echo 5 >"/proc/$registry_pid/clear_refs"
+  pull_40() { printf 'for i in $(seq 40); do bash %s & done; wait\n' "$(script "$2" <<<"$(pull_all "$1")")"; }
+  tool sealift "$(script serve-pull-40-sealift <<<"$(pull_40 "$SERVE_HOST" serve-pull-one-sealift)")"
+  tool docker-registry "$(script serve-pull-40-registry <<<"$(pull_40 "$SERVE_REGISTRY" serve-pull-one-registry)")"
+  run_scenario serve-pull-40 "$RUNS"
+  fact serve_rss_kb_40 "$(vmhwm "$serve_pid")"
+  fact registry_rss_kb_40 "$(vmhwm "$registry_pid")"
+  stop_all "$SV"
 fi
 
 # --- machine floors ----------------------------------------------------------------------------

@@ -2,9 +2,9 @@
 # Installs what sealift needs to build and test on Debian 12, and builds the real test peers
 # from the Go module proxy into a cache outside the repository. Idempotent; quiet when all is there.
 #
-#   scripts/setup.sh            packages + core peers (helm 3 and 4, cosign 2 and 3, crane, ociregistry)
+#   scripts/setup.sh            packages + core peers (helm 3 and 4, cosign 2 and 3, crane, oras, ociregistry)
 #   scripts/setup.sh --cluster  also etcd, kube-apiserver & co., kwok (for install/upgrade tests)
-#   scripts/setup.sh --bench    also oras (benchmark peer) and the benchmark packages
+#   scripts/setup.sh --bench    also the benchmark packages
 #   scripts/setup.sh --all      everything
 #
 # Environment: SEALIFT_PEERS (default ~/.cache/sealift/peers).
@@ -55,7 +55,7 @@ trap 'log "FAILED at scripts/setup.sh line $LINENO: $BASH_COMMAND"' ERR
 packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates curl openssl
   libarchive-dev libzstd-dev libssl-dev libcurl4-openssl-dev libyaml-cpp-dev nlohmann-json3-dev
-  libsodium-dev libgtest-dev libgmock-dev libcli11-dev libfmt-dev
+  libsodium-dev libgtest-dev libgmock-dev libcli11-dev libfmt-dev libmicrohttpd-dev libcrypt-dev
   docker-registry skopeo umoci zstd apache2-utils jq python3 ccache golang-go
   chromium
   clang-14 libclang-rt-14-dev
@@ -174,14 +174,11 @@ link_peer "$PEERS/syft-$SYFT_VERSION/syft" syft
 v=$(wrapper_version ociregistry cuelabs.dev/go/oci/ociregistry)
 go_wrapped ociregistry "$v" "" example.local/sealift-peers/ociregistry
 link_peer "$PEER_DIR/ociregistry" ociregistry
-
-if [ "$want_bench" = 1 ]; then
-  # oras through a wrapper: the proxy refuses oras.land/oras's version list, which `go install`
-  # reads to check deprecation.
-  v=$(wrapper_version oras oras.land/oras)
-  go_wrapped oras "$v" "" oras.land/oras/cmd/oras
-  link_peer "$PEER_DIR/oras" oras
-fi
+# oras (a client of `sealift-install serve` in tests/serve, and a benchmark peer) through a wrapper:
+# the proxy refuses oras.land/oras's version list, which `go install` reads to check deprecation.
+v=$(wrapper_version oras oras.land/oras)
+go_wrapped oras "$v" "" oras.land/oras/cmd/oras
+link_peer "$PEER_DIR/oras" oras
 
 if [ "$want_cluster" = 1 ]; then
   # etcd: server/go.mod has replaces, so it is built through a wrapper (test-peers.md §6).

@@ -25,6 +25,7 @@ const std::vector<Subcommand> kSubcommands = {
     {"sealift-bundle", "lock"},    {"sealift-bundle", "lint"},     {"sealift-install", "verify"},
     {"sealift-install", "push"},   {"sealift-install", "install"}, {"sealift-install", "upgrade"},
     {"sealift-install", "export"}, {"sealift-install", "status"}, {"sealift-install", "robots prune"},
+    {"sealift-install", "serve"},
 };
 
 std::vector<std::string> words_of(const std::string& text) {
