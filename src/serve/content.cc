@@ -83,8 +83,8 @@ ServedBundle::ServedBundle(const bundle::ArchiveReader& reader, const install::V
     for (const auto& ri : bundle.root.images) {
       if (ri.source != image.source) continue;
       if (!ri.referrer.empty()) referrers.push_back(&bundle.object(EntryKind::Referrer, source_name + "@" + ri.referrer.str()));
-      for (const auto& u : ri.upstream_signatures)
-        referrers.push_back(&bundle.object(EntryKind::Referrer, source_name + "@" + u.str()));
+      for (const auto* list : {&ri.upstream_signatures, &ri.sboms, &ri.upstream_attestations})
+        for (const auto& u : *list) referrers.push_back(&bundle.object(EntryKind::Referrer, source_name + "@" + u.str()));
     }
     add(image.repository, image.tag, bundle.object(EntryKind::Image, image.source),
         bundle.object(EntryKind::Signature, source_name + ":" + image.digest.tag_form() + ".sig"), referrers);
