@@ -99,6 +99,10 @@ json report_json(const InstallReport& r) {
                  {"signer", b.signer},
                  {"upstreamSignatures", b.upstream_signatures},
                  {"upstreamSignaturesVerified", b.upstream_signatures_verified},
+                 {"sboms", b.sboms},
+                 {"sbomsVerified", b.sboms_verified},
+                 {"upstreamAttestations", b.upstream_attestations},
+                 {"upstreamAttestationsVerified", b.upstream_attestations_verified},
                  {"warnings", b.warnings}};
   j["keys"] = {{"vendor", r.vendor_keys},
                {"upstream", r.upstream_keys},
@@ -116,12 +120,22 @@ json report_json(const InstallReport& r) {
   j["images"] = json::array();
   for (const auto& image : rel.images) {
     const PushedObject* o = pushed(r, false, image.source);
+    // Its SBOMs and the publisher's attestations, by referrer digest (each a referrer of the
+    // target image: `cosign verify-attestation` reads them there).
+    json sboms = json::array(), attestations = json::array();
+    for (const auto& ri : b.root.images)
+      if (ri.source == image.source) {
+        for (const auto& d : ri.sboms) sboms.push_back(d.str());
+        for (const auto& d : ri.upstream_attestations) attestations.push_back(d.str());
+      }
     j["images"].push_back({{"source", image.source},
                            {"digest", image.digest.str()},
                            {"target", image.pinned(rel.registry)},
                            {"tag", rel.registry + "/" + image.repository + ":" + image.tag},
                            {"pushed", pushed_json(o)},
-                           {"signatures", signatures_json(o ? o->signatures : std::vector<CheckedSignature>{})}});
+                           {"signatures", signatures_json(o ? o->signatures : std::vector<CheckedSignature>{})},
+                           {"sboms", sboms},
+                           {"upstreamAttestations", attestations}});
   }
   if (r.push) {
     const PushReport& p = *r.push;
@@ -233,6 +247,13 @@ std::string report_html(const InstallReport& r) {
     item("Upstream keys (--upstream-key)",
          fmt::format("{}; {} of {} upstream signatures verified", upstream, b.upstream_signatures_verified,
                      b.upstream_signatures));
+  item("SBOMs", b.sboms ? fmt::format("{} (SPDX, one per platform image), {} verified with the vendor's key; pushed as "
+                                      "referrers of their images",
+                                      b.sboms, b.sboms_verified)
+                        : std::string("none in this bundle"));
+  if (b.upstream_attestations)
+    item("Upstream attestations", fmt::format("{} carried from the images' publishers, {} verified with --upstream-key",
+                                              b.upstream_attestations, b.upstream_attestations_verified));
   item("Site key (--resign-key)", r.site_key.empty() ? "none: images not re-signed" : r.site_key);
   item("Registry", fmt::format("{} (project {})", rel.registry, rel.project));
   item("Helm release", fmt::format("{} in namespace {}: revision {}, {}", r.release, r.namespace_name, r.revision,

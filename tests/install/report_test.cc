@@ -132,6 +132,45 @@ TEST(Report, HostileNamesStayTextInThePage) {
       << "the title ended early: " << r.dom;
 }
 
+// What is inside each image, as evidence: the SBOM attestations and the publisher's attestations
+// the bundle carried for it (by referrer digest), and how many verified.
+TEST(Report, ListsEachImagesSbomsAndAttestations) {
+  VerifiedBundle bundle;
+  bundle.root.name = "app";
+  bundle.sboms = 2;
+  bundle.sboms_verified = 2;
+  bundle.upstream_attestations = 1;
+  bundle::RootImage with;
+  with.source = "docker.io/library/postgres:16.4";
+  with.sboms = {oci::Digest::of("sbom-amd64"), oci::Digest::of("sbom-arm64")};
+  with.upstream_attestations = {oci::Digest::of("publisher")};
+  bundle::RootImage without;
+  without.source = "docker.io/library/redis:7.4";
+  bundle.root.images = {with, without};
+  Relocation relocation;
+  relocation.registry = "harbor.example.com";
+  for (const auto& ri : bundle.root.images) {
+    RelocatedImage image;
+    image.source = ri.source;
+    image.repository = "p/x";
+    image.tag = "1";
+    image.digest = oci::Digest::of(ri.source);
+    relocation.images.push_back(image);
+  }
+  InstallReport report;
+  report.command = "install";
+  report.bundle = &bundle;
+  report.relocation = &relocation;
+  auto j = report_json(report);
+  EXPECT_EQ(j["images"][0]["sboms"], nlohmann::json::array({with.sboms[0].str(), with.sboms[1].str()}));
+  EXPECT_EQ(j["images"][0]["upstreamAttestations"], nlohmann::json::array({with.upstream_attestations[0].str()}));
+  EXPECT_TRUE(j["images"][1]["sboms"].empty());
+  EXPECT_EQ(j["bundle"]["sbomsVerified"].get<int>(), 2);
+  const std::string html = report_html(report);
+  EXPECT_NE(html.find("2 (SPDX, one per platform image), 2 verified with the vendor&#39;s key"), std::string::npos) << html;
+  EXPECT_NE(html.find("1 carried from the images&#39; publishers, 0 verified with --upstream-key"), std::string::npos) << html;
+}
+
 TEST(Report, BadReportPathsAreRefusedBeforeAnythingMoves) {
   testenv::BundleSpec spec;
   spec.images = {"redis"};
