@@ -162,8 +162,8 @@ TEST(Report, ListsEachImagesSbomsAndAttestations) {
   report.bundle = &bundle;
   report.relocation = &relocation;
   auto j = report_json(report);
-  EXPECT_EQ(j["images"][0]["sboms"], nlohmann::json::array({with.sboms[0].str(), with.sboms[1].str()}));
-  EXPECT_EQ(j["images"][0]["upstreamAttestations"], nlohmann::json::array({with.upstream_attestations[0].str()}));
+  EXPECT_EQ(j["images"][0]["sboms"], nlohmann::ordered_json::array({with.sboms[0].str(), with.sboms[1].str()}));
+  EXPECT_EQ(j["images"][0]["upstreamAttestations"], nlohmann::ordered_json::array({with.upstream_attestations[0].str()}));
   EXPECT_TRUE(j["images"][1]["sboms"].empty());
   EXPECT_EQ(j["bundle"]["sbomsVerified"].get<int>(), 2);
   const std::string html = report_html(report);
