@@ -104,8 +104,9 @@ class Summarizer {
                                                                                      : std::string();
       };
       if (!field("os").empty() && !field("architecture").empty()) {
-        p.platform = field("os") + "/" + field("architecture");
-        if (!field("variant").empty()) p.platform += "/" + field("variant");
+        // fmt, not operator+: gcc 12 -O3 warns a false -Wrestrict on the concatenation.
+        p.platform = field("variant").empty() ? fmt::format("{}/{}", field("os"), field("architecture"))
+                                              : fmt::format("{}/{}/{}", field("os"), field("architecture"), field("variant"));
       }
     }
     for (const auto& b : m.children()) {

@@ -629,6 +629,11 @@ BlobPush RegistryClient::upload(const Op& op, const std::string& repository, con
     } else if (++failures > options_.retry.retries) {
       fail(op, r);
     }
+    // A 500 inside a session may be the session itself: docker-registry restarted after a crash
+    // answers 500 to every request of an upload whose state it cannot read any more (seen in CI
+    // after a kill mid-push). A new session costs this blob's bytes again; a 502/503/504 (the
+    // registry or its proxy unavailable) keeps the session.
+    if (transient && !r.failed() && r.status == 500 && !location.empty()) session_gone = true;
     if (session_gone) {
       location.clear();
       ++counters_.upload_restarts;

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include "env/fault_proxy.h"
 #include "env/harbor.h"
 #include "env/registry.h"
 #include "registry/client.h"
@@ -104,6 +105,38 @@ TEST(ChunkedUpload, SurvivesARegistryCrashBehindTheHarborStandIn) {
   upload_through_a_crash(harbor.host(), harbor.registry(), o);
 }
 
+// A registry that answers 500 to every request of one upload session (what docker-registry does
+// with an upload whose state it lost in a crash) does not end the push: after each 500 the client
+// starts a new session, and the blob lands. A 503 keeps the session.
+TEST(BlobUpload, A500InsideASessionStartsANewOne) {
+  testenv::Registry registry;
+  testenv::FaultProxy proxy(registry.port());
+  testenv::FaultRule broken;
+  broken.method = "PUT";
+  broken.path_part = "/blobs/uploads/";
+  broken.times = 2;
+  broken.status = 500;
+  proxy.add(broken);
+  RegistryOptions o = patient(true);
+  RegistryClient client(proxy.host(), o);
+  MemoryContent src;
+  std::string blob = random_bytes(1 << 20, 5);
+  auto d = src.add_blob(blob, std::string(oci::media::kOciLayerGzip));
+  EXPECT_EQ(client.push_blob("p/five", d, [&](uint64_t off) { return src.open_blob(d, off); }), BlobPush::Uploaded);
+  EXPECT_EQ(client.stats().upload_restarts, 2u);
+
+  testenv::FaultRule unavailable = broken;
+  unavailable.status = 503;
+  proxy.add(unavailable);
+  std::string other = random_bytes(1 << 20, 6);
+  auto e = src.add_blob(other, std::string(oci::media::kOciLayerGzip));
+  EXPECT_EQ(client.push_blob("p/five", e, [&](uint64_t off) { return src.open_blob(e, off); }), BlobPush::Uploaded);
+  EXPECT_EQ(client.stats().upload_restarts, 2u) << "a 503 keeps the session";
+
+  io::StringSink back;
+  RegistryClient(registry.host(), o).fetch_blob("p/five", d, back);
+  EXPECT_EQ(back.out, blob);
+}
 
 TEST(BlobDownload, ContinuesWithARangeRequestAfterACrash) {
   testenv::Registry registry;
