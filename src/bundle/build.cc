@@ -253,16 +253,31 @@ void add_sigstore_signature(const sign::PrivateKey& key, const oci::Descriptor& 
 }
 
 // The referrers of the image as its publisher pushed them: through the referrers API, else the
-// referrers tag.
-std::vector<oci::Descriptor> upstream_referrers(registry::RegistryClient& client, const lock::LockedImage& image) {
-  const std::string& repo = image.source.repository;
-  if (auto index = client.referrers(repo, image.digest)) return index->manifests();
-  if (client.find(repo, image.digest.tag_form())) {
-    oci::Manifest tag = client.get_manifest(repo, image.digest.tag_form());
-    if (tag.is_index()) return tag.manifests();
+// referrers tag. A manifest is fetched once, however many readers (signatures, attestations) ask.
+class UpstreamReferrers {
+ public:
+  UpstreamReferrers(registry::RegistryClient& client, const lock::LockedImage& image) : client_(client), image_(image) {
+    const std::string& repo = image.source.repository;
+    if (auto index = client.referrers(repo, image.digest)) {
+      listed_ = index->manifests();
+    } else if (client.find(repo, image.digest.tag_form())) {
+      oci::Manifest tag = client.get_manifest(repo, image.digest.tag_form());
+      if (tag.is_index()) listed_ = tag.manifests();
+    }
   }
-  return {};
-}
+  const std::vector<oci::Descriptor>& listed() const { return listed_; }
+  const oci::Manifest& manifest(const oci::Descriptor& d) {
+    auto it = manifests_.find(d.digest);
+    if (it == manifests_.end()) it = manifests_.emplace(d.digest, client_.get_manifest(image_.source.repository, d)).first;
+    return it->second;
+  }
+
+ private:
+  registry::RegistryClient& client_;
+  const lock::LockedImage& image_;
+  std::vector<oci::Descriptor> listed_;
+  std::map<oci::Digest, oci::Manifest> manifests_;
+};
 
 // A referrer's small blob, fetched whole and added to `content`.
 std::string fetch_small(registry::RegistryClient& client, const lock::LockedImage& image, const oci::Descriptor& d,
@@ -282,17 +297,16 @@ std::string fetch_small(registry::RegistryClient& client, const lock::LockedImag
 // their referrer manifests. Throws Error(Integrity) naming the image when it has signature
 // referrers and none verifies.
 std::vector<oci::Descriptor> carry_upstream_signatures(registry::RegistryClient& client, const lock::LockedImage& image,
-                                                       const oci::Descriptor& carried,
-                                                       const std::vector<oci::Descriptor>& listed,
+                                                       const oci::Descriptor& carried, UpstreamReferrers& referrers,
                                                        const sign::TrustedKeys& upstream, Content& content) {
   const std::string& repo = image.source.repository;
   const std::string name = image.source.str();
   std::vector<oci::Descriptor> out;
   std::vector<std::string> problems;
-  for (const auto& d : listed) {
+  for (const auto& d : referrers.listed()) {
     if (!sign::is_signature_referrer(d) || d.media_type != oci::media::kOciManifest) continue;
     try {
-      oci::Manifest m = client.get_manifest(repo, d);
+      const oci::Manifest& m = referrers.manifest(d);
       // cosign's referrers tag entries carry no annotations: the manifest tells an attestation.
       if (sign::announced_predicate_type(m) != "" && sign::announced_predicate_type(m) != sign::kCosignSignPredicateType)
         continue;
@@ -327,19 +341,18 @@ std::vector<oci::Descriptor> carry_upstream_signatures(registry::RegistryClient&
 // for another image: nothing it says about this one can be trusted). With `upstream` keys, an
 // attestation that does not verify is left behind and named in `skipped`.
 std::vector<oci::Descriptor> carry_upstream_attestations(registry::RegistryClient& client, const lock::LockedImage& image,
-                                                         const oci::Descriptor& carried,
-                                                         const std::vector<oci::Descriptor>& listed,
+                                                         const oci::Descriptor& carried, UpstreamReferrers& referrers,
                                                          const sign::TrustedKeys& upstream, Content& content,
                                                          std::vector<std::string>& skipped) {
   constexpr int64_t kMaxSbom = 256 << 20;
   const std::string name = image.source.str();
   std::vector<oci::Descriptor> out;
-  for (const auto& d : listed) {
+  for (const auto& d : referrers.listed()) {
     if (d.media_type != oci::media::kOciManifest) continue;
     const bool bundle = d.artifact_type == sign::kSigstoreBundleMediaType;
     const bool sbom = d.artifact_type == sbom::kSpdxArtifactType || d.artifact_type == sbom::kCycloneDxArtifactType;
     if (!(bundle && sign::is_attestation_referrer(d)) && !sbom) continue;
-    oci::Manifest m = client.get_manifest(image.source.repository, d);
+    const oci::Manifest& m = referrers.manifest(d);
     if (bundle) {
       std::string predicate_type = sign::announced_predicate_type(m);
       if (predicate_type.empty() || predicate_type == sign::kCosignSignPredicateType) continue;
@@ -578,13 +591,13 @@ BuildResult build(const BuildOptions& o, util::Progress& progress) {
           result.unsigned_upstream.push_back(ri.source + " (reduced to the kept platforms; upstream signed the whole index)");
       } else {
         auto& client = clients.for_source(img.locked->source.registry);
-        std::vector<oci::Descriptor> listed = upstream_referrers(client, *img.locked);
+        UpstreamReferrers referrers(client, *img.locked);
         if (!upstream_keys.empty()) {
-          upstream_refs = carry_upstream_signatures(client, *img.locked, img.carried, listed, upstream_keys, content);
+          upstream_refs = carry_upstream_signatures(client, *img.locked, img.carried, referrers, upstream_keys, content);
           if (upstream_refs.empty()) result.unsigned_upstream.push_back(ri.source);
         }
         if (want_upstream)
-          attestations = carry_upstream_attestations(client, *img.locked, img.carried, listed, upstream_keys, content,
+          attestations = carry_upstream_attestations(client, *img.locked, img.carried, referrers, upstream_keys, content,
                                                      result.notes);
       }
     }
