@@ -178,6 +178,8 @@ TEST_F(BuildTest, EcdsaBuildsDifferOnlyInSignatures) {
     for (const auto& img : r->images) {
       signature_blobs.insert(bundle::blob_path(img.signature));
       signature_blobs.insert(bundle::blob_path(img.referrer));
+      // SBOM attestations are signed too (there when syft is on PATH: --sbom auto).
+      for (const auto& d : img.sboms) signature_blobs.insert(bundle::blob_path(d));
     }
     signature_blobs.insert(bundle::blob_path(r->chart.signature));
     signature_blobs.insert(bundle::blob_path(r->chart.referrer));
@@ -186,8 +188,8 @@ TEST_F(BuildTest, EcdsaBuildsDifferOnlyInSignatures) {
   auto ea = blob_entries(work / "a.tar.zst"), eb = blob_entries(work / "b.tar.zst");
   std::set_difference(ea.begin(), ea.end(), eb.begin(), eb.end(), std::inserter(only_a, only_a.end()));
   std::set_difference(eb.begin(), eb.end(), ea.begin(), ea.end(), std::inserter(only_b, only_b.end()));
-  // Each differing blob is a signature manifest (either form), the config of a .sig, or a Sigstore
-  // bundle.
+  // Each differing blob is a signature or attestation manifest (either form), the config of a .sig,
+  // or a Sigstore bundle.
   for (const auto* diff : {&only_a, &only_b}) {
     for (const auto& name : *diff) {
       const bundle::ArchiveReader& r = diff == &only_a ? a : b;
@@ -284,7 +286,8 @@ TEST_F(BuildTest, FailuresLeaveNoBundleBehind) {
 
   // Disk full: the output file may not grow past 1 MiB (RLIMIT_FSIZE, SIGXFSZ ignored, so the
   // write fails with EFBIG like it would with ENOSPC). A warm blob cache first, so that the limit
-  // hits the bundle rather than a cache file (each test may run in a process of its own).
+  // hits the bundle rather than a cache file (each test may run in a process of its own), and no
+  // SBOMs (syft's own scratch files would meet the limit first).
   ASSERT_EQ(build(work / "warm.tar.zst").exit_code, 0);
   fs::remove(work / "warm.tar.zst");
   std::string cmd = "trap '' XFSZ; ulimit -f 1024; exec";
@@ -292,7 +295,7 @@ TEST_F(BuildTest, FailuresLeaveNoBundleBehind) {
                                                 (testenv::source_dir() / "chart").string(), "--lock",
                                                 (*dir_ / "images.lock").string(), "--key",
                                                 (*dir_ / "ecdsa-p256" / "cosign.key").string(), "--plain-http",
-                                                "--quiet", "--cache", (*dir_ / "cache").string()})
+                                                "--quiet", "--cache", (*dir_ / "cache").string(), "--sbom", "none"})
     cmd += " '" + a + "'";
   for (auto& f : testenv::mirror_flags(upstream_->host())) cmd += " '" + f + "'";
   auto full = run({"bash", "-c", cmd}, kPassword);
