@@ -51,6 +51,9 @@ class ArchiveWriter {
   std::vector<std::filesystem::path> finish();
 
   const Toc& toc() const { return toc_; }
+  // The temporary files of the unfinished bundle, in order: what bundle/resume.h harvests when the
+  // build fails.
+  std::vector<std::filesystem::path> temp_paths() const { return output_.temp_paths(); }
 
  private:
   static la_ssize_t write_callback(archive* a, void* self, const void* buf, size_t size);

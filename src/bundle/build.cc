@@ -14,6 +14,7 @@
 #include "bundle/archive_writer.h"
 #include "bundle/blob_cache.h"
 #include "bundle/layout.h"
+#include "bundle/resume.h"
 #include "chart/artifact.h"
 #include "chart/metadata.h"
 #include "chart/package.h"
@@ -548,9 +549,16 @@ BuildResult build(const BuildOptions& o, util::Progress& progress) {
   // error the unfinished bundle goes first, then the queued transfers (running ones finish).
   const fs::path cache_dir = o.cache_dir.empty() ? default_cache_dir() : o.cache_dir;
   BlobCache cache(cache_dir);
+  // What a killed build of this output streamed into its unfinished bundle is not downloaded again.
+  if (Harvest h = harvest_leftovers(o.output, cache); h.blobs > 0)
+    result.notes.push_back(fmt::format("resumed {} blob(s), {} bytes, from the unfinished bundle of an earlier build",
+                                       h.blobs, h.bytes));
   Clients clients(o, progress);
   registry::TransferScheduler scheduler(o.jobs);
   registry::ImagePuller puller(scheduler, cache);
+  // Without SBOMs to make, nothing needs whole images before the archive is written: layers are
+  // pulled just ahead of the writer (below), so most go from the network straight into the archive.
+  if (!syft) puller.hold_layers();
   Content content;
   std::vector<PulledImage> images;
   progress.begin("pull", 0);
@@ -698,38 +706,71 @@ BuildResult build(const BuildOptions& o, util::Progress& progress) {
   wo.split_size = o.split_size;
   wo.mtime = source_date_epoch().value_or(0);
   ArchiveWriter writer(o.output, wo);
-  uint64_t total = 0;
-  for (const auto& d : to_write) total += static_cast<uint64_t>(d.size);
-  progress.begin("write", total);
-  writer.add_bytes(std::string(kOciLayoutFile), kOciLayoutContent);
-  writer.add_bytes(std::string(kRootFile), root_bytes);
-  writer.add_bytes(std::string(kRootSignatureFile), root_signature);
-  writer.add_bytes(std::string(kIndexFile), index);
-  for (const auto& d : content.document_order) {
-    writer.add_bytes(blob_path(d), content.documents.at(d));
-    ++result.blobs_written;
-    result.bytes_written += content.documents.at(d).size();
-  }
-  for (const auto& d : to_write) {
-    std::unique_ptr<io::Source> src;
-    if (d.digest == package_descriptor.digest) {
-      src = std::make_unique<io::MemorySource>(package.out);
-    } else if (is_tool(d.digest)) {
-      src = std::make_unique<CheckedFileSource>(*helm_binary);
-    } else {
-      puller.wait_blob(d.digest);
-      src = cache.open_verified(d);
+  try {
+    uint64_t total = 0;
+    for (const auto& d : to_write) total += static_cast<uint64_t>(d.size);
+    progress.begin("write", total);
+    writer.add_bytes(std::string(kOciLayoutFile), kOciLayoutContent);
+    writer.add_bytes(std::string(kRootFile), root_bytes);
+    writer.add_bytes(std::string(kRootSignatureFile), root_signature);
+    writer.add_bytes(std::string(kIndexFile), index);
+    for (const auto& d : content.document_order) {
+      writer.add_bytes(blob_path(d), content.documents.at(d));
+      ++result.blobs_written;
+      result.bytes_written += content.documents.at(d).size();
     }
-    CountingSource counted(*src, progress);
-    writer.add(blob_path(d.digest), static_cast<uint64_t>(d.size), counted, compressed_media_type(d.media_type));
-    ++result.blobs_written;
-    result.bytes_written += static_cast<uint64_t>(d.size);
+    // Layers are released to the transfers up to `ahead` bytes beyond the one being written. A blob
+    // that completes before the writer reaches it waits in the cache (written and read back once
+    // more), so the window adapts: it grows while the writer catches up with the transfers (the
+    // network is the bound: more connections help) and shrinks while the writer finds blobs already
+    // complete (the writer is the bound: pulling further ahead only adds disk traffic).
+    constexpr uint64_t kMinAhead = 8ull << 20, kMaxAhead = 1ull << 30;
+    uint64_t ahead = 32ull << 20;
+    std::vector<uint64_t> ends;  // of each blob of to_write, in bytes from the first
+    for (const auto& d : to_write) ends.push_back((ends.empty() ? 0 : ends.back()) + static_cast<uint64_t>(d.size));
+    size_t released = 0;
+    for (size_t i = 0; i < to_write.size(); ++i) {
+      const oci::Descriptor& d = to_write[i];
+      for (; released < to_write.size() && (released <= i || ends[released - 1] < ends[i] + ahead); ++released)
+        puller.release(to_write[released].digest);
+      const bool was_complete = cache.verified(d.digest);
+      std::unique_ptr<io::Source> src;
+      if (d.digest == package_descriptor.digest) {
+        src = std::make_unique<io::MemorySource>(package.out);
+      } else if (is_tool(d.digest)) {
+        src = std::make_unique<CheckedFileSource>(*helm_binary);
+      } else {
+        // Straight from the transfer when it is still running: see BlobCache::open_streaming.
+        src = cache.open_streaming(d, [&puller, digest = d.digest] { return puller.ended(digest); });
+      }
+      CountingSource counted(*src, progress);
+      try {
+        writer.add(blob_path(d.digest), static_cast<uint64_t>(d.size), counted, compressed_media_type(d.media_type));
+      } catch (const Error&) {
+        // A failed transfer shows as a broken stream here: report the transfer's own error.
+        if (puller.ended(d.digest)) puller.wait_blob(d.digest);
+        throw;
+      }
+      if (cache.streamed(d.digest)) ahead = std::min(kMaxAhead, 2 * ahead);
+      else if (was_complete) ahead = std::max(kMinAhead, ahead / 2);
+      ++result.blobs_written;
+      result.bytes_written += static_cast<uint64_t>(d.size);
+    }
+    // Blobs a delta leaves out were pulled too (the cache keeps every image whole): all must have
+    // arrived before the bundle is renamed into place.
+    puller.finish();
+    result.bytes_pulled = clients.bytes_fetched();
+    result.files = writer.finish();
+  } catch (...) {
+    // Blobs streamed into the unfinished bundle exist nowhere else: back into the cache first, so
+    // that the next build resumes instead of downloading them again.
+    try {
+      harvest_archive(writer.temp_paths(), cache);
+    } catch (const std::exception&) {
+      // Best effort: the build's own error is the one to report.
+    }
+    throw;
   }
-  // Blobs a delta leaves out were pulled too (the cache keeps every image whole): all must have
-  // arrived before the bundle is renamed into place.
-  puller.finish();
-  result.bytes_pulled = clients.bytes_fetched();
-  result.files = writer.finish();
   progress.end();
   return result;
 }

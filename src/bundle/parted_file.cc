@@ -206,6 +206,12 @@ void PartedOutput::start_part() {
   parts_.push_back(std::move(p));
 }
 
+std::vector<fs::path> PartedOutput::temp_paths() const {
+  std::vector<fs::path> out;
+  for (const Part& p : parts_) out.push_back(p.file->temp_path());
+  return out;
+}
+
 void PartedOutput::write(std::span<const std::byte> buf) {
   while (!buf.empty()) {
     if (split_size_ && parts_.back().size == split_size_) start_part();

@@ -70,6 +70,8 @@ class PartedOutput : public io::Sink {
   // Returns the files written, in order.
   std::vector<std::filesystem::path> commit();
   uint64_t size() const { return size_; }
+  // The temporary files written so far, in order (until commit()).
+  std::vector<std::filesystem::path> temp_paths() const;
 
  private:
   struct Part {

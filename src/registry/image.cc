@@ -1,5 +1,7 @@
 #include "registry/image.h"
 
+#include <chrono>
+
 #include <algorithm>
 #include <atomic>
 #include <set>
@@ -118,21 +120,20 @@ ImagePuller::Image ImagePuller::add(RegistryClient& client, const std::string& r
     for (const oci::Descriptor& b : m.children()) {
       if (!seen.insert(b.digest).second) continue;
       out.transfer.blobs.push_back(b);
-      if (blobs_.count(b.digest)) continue;
+      if (blobs_.count(b.digest) || held_.count(b.digest)) continue;
       // Keyed by puller: another puller may pull the same blob into another target.
       std::string key = fmt::format("pull {}@{} #{}", client.registry(), b.digest.str(), id_);
       bool config = b.digest == m.config().digest;
-      blobs_[b.digest] = scheduler_.submit(
-          key,
-          [&client, target = &target_, repository, b] {
-            // The target's own check runs here, on a worker: a store that verifies what an earlier
-            // run left does so in parallel.
-            if (target->has_blob(b)) return;
-            auto writer = target->write_blob(b);
-            client.fetch_blob(repository, b, *writer);
-            writer->commit();
-          },
-          config);
+      auto job = [&client, target = &target_, repository, b] {
+        // The target's own check runs here, on a worker: a store that verifies what an earlier
+        // run left does so in parallel.
+        if (target->has_blob(b)) return;
+        auto writer = target->write_blob(b);
+        client.fetch_blob(repository, b, *writer);
+        writer->commit();
+      };
+      if (hold_ && !config) held_[b.digest] = {key, job};
+      else blobs_[b.digest] = scheduler_.submit(key, job, config);
     }
   }
   for (oci::Manifest& m : images) {
@@ -147,14 +148,29 @@ ImagePuller::Image ImagePuller::add(RegistryClient& client, const std::string& r
   return out;
 }
 
+void ImagePuller::release(const oci::Digest& digest) {
+  auto it = held_.find(digest);
+  if (it == held_.end()) return;
+  blobs_[digest] = scheduler_.submit(it->second.first, it->second.second);
+  held_.erase(it);
+}
+
 void ImagePuller::wait_blob(const oci::Digest& digest) {
+  release(digest);
   auto it = blobs_.find(digest);
   if (it == blobs_.end())
     throw Error(ErrorKind::Internal, fmt::format("blob {} was not queued by this pull", digest.str()));
   scheduler_.wait({it->second});
 }
 
+bool ImagePuller::ended(const oci::Digest& digest) const {
+  if (held_.count(digest)) return false;
+  auto it = blobs_.find(digest);
+  return it == blobs_.end() || it->second.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+}
+
 void ImagePuller::finish() {
+  while (!held_.empty()) release(held_.begin()->first);
   std::vector<std::shared_future<void>> all;
   all.reserve(blobs_.size());
   for (const auto& [_, f] : blobs_) all.push_back(f);

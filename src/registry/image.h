@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <future>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -87,6 +88,13 @@ class ImagePuller {
             const std::vector<oci::Platform>& platforms);
   // Waits until the blob (queued by add) is in the target; rethrows the first failure of any.
   void wait_blob(const oci::Digest& digest);
+  // Whether the blob's job (queued by add) has ended, with success or not; never waits.
+  bool ended(const oci::Digest& digest) const;
+  // From now on add() queues only configs; layers wait until release() (or wait_blob, or
+  // finish), so that a caller consuming them in an order of its own can keep the transfers just
+  // ahead of it instead of racing through everything.
+  void hold_layers() { hold_ = true; }
+  void release(const oci::Digest& digest);
   // Waits for every queued blob, then puts every manifest into the target (children first), so
   // the target never holds a manifest whose blobs it lacks.
   void finish();
@@ -96,6 +104,8 @@ class ImagePuller {
   ContentTarget& target_;
   uint64_t id_;
   std::map<oci::Digest, std::shared_future<void>> blobs_;
+  bool hold_ = false;
+  std::map<oci::Digest, std::pair<std::string, std::function<void()>>> held_;
   std::vector<oci::Manifest> manifests_;
 };
 

@@ -1,6 +1,7 @@
 #include "util/fs.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -47,6 +48,9 @@ AtomicFile::AtomicFile(fs::path target, unsigned mode) : target_(std::move(targe
   fd_ = mkostemp(tmpl.data(), O_CLOEXEC);
   if (fd_ < 0) io_error("cannot create a temporary file for", target_, errno);
   temp_ = tmpl;
+  // Held until the file is closed: tells a temporary file in use from one a killed process left
+  // (bundle/resume.cc harvests those). Advisory only, so a file system without locks costs nothing.
+  (void)flock(fd_, LOCK_EX | LOCK_NB);
   if (fchmod(fd_, mode) != 0) io_error("cannot set the mode of", temp_, errno);
 }
 
@@ -69,8 +73,8 @@ void AtomicFile::write(std::span<const std::byte> buf) {
   }
 }
 
-void AtomicFile::commit() {
-  if (fsync(fd_) != 0) io_error("cannot flush", target_, errno);
+void AtomicFile::commit(bool durable) {
+  if (durable && fsync(fd_) != 0) io_error("cannot flush", target_, errno);
   if (close(fd_) != 0) {
     fd_ = -1;
     io_error("cannot close", target_, errno);

@@ -24,7 +24,9 @@ class AtomicFile : public io::Sink {
   AtomicFile& operator=(const AtomicFile&) = delete;
 
   void write(std::span<const std::byte> buf) override;
-  void commit();
+  // Renames the file into place. `durable`: flushed to the disk first (fsync), so that a crash
+  // leaves either nothing or the whole file; a store that checks its files on use can skip that.
+  void commit(bool durable = true);
   int fd() const { return fd_; }
   const std::filesystem::path& temp_path() const { return temp_; }
 
