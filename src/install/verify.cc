@@ -485,6 +485,9 @@ class Verifier {
       todo.push_back(&e);
       total += e.size;
     }
+    // Largest first: the last entries to start are then small, and no core idles while another
+    // hashes a big layer alone at the end.
+    std::stable_sort(todo.begin(), todo.end(), [](const auto* a, const auto* b) { return a->size > b->size; });
     progress_.begin("verify", total);
     {
       registry::TransferScheduler scheduler(std::max(options_.jobs, 1));
