@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -41,16 +42,21 @@ namespace {
 // A source that reports bytes to the progress display as they pass.
 class CountingSource : public io::Source {
  public:
-  CountingSource(io::Source& inner, util::Progress& progress) : inner_(inner), progress_(progress) {}
+  CountingSource(io::Source& inner, util::Progress& progress, std::function<void(uint64_t)> on_read = {})
+      : inner_(inner), progress_(progress), on_read_(std::move(on_read)) {}
   size_t read(std::span<std::byte> buf) override {
     size_t n = inner_.read(buf);
     progress_.advance(n);
+    read_ += n;
+    if (on_read_) on_read_(read_);
     return n;
   }
 
  private:
   io::Source& inner_;
   util::Progress& progress_;
+  std::function<void(uint64_t)> on_read_;
+  uint64_t read_ = 0;
 };
 
 // What the bundle carries for one locked image.
@@ -719,7 +725,7 @@ BuildResult build(const BuildOptions& o, util::Progress& progress) {
       ++result.blobs_written;
       result.bytes_written += content.documents.at(d).size();
     }
-    // Layers are released to the transfers up to `ahead` bytes beyond the one being written. A blob
+    // Layers are released to the transfers up to `ahead` bytes beyond the writer's position. A blob
     // that completes before the writer reaches it waits in the cache (written and read back once
     // more), so the window adapts: it grows while the writer catches up with the transfers (the
     // network is the bound: more connections help) and shrinks while the writer finds blobs already
@@ -729,10 +735,14 @@ BuildResult build(const BuildOptions& o, util::Progress& progress) {
     std::vector<uint64_t> ends;  // of each blob of to_write, in bytes from the first
     for (const auto& d : to_write) ends.push_back((ends.empty() ? 0 : ends.back()) + static_cast<uint64_t>(d.size));
     size_t released = 0;
+    auto release_upto = [&](size_t head, uint64_t position) {
+      for (; released < to_write.size() && (released <= head || ends[released - 1] < position + ahead); ++released)
+        puller.release(to_write[released].digest);
+    };
     for (size_t i = 0; i < to_write.size(); ++i) {
       const oci::Descriptor& d = to_write[i];
-      for (; released < to_write.size() && (released <= i || ends[released - 1] < ends[i] + ahead); ++released)
-        puller.release(to_write[released].digest);
+      const uint64_t start = ends[i] - static_cast<uint64_t>(d.size);
+      release_upto(i, start);
       const bool was_complete = cache.verified(d.digest);
       std::unique_ptr<io::Source> src;
       if (d.digest == package_descriptor.digest) {
@@ -743,7 +753,7 @@ BuildResult build(const BuildOptions& o, util::Progress& progress) {
         // Straight from the transfer when it is still running: see BlobCache::open_streaming.
         src = cache.open_streaming(d, [&puller, digest = d.digest] { return puller.ended(digest); });
       }
-      CountingSource counted(*src, progress);
+      CountingSource counted(*src, progress, [&](uint64_t n) { release_upto(i, start + n); });
       try {
         writer.add(blob_path(d.digest), static_cast<uint64_t>(d.size), counted, compressed_media_type(d.media_type));
       } catch (const Error&) {
