@@ -357,6 +357,12 @@ bool BlobCache::streamed(const oci::Digest& digest) {
   return s->diverted;
 }
 
+bool BlobCache::transfer_failed(const oci::Digest& digest) {
+  auto s = stream(digest);
+  std::lock_guard lock(s->mu);
+  return s->writer_failed;
+}
+
 std::unique_ptr<io::Source> BlobCache::open_streaming(const oci::Descriptor& descriptor,
                                                       std::function<bool()> transfer_ended) {
   if (verified(descriptor.digest)) return open_verified(descriptor);

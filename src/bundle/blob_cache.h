@@ -44,6 +44,8 @@ class BlobCache : public registry::ContentTarget {
   bool verified(const oci::Digest& digest) const;
   // Whether a streaming reader caught up with the blob's transfer (see open_streaming).
   bool streamed(const oci::Digest& digest);
+  // Whether the blob's last writer went away without committing (its transfer failed).
+  bool transfer_failed(const oci::Digest& digest);
   // Exact bytes of a cached manifest, checked against its digest.
   std::string read_manifest(const oci::Descriptor& descriptor) const;
 

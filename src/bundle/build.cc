@@ -757,8 +757,12 @@ BuildResult build(const BuildOptions& o, util::Progress& progress) {
       try {
         writer.add(blob_path(d.digest), static_cast<uint64_t>(d.size), counted, compressed_media_type(d.media_type));
       } catch (const Error&) {
-        // A failed transfer shows as a broken stream here: report the transfer's own error.
-        if (puller.ended(d.digest)) puller.wait_blob(d.digest);
+        // A failed transfer shows as a broken stream here: report the transfer's own error (its
+        // job ends at once: its writer is gone). Asked before the source goes, which would make a
+        // transfer still running fail too.
+        const bool transfer_failed = cache.transfer_failed(d.digest);
+        src.reset();
+        if (transfer_failed || puller.ended(d.digest)) puller.wait_blob(d.digest);
         throw;
       }
       if (cache.streamed(d.digest)) ahead = std::min(kMaxAhead, 2 * ahead);
