@@ -694,6 +694,8 @@ big_step() { # STEP BYTES_FILE_GLOB CACHE_DIR_OR_EMPTY SCRIPT
   fi
   if [ -n "$sampler" ]; then
     kill "$sampler"; wait "$sampler" 2>/dev/null || true
+    # The cache as the build left it too: a build shorter than a second has no other sample.
+    du -sb "$cache" 2>/dev/null | cut -f1 >>"$WORK/big-$step.du"
     peak=$(sort -n "$WORK/big-$step.du" | tail -n 1); peak=${peak:-0}
   fi
   read -r seconds kb user sys out < <(tail -n 1 "$WORK/time.out")
@@ -762,7 +764,7 @@ if wanted big; then
   fi
 fi
 
-echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$WORK/machine.md"
+echo "- load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$WORK/machine.md"
 [ -z "$LOAD_PID" ] || kill "$LOAD_PID" 2>/dev/null || true
 LOAD_PID=
 sort -n "$WORK/loadavg.txt" | awk '{ v[NR] = $1 } END { if (NR) printf "- load average (1 min) during the run, every 5 s: min %s, median %s, max %s (%d samples)\n", v[1], v[int((NR + 1) / 2)], v[NR], NR }' \
