@@ -169,13 +169,6 @@ def print_targets(runs, facts, workdir):
         diy = m("build", "skopeo+tar+zstd")
         if diy:
             rows.append(("build ≥ 4× faster than skopeo, tar and zstd", f"{diy / build:.2f}×", verdict(diy / build >= 4)))
-        others = [(m("build", t), t) for t in runs.get("build", {})
-                  if t not in ("sealift", "sealift+sbom", "skopeo+tar+zstd")]
-        others = [(t, name) for t, name in others if t]
-        if others:
-            fastest, name = min(others)
-            rows.append((f"build ≥ 2× faster than the fastest other peer ({name})", f"{fastest / build:.2f}×",
-                         verdict(fastest / build >= 2)))
         for peer, factor in (("oras-copy", 2), ("crane-pull", 3)):
             t = m("build", peer)
             if t:
