@@ -60,13 +60,14 @@ while [ $# -gt 0 ]; do
     --build) BUILD=$2; shift 2 ;;
     --work) WORK=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
-    -h|--help) sed -n '2,37p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || { echo "bench.sh: --runs needs a positive number" >&2; exit 2; }
-[[ $BIG_GB =~ ^[0-9]*\.?[0-9]+$ ]] && awk -v g="$BIG_GB" 'BEGIN { exit !(g > 0) }' ||
-  { echo "bench.sh: --big-gb needs a positive number of GB" >&2; exit 2; }
+if ! [[ $BIG_GB =~ ^[0-9]*\.?[0-9]+$ ]] || ! awk -v g="$BIG_GB" 'BEGIN { exit !(g > 0) }'; then
+  echo "bench.sh: --big-gb needs a positive number of GB" >&2; exit 2
+fi
 wanted() { [[ ",$ONLY," == *",$1,"* ]]; }
 for s in ${ONLY//,/ }; do
   case "$s" in
@@ -387,7 +388,7 @@ PUSH_TOOLS=(sealift unpack+skopeo crane-push oras-copy)
 # (children before indexes); the tags. Any answer but 2xx fails the run.
 floor_script() { # NAME TARGET_DIR: prints the script's path, or n/a
   local f=$WORK/floor t=$TARGET_HOST
-  [ "$(command -v curl)" ] && has_subcommand "$INSTALL" push || { echo n/a; return; }
+  if [ -z "$(command -v curl)" ] || ! has_subcommand "$INSTALL" push; then echo n/a; return; fi
   "$INSTALL" push "$BUNDLE_FILE" --key "$PUB" --registry "$t" --project bench --plain-http --quiet \
     >"$WORK/logs/floor-prep.log" 2>&1 || { say "curl-floor: the untimed sealift push failed: $WORK/logs/floor-prep.log"; echo n/a; return; }
   rm -rf "$f" && mkdir -p "$f/cfg"
@@ -398,7 +399,7 @@ floor_script() { # NAME TARGET_DIR: prints the script's path, or n/a
   awk -v t="$t" '{ printf "url = \"http://%s/v2/%s/blobs/uploads/\"\noutput = \"/dev/null\"\n", t, $2 }' "$f/blobs.txt" >"$f/cfg/post"
   awk -v t="$t" '{ for (i = 3; i <= NF; i++) printf "url = \"http://%s/v2/%s/blobs/uploads/?mount=%s&from=%s\"\noutput = \"/dev/null\"\n", t, $i, $1, $2 }' \
     "$f/blobs.txt" >"$f/cfg/mount"
-  local kind mt
+  local kind
   for kind in manifests indexes tags; do
     # One file per media type (the Content-Type header is per invocation), as "N-KIND-TYPE".
     awk -v t="$t" -v f="$f" -v kind="$kind" -v dir="$f/cfg" '
@@ -680,7 +681,7 @@ fi
 # blob cache during the build (du every second): the temporary disk the build needs. Everything
 # of the earlier scenarios is stopped and deleted first, and each artifact as soon as it is done.
 big_step() { # STEP BYTES_FILE_GLOB CACHE_DIR_OR_EMPTY SCRIPT
-  local step=$1 glob=$2 cache=$3 log=$WORK/logs/big-$1.log seconds kb user sys out sampler= peak=0 bytes
+  local step=$1 glob=$2 cache=$3 log=$WORK/logs/big-$1.log seconds kb user sys out sampler='' peak=0 bytes
   say "  big: $step"
   if [ -n "$cache" ]; then
     (while :; do du -sb "$cache" 2>/dev/null | cut -f1; sleep 1; done) >"$WORK/big-$step.du" &
@@ -744,8 +745,9 @@ if wanted big; then
     }
     big_verify() { script "$1" <<<"'$INSTALL' verify '$2' --key '$PUB' --quiet"; }
     rm -rf "$G/cache"
-    big_step build "$G/one/big.tar.zst" "$G/cache" "$(mkdir -p "$G/one"; big_build big-build "$G/one/big.tar.zst")" &&
+    if big_step build "$G/one/big.tar.zst" "$G/cache" "$(mkdir -p "$G/one"; big_build big-build "$G/one/big.tar.zst")"; then
       big_step verify "$G/one/big.tar.zst" "" "$(big_verify big-verify "$G/one/big.tar.zst")" || true
+    fi
     rm -rf "$G/one" "$G/cache"
     big_step build-split "$G/split/big.tar.zst.[0-9][0-9][0-9]" "$G/cache" \
       "$(mkdir -p "$G/split"; big_build big-build-split "$G/split/big.tar.zst" --split-size "$BIG_SPLIT")" || true
