@@ -575,9 +575,12 @@ fi
 # sealift-install install (verify, push, helm) into a local cluster (etcd, kube-apiserver,
 # controller-manager, scheduler, kwok: scripts/lib/cluster.sh) and a Harbor stand-in, with
 # values-prod.yaml as in scripts/demo.sh; then upgrade with a delta bundle of release 1.1.0 (the
-# demo's next release: the backend's new top layer). Every run starts from nothing: the release
-# uninstalled, its namespaces gone, the target empty; an upgrade run installs 1.0.0 first
-# (untimed). The phases come from each run's --report JSON.
+# demo's next release: the backend's new top layer). Every run starts from nothing: a new cluster
+# and an empty target; an upgrade run installs 1.0.0 first (untimed). A new cluster rather than
+# uninstalling: the chart keeps its namespaces on uninstall, and with namespaces and ReplicaSets
+# deleted and made again under the same names, kube-controller-manager 1.3x stopped updating the
+# new ReplicaSets' status (stale informer reads), so helm --wait waited for its timeout. The
+# phases come from each run's --report JSON.
 if wanted install; then
   I=$WORK/install
   mkdir -p "$I"
@@ -586,7 +589,6 @@ if wanted install; then
     tool install n/a; tool upgrade n/a
     run_scenario install 0
   else
-    KUBECTL=$(peer kubectl)
     export KUBECONFIG=$I/cluster/kubeconfig
     export HELM_CACHE_HOME=$I/helm/cache HELM_CONFIG_HOME=$I/helm/config HELM_DATA_HOME=$I/helm/data
     start_target "$I/target"
@@ -604,18 +606,14 @@ if wanted install; then
       "$I/delta.tar.zst" "$I/cache" --base "'$BUNDLE_FILE'")"
     rm -rf "$I/cache"
     NS=bench-app
-    "$KUBECTL" get namespaces -o name | sort >"$I/namespaces"
     # The same flags as the demo's install, minus the pull robot (kwok's nodes pull nothing).
     release_flags="--key '$PUB' --registry $INSTALL_TARGET_HOST --project bench --plain-http --helm '$HELM' -n $NS --kubeconfig '$KUBECONFIG' --timeout 10m -f '$ROOT/chart/values-prod.yaml' --quiet"
     : >"$WORK/phases.tsv"
     fresh=$(script install-fresh <<EOF
-if '$HELM' status ai-saas-dashboard -n $NS >/dev/null 2>&1; then
-  '$HELM' uninstall ai-saas-dashboard -n $NS --wait --timeout 10m >/dev/null
-fi
-# The chart keeps its namespaces on uninstall (helm.sh/resource-policy: keep); a fresh install
-# starts without them, and without the release's own.
-extra=\$('$KUBECTL' get namespaces -o name | sort | comm -13 '$I/namespaces' -)
-[ -z "\$extra" ] || '$KUBECTL' delete \$extra --wait --timeout 10m >/dev/null
+. '$ROOT/scripts/lib/cluster.sh'
+stop_cluster '$I/cluster'
+rm -rf '$I/cluster' '$I/helm'
+start_cluster '$I/cluster'
 $(wipe_target "$I/target")
 EOF
 )
