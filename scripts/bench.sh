@@ -401,7 +401,7 @@ floor_script() { # NAME TARGET_DIR: prints the script's path, or n/a
     "$f/blobs.txt" >"$f/cfg/mount"
   local kind
   for kind in manifests indexes tags; do
-    # One file per media type (the Content-Type header is per invocation), as "N-KIND-TYPE".
+    # One file per media type (the Content-Type header is per invocation): KIND@TYPE, "/" as "%".
     awk -v t="$t" -v f="$f" -v kind="$kind" -v dir="$f/cfg" '
       { ref = $2; m = $3; d = (kind == "tags") ? $4 : $2; sub("^sha256:", "", d); gsub("/", "%", m)
         n = dir "/" kind "@" m
