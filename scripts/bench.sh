@@ -4,14 +4,19 @@
 # against the peers measured in the same run, and peak RSS. docs/benchmarks.md has a run and its
 # reading.
 #
-#   scripts/bench.sh [--scale S] [--runs N] [--only LIST] [--build DIR] [--work DIR] [--keep]
+#   scripts/bench.sh [--scale S] [--runs N] [--only LIST] [--big-gb N] [--big-split SIZE]
+#                    [--build DIR] [--work DIR] [--keep]
 #
 #   --scale S   fixture scale: 1.0 (default) is about 1 GB of blobs per architecture, both
 #               architectures; 0.1 for a quick look
 #   --runs N    timed runs per tool and scenario (default 5); the median is reported
 #   --only LIST comma-separated scenarios to time, out of build,push,repush,verify,delta,memory,
-#               floor,archive,serve (default all); inputs of the others are still made once, untimed.
-#               archive is scripts/bench-bundle.sh (the archive layer alone, in the build/ directory)
+#               serve,install,floor,archive,big (default all); inputs of the others are still made
+#               once, untimed. archive is scripts/bench-bundle.sh (the archive layer alone, in the
+#               build/ directory); install needs the cluster peers (scripts/setup.sh --cluster)
+#   --big-gb N  size of the big-bundle scenario's fixtures in GB (default 10); it needs about
+#               3.2 N + 1 GB free in the scratch directory and refuses to start without them
+#   --big-split SIZE  part size of the big scenario's split bundle (default 4G, FAT32 media)
 #   --build DIR build directory with the programs (default $SEALIFT_BUILD_DIR or build-bench;
 #               configured as Release with tests when missing, for the fixture generator and the
 #               Harbor stand-in)
@@ -19,8 +24,14 @@
 #               10× the fixture size
 #   --keep      keep the scratch directory (logs of every run are under DIR/logs)
 #
-# Peers: skopeo, zstd, tar, sha256sum from Debian; crane and oras from ~/.cache/sealift/peers/bin
-# (scripts/setup.sh). A peer or sealift subcommand that is missing shows as "not available". Tools run with their own default concurrency.
+# Peers: skopeo, zstd, tar, sha256sum, curl from Debian; crane, oras, syft, helm and the cluster from
+# ~/.cache/sealift/peers/bin (scripts/setup.sh --cluster). A peer or sealift subcommand that is
+# missing shows as "not available". Tools run with their own default concurrency. sealift builds
+# without SBOMs (--sbom none) where it is compared with peers that make none; with syft present
+# the build scenario adds a "sealift+sbom" row. The push scenario's "curl-floor" is the target's
+# own limit: the same blobs, manifests and tags sent by plain parallel curl uploads.
+# Scenario 8 (install) times install and upgrade by phase; scenario 9 (big) times each step once,
+# with its resources. The load average is sampled every 5 s for the whole run.
 # Runs of the tools of one scenario are interleaved (round robin, each round in a rotated order) so
 # that load from others on a shared machine spreads over all of them.
 set -euo pipefail
@@ -28,10 +39,14 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 # shellcheck source=lib/env.sh
 . scripts/lib/env.sh
+# shellcheck source=lib/cluster.sh
+. scripts/lib/cluster.sh
 
 SCALE=1.0
 RUNS=5
-ONLY=build,push,repush,verify,delta,memory,floor,archive,serve
+ONLY=build,push,repush,verify,delta,memory,floor,archive,serve,install,big
+BIG_GB=10
+BIG_SPLIT=4G
 BUILD=${SEALIFT_BUILD_DIR:-build-bench}
 WORK=
 KEEP=0
@@ -40,15 +55,26 @@ while [ $# -gt 0 ]; do
     --scale) SCALE=$2; shift 2 ;;
     --runs) RUNS=$2; shift 2 ;;
     --only) ONLY=$2; shift 2 ;;
+    --big-gb) BIG_GB=$2; shift 2 ;;
+    --big-split) BIG_SPLIT=$2; shift 2 ;;
     --build) BUILD=$2; shift 2 ;;
     --work) WORK=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
-    -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || { echo "bench.sh: --runs needs a positive number" >&2; exit 2; }
+if ! [[ $BIG_GB =~ ^[0-9]*\.?[0-9]+$ ]] || ! awk -v g="$BIG_GB" 'BEGIN { exit !(g > 0) }'; then
+  echo "bench.sh: --big-gb needs a positive number of GB" >&2; exit 2
+fi
 wanted() { [[ ",$ONLY," == *",$1,"* ]]; }
+for s in ${ONLY//,/ }; do
+  case "$s" in
+    build|push|repush|verify|delta|memory|floor|archive|serve|install|big) ;;
+    *) echo "bench.sh: unknown scenario '$s' in --only (see --help)" >&2; exit 2 ;;
+  esac
+done
 
 say() { printf '%s\n' "$*" >&2; }
 
@@ -72,6 +98,8 @@ peer() { # the path of a peer program, or nothing
 CRANE=$(peer crane)
 ORAS=$(peer oras)
 SKOPEO=$(peer skopeo)
+SYFT=$(peer syft)
+HELM=$(peer helm)
 has_subcommand() { "$1" "$2" --help >/dev/null 2>&1; }
 
 # --- scratch directory and servers -------------------------------------------------------------
@@ -80,13 +108,31 @@ if [ -z "$WORK" ]; then
 else
   mkdir -p "$WORK" && WORK=$(cd "$WORK" && pwd)
 fi
+# The big scenario needs, at its peak (its first build), the upstream registry's copy of the
+# fixtures, the blob cache and the bundle: 3 N GB, plus margin. Checked before anything runs, so
+# that a long run does not fail at its end, and again when the scenario starts.
+big_need_bytes() { awk -v g="$BIG_GB" 'BEGIN { printf "%.0f", (3.2 * g + 1) * 1e9 }'; }
+big_disk_ok() {
+  local avail; avail=$(df -B1 --output=avail "$WORK" | tail -n 1 | tr -d ' ')
+  [ "$avail" -ge "$(big_need_bytes)" ] && return 0
+  say "bench.sh: the big scenario (--big-gb $BIG_GB) needs $(awk -v b="$(big_need_bytes)" 'BEGIN { printf "%.1f", b / 1e9 }') GB free in $WORK," \
+    "$(awk -v b="$avail" 'BEGIN { printf "%.1f", b / 1e9 }') GB are; free space, use a smaller --big-gb, another --work, or leave big out of --only"
+  return 1
+}
+LOAD_PID=
 cleanup() {
+  [ -z "$LOAD_PID" ] || kill "$LOAD_PID" 2>/dev/null || true
+  stop_cluster "$WORK/install/cluster" 2>/dev/null || true
   stop_all "$WORK"
   if [ "$KEEP" = 1 ]; then say "scratch directory kept: $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+if wanted big && ! big_disk_ok; then exit 2; fi
 mkdir -p "$WORK/cmd" "$WORK/logs"
+# The 1-minute load average every 5 s for the whole run: the report's min / median / max.
+(while :; do cut -d' ' -f1 /proc/loadavg; sleep 5; done) >"$WORK/loadavg.txt" &
+LOAD_PID=$!
 : >"$WORK/results.tsv"
 : >"$WORK/facts.tsv"
 fact() { printf '%s\t%s\n' "$1" "$2" >>"$WORK/facts.tsv"; }
@@ -232,11 +278,13 @@ say "${#IMAGES[@]} images, $(jq .bytes "$WORK/upstream/fixtures.json") bytes of 
 # --- 1. build ----------------------------------------------------------------------------------
 B=$WORK/build
 mkdir -p "$B"
-# sealift_build_script NAME UPSTREAM LOCK OUT CACHE [EXTRA...]
+# sealift_build_script NAME UPSTREAM LOCK OUT CACHE [EXTRA...]: the chart is $BUILD_CHART (default
+# chart/). Without SBOMs unless EXTRA says --sbom: the peers make none.
 sealift_build_script() {
-  local name=$1 upstream=$2 lock=$3 out=$4 cache=$5; shift 5
+  local name=$1 upstream=$2 lock=$3 out=$4 cache=$5 sbom="--sbom none"; shift 5
+  [[ " $* " != *" --sbom "* ]] || sbom=
   script "$name" <<EOF
-'$BUNDLE' build -o '$out' --key '$KEY' --chart '$ROOT/chart' --lock '$lock' $(mirrors "$upstream") --plain-http --cache '$cache' --quiet $*
+'$BUNDLE' build -o '$out' --key '$KEY' --chart '${BUILD_CHART:-$ROOT/chart}' --lock '$lock' $(mirrors "$upstream") --plain-http --cache '$cache' --quiet $sbom $*
 EOF
 }
 has_subcommand "$BUNDLE" build || { say "bench.sh: sealift-bundle build is missing"; exit 1; }
@@ -269,6 +317,12 @@ BUILD_ORAS_PREP=$(script build-oras-prep <<<"rm -rf '$B/oras'")
 
 if wanted build; then
   tool sealift "$BUILD_SEALIFT" "$BUILD_SEALIFT_PREP"
+  # What SBOMs cost: the same build with syft making one per image and platform.
+  if [ -n "$SYFT" ]; then
+    tool sealift+sbom "$(sealift_build_script build-sealift-sbom "$UPSTREAM" "$WORK/images.lock" "$B/sealift-sbom.tar.zst" \
+      "$B/cache-sbom" --sbom syft --syft "'$SYFT'")" \
+      "$(script build-sealift-sbom-prep <<<"rm -rf '$B/cache-sbom' '$B/sealift-sbom.tar.zst'")"
+  fi
   tool skopeo+tar+zstd "$BUILD_SKOPEO" "$BUILD_SKOPEO_PREP"
   tool crane-pull "$BUILD_CRANE" "$BUILD_CRANE_PREP"
   tool oras-copy "$BUILD_ORAS" "$BUILD_ORAS_PREP"
@@ -276,6 +330,7 @@ if wanted build; then
   tool hauler n/a
   tool zarf n/a
   run_scenario build "$RUNS"
+  rm -rf "$B/cache-sbom" "$B/sealift-sbom.tar.zst"
 fi
 # Inputs of the later scenarios, made once when the build scenario did not run (or failed).
 [ -s "$B/sealift.tar.zst" ] || { bash "$BUILD_SEALIFT_PREP"; bash "$BUILD_SEALIFT"; }
@@ -323,14 +378,73 @@ push_script() {
 }
 PUSH_TOOLS=(sealift unpack+skopeo crane-push oras-copy)
 
+# The push floor: what the target takes to accept the same blobs, manifests and tags from the
+# simplest client, curl, 8 transfers at once (curl --parallel: one process per step, so the client
+# costs next to nothing). Untimed preparation (once): sealift pushes the bundle,
+# bench/push_floor.py lists what the target then holds and keeps every blob's and manifest's bytes
+# in files. Timed: one upload session per distinct blob in the first repository holding it (POST),
+# the whole blob in one PUT ?digest= (monolithic; docker-registry 2.8 takes no single-POST upload),
+# largest first; mounts into the other repositories that hold it; every manifest by digest
+# (children before indexes); the tags. Any answer but 2xx fails the run.
+floor_script() { # NAME TARGET_DIR: prints the script's path, or n/a
+  local f=$WORK/floor t=$TARGET_HOST
+  if [ -z "$(command -v curl)" ] || ! has_subcommand "$INSTALL" push; then echo n/a; return; fi
+  "$INSTALL" push "$BUNDLE_FILE" --key "$PUB" --registry "$t" --project bench --plain-http --quiet \
+    >"$WORK/logs/floor-prep.log" 2>&1 || { say "curl-floor: the untimed sealift push failed: $WORK/logs/floor-prep.log"; echo n/a; return; }
+  rm -rf "$f" && mkdir -p "$f/cfg"
+  read -r n bytes manifests tags < <(python3 bench/push_floor.py "$2/registry/storage" "$f")
+  fact floor_blobs "$n"; fact floor_bytes "$bytes"; fact floor_manifests "$manifests"; fact floor_tags "$tags"
+  bash "$(wipe_target "$2" | script floor-wipe)"
+  # curl configuration files (-K), one transfer per url.
+  awk -v t="$t" '{ printf "url = \"http://%s/v2/%s/blobs/uploads/\"\noutput = \"/dev/null\"\n", t, $2 }' "$f/blobs.txt" >"$f/cfg/post"
+  awk -v t="$t" '{ for (i = 3; i <= NF; i++) printf "url = \"http://%s/v2/%s/blobs/uploads/?mount=%s&from=%s\"\noutput = \"/dev/null\"\n", t, $i, $1, $2 }' \
+    "$f/blobs.txt" >"$f/cfg/mount"
+  local kind
+  for kind in manifests indexes tags; do
+    # One file per media type (the Content-Type header is per invocation): KIND@TYPE, "/" as "%".
+    awk -v t="$t" -v f="$f" -v kind="$kind" -v dir="$f/cfg" '
+      { ref = $2; m = $3; d = (kind == "tags") ? $4 : $2; sub("^sha256:", "", d); gsub("/", "%", m)
+        n = dir "/" kind "@" m
+        printf "upload-file = \"%s/manifests/%s\"\nurl = \"http://%s/v2/%s/manifests/%s\"\noutput = \"/dev/null\"\n", f, d, t, $1, ref > n }
+    ' "$f/$kind.txt"
+  done
+  script "$1" <<EOF
+c=(curl -sS --no-progress-meter -Z --parallel-max 8 --noproxy '*' -H 'Expect:' -w '%{http_code} %{url_effective}\n')
+ok() { awk '\$1 !~ /^2/ { print "curl-floor: HTTP " \$0 >"/dev/stderr"; bad = 1 } END { exit bad }' "\$1"; }
+r=\$(mktemp -d)
+trap 'rm -rf "\$r"' EXIT
+"\${c[@]}" -X POST -K '$f/cfg/post' -w '%{http_code} %{url_effective} %header{location}\n' >"\$r/sessions"
+ok "\$r/sessions"
+# Sessions belong to repositories, not blobs: the blobs of a repository take its sessions in turn.
+awk -v t='$t' -v f='$f' 'NR == FNR { r = \$2; sub("^http://[^/]*/v2/", "", r); sub("/blobs/uploads/\$", "", r)
+    loc[r, n[r]++] = \$3; next }
+  { l = loc[\$2, u[\$2]++]; if (l ~ /^\//) l = "http://" t l
+    printf "upload-file = \"%s/blobs/%s\"\nurl = \"%s%sdigest=%s\"\noutput = \"/dev/null\"\n", f, substr(\$1, 8), l, (index(l, "?") ? "&" : "?"), \$1 }' \\
+  "\$r/sessions" '$f/blobs.txt' >"\$r/put"
+"\${c[@]}" -H 'Content-Type: application/octet-stream' -K "\$r/put" >"\$r/puts"
+ok "\$r/puts"
+if [ -s '$f/cfg/mount' ]; then "\${c[@]}" -X POST -K '$f/cfg/mount' >"\$r/mounts"; ok "\$r/mounts"; fi
+for kind in manifests indexes tags; do
+  for cfg in '$f/cfg/'"\$kind"@*; do
+    [ -e "\$cfg" ] || continue
+    mt=\${cfg##*/\$kind@}
+    "\${c[@]}" -H "Content-Type: \${mt//[%]//}" -K "\$cfg" >"\$r/out"
+    ok "\$r/out"
+  done
+done
+EOF
+}
+
 if wanted push; then
   start_target "$WORK/target"
   for t in "${PUSH_TOOLS[@]}"; do
     tool "$t" "$(push_script "push-$t" "$t" "$TARGET_HOST" "$BUNDLE_FILE")" \
       "$(script "push-$t-prep" <<<"$(wipe_target "$WORK/target"); rm -rf '$WORK/unpack-push-$t'")"
   done
+  tool curl-floor "$(floor_script push-curl-floor "$WORK/target")" \
+    "$(script push-curl-floor-prep <<<"$(wipe_target "$WORK/target")")"
   run_scenario push "$RUNS"
-  rm -rf "$WORK"/unpack-*
+  rm -rf "$WORK"/unpack-* "$WORK/floor"
 fi
 
 if wanted repush; then
@@ -367,10 +481,15 @@ EOF
 fi
 
 # --- 5. delta ----------------------------------------------------------------------------------
+# Release 2 of the fixtures (a new top layer of the backend) in the main upstream, once.
+push_release2() {
+  [ -s "$WORK/upstream/fixtures-r2.json" ] ||
+    "$FIXTURES" push --scale "$SCALE" --release 2 --only backend --registry "$MAIN_UPSTREAM" --plain-http --json \
+      >"$WORK/upstream/fixtures-r2.json"
+}
 if wanted delta; then
   say "== delta: release 2 changes the backend's top layer"
-  "$FIXTURES" push --scale "$SCALE" --release 2 --only backend --registry "$MAIN_UPSTREAM" --plain-http --json \
-    >"$WORK/upstream/fixtures-r2.json"
+  push_release2
   python3 bench/fixture_lock.py relock "$WORK/images.lock" "$WORK/upstream/fixtures-r2.json" >"$WORK/images-r2.lock"
   D=$WORK/delta
   mkdir -p "$D"
@@ -452,6 +571,70 @@ if wanted serve && has_subcommand "$INSTALL" serve; then
   stop_all "$SV"
 fi
 
+# --- 8. install end to end ------------------------------------------------------------------------
+# sealift-install install (verify, push, helm) into a local cluster (etcd, kube-apiserver,
+# controller-manager, scheduler, kwok: scripts/lib/cluster.sh) and a Harbor stand-in, with
+# values-prod.yaml as in scripts/demo.sh; then upgrade with a delta bundle of release 1.1.0 (the
+# demo's next release: the backend's new top layer). Every run starts from nothing: a new cluster
+# and an empty target; an upgrade run installs 1.0.0 first (untimed). A new cluster rather than
+# uninstalling: the chart keeps its namespaces on uninstall, and with namespaces and ReplicaSets
+# deleted and made again under the same names, kube-controller-manager 1.3x stopped updating the
+# new ReplicaSets' status (stale informer reads), so helm --wait waited for its timeout. The
+# phases come from each run's --report JSON.
+if wanted install; then
+  I=$WORK/install
+  mkdir -p "$I"
+  if [ -z "$HELM" ] || ! has_subcommand "$INSTALL" install || ! start_cluster "$I/cluster"; then
+    say "== install: not available (helm, sealift-install install or the cluster peers missing: scripts/setup.sh --cluster)"
+    tool install n/a; tool upgrade n/a
+    run_scenario install 0
+  else
+    export KUBECONFIG=$I/cluster/kubeconfig
+    export HELM_CACHE_HOME=$I/helm/cache HELM_CONFIG_HOME=$I/helm/config HELM_DATA_HOME=$I/helm/data
+    start_target "$I/target"
+    INSTALL_TARGET_HOST=$TARGET_HOST
+    # Release 1.1.0, as the demo makes it: the chart's version and backend tag bumped, locked
+    # against release 2 of the fixtures, built as a delta against the bundle of scenario 1.
+    push_release2
+    cp -r chart "$I/chart-1.1.0"
+    sed -i 's#ghcr.io/sealift/backend:1.0.0#ghcr.io/sealift/backend:1.1.0#' "$I/chart-1.1.0/Chart.yaml"
+    sed -i 's/^version: 1.0.0/version: 1.1.0/; s/^appVersion: "1.0.0"/appVersion: "1.1.0"/' "$I/chart-1.1.0/Chart.yaml"
+    sed -i '/^backend:/,/^    digest:/ s/tag: "1.0.0"/tag: "1.1.0"/' "$I/chart-1.1.0/values.yaml"
+    # shellcheck disable=SC2046
+    "$BUNDLE" lock --chart "$I/chart-1.1.0" --lock "$I/images-1.1.0.lock" $(mirrors "$MAIN_UPSTREAM") --plain-http --quiet
+    bash "$(BUILD_CHART=$I/chart-1.1.0 sealift_build_script install-delta "$MAIN_UPSTREAM" "$I/images-1.1.0.lock" \
+      "$I/delta.tar.zst" "$I/cache" --base "'$BUNDLE_FILE'")"
+    rm -rf "$I/cache"
+    NS=bench-app
+    # The same flags as the demo's install, minus the pull robot (kwok's nodes pull nothing).
+    release_flags="--key '$PUB' --registry $INSTALL_TARGET_HOST --project bench --plain-http --helm '$HELM' -n $NS --kubeconfig '$KUBECONFIG' --timeout 10m -f '$ROOT/chart/values-prod.yaml' --quiet"
+    : >"$WORK/phases.tsv"
+    fresh=$(script install-fresh <<EOF
+. '$ROOT/scripts/lib/cluster.sh'
+stop_cluster '$I/cluster'
+rm -rf '$I/cluster' '$I/helm'
+start_cluster '$I/cluster'
+$(wipe_target "$I/target")
+EOF
+)
+    # release_script NAME COMMAND BUNDLE: the timed command, then its phases into phases.tsv.
+    release_script() {
+      script "$1" <<EOF
+'$INSTALL' $2 '$3' $release_flags --report '$I/$1.json'
+jq -r '.phases[] | "$1\t\(.phase)\t\(.seconds)"' '$I/$1.json' >>'$WORK/phases.tsv'
+EOF
+    }
+    tool install "$(release_script install install "$BUNDLE_FILE")" "$fresh"
+    tool upgrade-delta "$(release_script upgrade-delta upgrade "$I/delta.tar.zst")" \
+      "$(script upgrade-prep <<<"bash '$fresh'; '$INSTALL' install '$BUNDLE_FILE' $release_flags")"
+    run_scenario install "$RUNS"
+    fact install_delta_bytes "$(stat -c %s "$I/delta.tar.zst")"
+    stop_cluster "$I/cluster"
+    stop_all "$I"
+    unset KUBECONFIG
+  fi
+fi
+
 # --- machine floors ----------------------------------------------------------------------------
 # openssl speed's last line: "sha256  <16384 B>" in thousands of bytes per second. Alone it
 # divides by its CPU time (what one core can do); with -multi by wall time, so on a shared machine
@@ -486,7 +669,106 @@ if wanted archive; then
   SIZE_MB=$mb scripts/bench-bundle.sh >"$WORK/archive.txt" 2>&1 || say "bench-bundle.sh failed: $WORK/archive.txt"
 fi
 
-echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$WORK/machine.md"
+# --- 9. big bundles --------------------------------------------------------------------------------
+# sealift-fixtures --big N: 3 images, two platforms, one layer of N/2 GB, about N GB of unique
+# incompressible bytes; a minimal chart naming them, locked by sealift. Each step once, in order,
+# under /usr/bin/time: build (cold cache) to one file, verify it, build again (cold) into
+# --big-split parts, verify the parts, push the parts into an empty target. Recorded per step:
+# wall, CPU, peak RSS, the bytes the process wrote (%O, 512-byte blocks: a push or verify that
+# wrote a temporary copy of the bundle would show it) and, for builds, the largest size of the
+# blob cache during the build (du every second): the temporary disk the build needs. Everything
+# of the earlier scenarios is stopped and deleted first, and each artifact as soon as it is done.
+big_step() { # STEP BYTES_FILE_GLOB CACHE_DIR_OR_EMPTY SCRIPT
+  local step=$1 glob=$2 cache=$3 log=$WORK/logs/big-$1.log seconds kb user sys out sampler='' peak=0 bytes
+  say "  big: $step"
+  if [ -n "$cache" ]; then
+    (while :; do du -sb "$cache" 2>/dev/null | cut -f1; sleep 1; done) >"$WORK/big-$step.du" &
+    sampler=$!
+  fi
+  if ! /usr/bin/time -f '%e %M %U %S %O' -o "$WORK/time.out" bash "$4" >"$log" 2>&1; then
+    [ -z "$sampler" ] || kill "$sampler"
+    say "  big: $step FAILED; $log ends with:"; tail -n 5 "$log" | sed 's/^/    /' >&2
+    printf '%s\tfailed\t0\t0\t0\t0\t0\t0\n' "$step" >>"$WORK/big.tsv"
+    return 1
+  fi
+  if [ -n "$sampler" ]; then
+    kill "$sampler"; wait "$sampler" 2>/dev/null || true
+    # The cache as the build left it too: a build shorter than a second has no other sample.
+    du -sb "$cache" 2>/dev/null | cut -f1 >>"$WORK/big-$step.du"
+    peak=$(sort -n "$WORK/big-$step.du" | tail -n 1); peak=${peak:-0}
+  fi
+  read -r seconds kb user sys out < <(tail -n 1 "$WORK/time.out")
+  # shellcheck disable=SC2086
+  bytes=$(stat -c %s $glob | awk '{ t += $1 } END { print t }')
+  printf '%s\tok\t%s\t%s\t%s\t%s\t%s\t%s\n' "$step" "$seconds" "$kb" \
+    "$(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }')" "$((out * 512))" "$peak" "$bytes" >>"$WORK/big.tsv"
+  say "  big: $step ${seconds} s, peak RSS $((kb / 1024)) MiB, wrote $((out * 512 / 1048576)) MiB, cache peak $((peak / 1048576)) MiB"
+}
+if wanted big; then
+  say "== big: a bundle of about $BIG_GB GB"
+  # Nothing of the earlier scenarios is needed any more: their servers stop, their files go.
+  stop_all "$WORK"
+  rm -rf "$WORK/upstream" "$WORK/build" "$WORK/delta" "$WORK/small" "$WORK/install" "$WORK"/target* "$WORK/serve" "$BUNDLE_FILE"
+  if big_disk_ok; then
+    G=$WORK/big
+    mkdir -p "$G/tmp"
+    fact big_gb "$BIG_GB"
+    fact big_split "$BIG_SPLIT"
+    start_registry "$G/upstream"
+    # The generator writes its layout to TMPDIR before pushing: the scratch disk, checked above.
+    TMPDIR=$G/tmp "$FIXTURES" push --big "$BIG_GB" --registry "$REGISTRY_HOST" --plain-http --json >"$G/fixtures.json"
+    rm -rf "$G/tmp"
+    fact big_fixture_bytes "$(jq .bytes "$G/fixtures.json")"
+    # A minimal chart whose images are exactly the big ones, each an image block of values.yaml
+    # as chart/ has them, named in the sealift.dev/images annotation that lock reads.
+    mkdir -p "$G/chart/templates"
+    {
+      printf 'apiVersion: v2\nname: sealift-big\ndescription: The big-bundle images of scripts/bench.sh\ntype: application\n'
+      printf 'version: 1.0.0\nappVersion: "1.0.0"\nannotations:\n  sealift.dev/images: |\n'
+      jq -r '.images[] | "    - name: \(.name)\n      image: \(.source)\n      component: \(.name)\n      valuesPaths: [\(.name | gsub("-"; "_")).image]"' "$G/fixtures.json"
+    } >"$G/chart/Chart.yaml"
+    jq -r '.images[] | (.source | capture("^(?<r>[^/]+)/(?<p>.*):(?<t>[^:]+)$")) as $s |
+      "\(.name | gsub("-"; "_")):\n  image:\n    registry: \($s.r)\n    repository: \($s.p)\n    tag: \"\($s.t)\"\n    digest: \"\""' \
+      "$G/fixtures.json" >"$G/chart/values.yaml"
+    # shellcheck disable=SC2016
+    jq -r '.images[] | .name | gsub("-"; "_") as $k |
+      "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: \(.)\nspec:\n  containers:\n    - name: main\n      image: {{ with .Values.\($k).image }}{{ .registry }}/{{ .repository }}{{ if .digest }}@{{ .digest }}{{ else }}:{{ .tag }}{{ end }}{{ end }}"' \
+      "$G/fixtures.json" >"$G/chart/templates/pods.yaml"
+    # shellcheck disable=SC2046
+    "$BUNDLE" lock --chart "$G/chart" --lock "$G/images.lock" $(mirrors "$REGISTRY_HOST") --plain-http >"$WORK/logs/big-lock.log" 2>&1 ||
+      { say "bench.sh: sealift-bundle lock of the big chart failed:"; cat "$WORK/logs/big-lock.log" >&2; exit 1; }
+    big_build() { # NAME OUT [EXTRA...]
+      local name=$1 out=$2; shift 2
+      BUILD_CHART=$G/chart sealift_build_script "$name" "$REGISTRY_HOST" "$G/images.lock" "$out" "$G/cache" "$@"
+    }
+    big_verify() { script "$1" <<<"'$INSTALL' verify '$2' --key '$PUB' --quiet"; }
+    rm -rf "$G/cache"
+    if big_step build "$G/one/big.tar.zst" "$G/cache" "$(mkdir -p "$G/one"; big_build big-build "$G/one/big.tar.zst")"; then
+      big_step verify "$G/one/big.tar.zst" "" "$(big_verify big-verify "$G/one/big.tar.zst")" || true
+    fi
+    rm -rf "$G/one" "$G/cache"
+    big_step build-split "$G/split/big.tar.zst.[0-9][0-9][0-9]" "$G/cache" \
+      "$(mkdir -p "$G/split"; big_build big-build-split "$G/split/big.tar.zst" --split-size "$BIG_SPLIT")" || true
+    rm -rf "$G/cache"
+    stop_all "$G/upstream"
+    rm -rf "$G/upstream"
+    if compgen -G "$G/split/big.tar.zst.000" >/dev/null; then
+      fact big_parts "$(find "$G/split" -name 'big.tar.zst.[0-9][0-9][0-9]' | wc -l)"
+      big_step verify-split "$G/split/big.tar.zst.[0-9][0-9][0-9]" "" "$(big_verify big-verify-split "$G/split/big.tar.zst")" || true
+      start_target "$G/target"
+      big_step push-split "$G/split/big.tar.zst.[0-9][0-9][0-9]" "" \
+        "$(push_script big-push sealift "$TARGET_HOST" "$G/split/big.tar.zst")" || true
+      stop_all "$G/target"
+    fi
+    rm -rf "$G"
+  fi
+fi
+
+echo "- load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$WORK/machine.md"
+[ -z "$LOAD_PID" ] || kill "$LOAD_PID" 2>/dev/null || true
+LOAD_PID=
+sort -n "$WORK/loadavg.txt" | awk '{ v[NR] = $1 } END { if (NR) printf "- load average (1 min) during the run, every 5 s: min %s, median %s, max %s (%d samples)\n", v[1], v[int((NR + 1) / 2)], v[NR], NR }' \
+  >>"$WORK/machine.md"
 {
   echo "## sealift benchmark, scale $SCALE, $RUNS runs per tool"
   echo

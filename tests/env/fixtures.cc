@@ -15,8 +15,12 @@ namespace {
 constexpr const char* kPasswordVariable = "SEALIFT_FIXTURES_PASSWORD";
 
 std::vector<std::string> common_args(const std::string& command, const FixtureOptions& opts) {
-  std::vector<std::string> argv = {fixtures_program(), command, "--json", "--scale", opts.scale,
-                                   "--release", std::to_string(opts.release)};
+  std::vector<std::string> argv = {fixtures_program(), command, "--json"};
+  if (opts.big.empty()) {
+    argv.insert(argv.end(), {"--scale", opts.scale, "--release", std::to_string(opts.release)});
+  } else {
+    argv.insert(argv.end(), {"--big", opts.big});
+  }
   if (!opts.only.empty()) {
     std::string names;
     for (const auto& n : opts.only) names += (names.empty() ? "" : ",") + n;

@@ -30,6 +30,9 @@ struct FixtureOptions {
   // Credentials for registries with token auth; Basic-auth registries use their own options.
   std::string user = {};
   std::string password = {};
+  // When set, a size in GB: the big-bundle set of scripts/bench.sh (sealift-fixtures --big)
+  // instead of the chart's images; scale and release do not apply.
+  std::string big = {};
 };
 
 struct FixtureManifest {

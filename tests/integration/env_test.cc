@@ -510,6 +510,50 @@ TEST(Fixtures, PrefixMirrorsThePathsUnderAnotherRoot) {
   EXPECT_EQ(sha256(raw(r, c.reference())), c.digest);
 }
 
+// scripts/bench.sh's big-bundle set, at 20 MB: three two-platform images, half the bytes in one
+// layer that both platforms of big-model share, incompressible content in valid gzip layers whose
+// diff_ids match, and the same bytes for the same size.
+TEST(Fixtures, TheBigSetHasHalfItsBytesInOneSharedLayer) {
+  TempDir tmp("sealift-fixtures-big");
+  FixtureSet s = generate_fixtures(tmp / "a", {.big = "0.02"});
+  ASSERT_EQ(s.images.size(), 3u);
+  EXPECT_GT(s.bytes, 19'500'000);
+  EXPECT_LT(s.bytes, 20'500'000);
+  const fs::path blobs = tmp / "a" / "blobs" / "sha256";
+  auto blob = [&](const std::string& digest) { return blobs / digest.substr(std::string("sha256:").size()); };
+  for (const FixtureImage& img : s.images) {
+    ASSERT_EQ(img.manifests.size(), 2u) << img.name;
+    EXPECT_EQ(img.manifests[0].platform, "linux/amd64");
+    EXPECT_EQ(img.manifests[1].platform, "linux/arm64");
+    for (const FixtureManifest& m : img.manifests) {
+      const json manifest = json::parse(file_text(blob(m.digest)));
+      ASSERT_EQ(m.layers.size(), m.diff_ids.size());
+      for (size_t i = 0; i < m.layers.size(); ++i) {
+        EXPECT_EQ(manifest.at("layers").at(i).at("mediaType"), "application/vnd.oci.image.layer.v1.tar+gzip");
+        RunResult tar = run({"gzip", "-dc", blob(m.layers[i]).string()});
+        ASSERT_EQ(tar.exit_code, 0) << tar.err;
+        EXPECT_EQ(sha256(tar.out), m.diff_ids[i]) << img.name << " " << m.platform << " layer " << i;
+      }
+    }
+  }
+  const FixtureImage& model = s.image("big-model");
+  const std::string weights = model.platform("linux/amd64").layers.back();
+  EXPECT_EQ(model.platform("linux/arm64").layers.back(), weights) << "the weights are the same on both platforms";
+  const auto weights_size = static_cast<int64_t>(fs::file_size(blob(weights)));
+  EXPECT_GT(weights_size, s.bytes * 49 / 100);
+  EXPECT_LT(weights_size, s.bytes * 52 / 100);
+  RunResult packed = run({"zstd", "-q", "-c", "-3", blob(weights).string()});
+  ASSERT_EQ(packed.exit_code, 0) << packed.err;
+  EXPECT_GT(static_cast<int64_t>(packed.out.size()), weights_size * 99 / 100) << "incompressible";
+
+  FixtureSet again = generate_fixtures(tmp / "b", {.big = "0.02"});
+  ASSERT_EQ(again.images.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(again.images[i].digest, s.images[i].digest) << s.images[i].name;
+  RunResult bad = run({fixtures_program(), "gen", "--big", "0", "--out", (tmp / "c").string()});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("--big \"0\""), std::string::npos) << bad.err;
+}
+
 TEST(Fixtures, BadInputGetsAClearError) {
   TempDir tmp("sealift-fixtures-bad");
   RunResult r = run({fixtures_program(), "gen", "--scale", "0", "--out", (tmp / "x").string()});
