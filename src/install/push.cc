@@ -297,9 +297,6 @@ class Pusher {
       for (const BundleObject* r : t.referrers())
         if (!referrer_present(t, *r)) add(t, *r);
     }
-    // Largest first, so that the push does not end with one big layer uploading alone while the
-    // other connections sit idle.
-    std::stable_sort(first.begin(), first.end(), [](const auto& a, const auto& b) { return a.second.size > b.second.size; });
     registry::TransferScheduler scheduler(std::max(options_.jobs, 1));
     for (const auto* list : {&first, &again})
       for (const auto& [t, b] : *list)
