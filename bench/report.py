@@ -99,7 +99,7 @@ def print_times(runs):
 
 def print_push_floor(facts):
     if "floor_blobs" in facts:
-        print(f"2. curl-floor sent {facts['floor_blobs']} distinct blobs ({int(facts['floor_bytes']) / 1e6:.1f} MB, each "
+        print(f"2. curl-floor sent {facts['floor_blobs']} distinct blobs ({int(float(facts['floor_bytes'])) / 1e6:.1f} MB, each "
               f"uploaded once and mounted into the other repositories holding it), {facts['floor_manifests']} manifests "
               f"and {facts['floor_tags']} tags: what the target held after sealift's push.")
         print()
@@ -126,7 +126,7 @@ def print_floors(facts):
 def print_delta(facts):
     if "delta_bytes" not in facts:
         return
-    full, delta = int(facts["full2_bytes"]), int(facts["delta_bytes"])
+    full, delta = int(float(facts["full2_bytes"])), int(float(facts["delta_bytes"]))
     print("| 5. next release (one changed backend layer) | bytes | MiB | share of the full bundle |")
     print("|---|---:|---:|---:|")
     print(f"| full bundle | {full} | {mib(full):.1f} | 100 % |")
@@ -193,7 +193,7 @@ def print_targets(runs, facts, workdir):
                          verdict(again / push <= 0.02)))
     verify = m("verify", "sealift")
     if verify and "verified_bytes" in facts and "sha256_2core_mbs" in facts:
-        rate = int(facts["verified_bytes"]) / 1e6 / verify
+        rate = int(float(facts["verified_bytes"])) / 1e6 / verify
         floor = float(facts["sha256_2core_mbs"])
         rows.append((f"verify ≥ 75 % of two-core sha256 ({floor:.0f} MB/s, wall time)",
                      f"{rate:.0f} MB/s = {100 * rate / floor:.0f} %", verdict(rate >= 0.75 * floor)))
@@ -201,12 +201,12 @@ def print_targets(runs, facts, workdir):
     if cpu and cpu["cpu"] and "verified_bytes" in facts and "sha256_1core_cpu_mbs" in facts:
         # The same target without the other users of the machine: bytes per CPU second against
         # sha256's bytes per CPU second (two busy cores give twice both).
-        rate = int(facts["verified_bytes"]) / 1e6 / statistics.median(cpu["cpu"])
+        rate = int(float(facts["verified_bytes"])) / 1e6 / statistics.median(cpu["cpu"])
         floor = float(facts["sha256_1core_cpu_mbs"])
         rows.append((f"verify per CPU second ≥ 75 % of sha256's ({floor:.0f} MB/s)",
                      f"{rate:.0f} MB/s = {100 * rate / floor:.0f} %", verdict(rate >= 0.75 * floor)))
     if "delta_bytes" in facts:
-        share = int(facts["delta_bytes"]) / int(facts["full2_bytes"])
+        share = int(float(facts["delta_bytes"])) / int(float(facts["full2_bytes"]))
         rows.append(("delta for a backend-only change ≤ 2 % of the full bundle", f"{100 * share:.2f} %", verdict(share <= 0.02)))
     for what in ("build", "push", "verify"):
         big = peak(runs, what)
@@ -260,7 +260,7 @@ def load_big(workdir):
                 step, status, seconds, rss, cpu, written, cache, nbytes = line.rstrip("\n").split("\t")
                 steps[step] = None if status != "ok" else {
                     "t": float(seconds), "rss": int(rss), "cpu": float(cpu), "written": int(written),
-                    "cache": int(cache), "bytes": int(nbytes)}
+                    "cache": int(float(cache)), "bytes": int(float(nbytes))}
     except FileNotFoundError:
         pass
     return steps
@@ -280,7 +280,7 @@ def per_gb_main(runs, facts, scenario):
     r = runs.get(scenario, {}).get("sealift")
     if not r or not r["t"] or "bundle_bytes" not in facts:
         return None
-    return median(r) / (int(facts["bundle_bytes"]) / 1e9)
+    return median(r) / (int(float(facts["bundle_bytes"])) / 1e9)
 
 
 def print_big(runs, facts, steps):
@@ -336,7 +336,7 @@ def big_targets(runs, facts, steps):
 def print_serve(facts):
     if "serve_pull_bytes" not in facts:
         return
-    print(f"7. Served: {int(facts['serve_pull_bytes']) / 1e6:.1f} MB of blobs per client. Peak RSS of the server "
+    print(f"7. Served: {int(float(facts['serve_pull_bytes'])) / 1e6:.1f} MB of blobs per client. Peak RSS of the server "
           "(VmHWM, reset after start-up) under 40 parallel pulls:")
     print()
     print("| server | at start (after verifying) | under 40 parallel pulls |")
@@ -345,7 +345,7 @@ def print_serve(facts):
         if f"{key}_rss_kb_40" in facts:
             start = facts.get(f"{key}_rss_kb_start")
             start = f"{int(start) / 1024:.0f} MiB" if start else "–"
-            print(f"| {name} | {start} | {int(facts[f'{key}_rss_kb_40']) / 1024:.0f} MiB |")
+            print(f"| {name} | {start} | {int(float(facts[f'{key}_rss_kb_40'])) / 1024:.0f} MiB |")
     print()
 
 
