@@ -31,6 +31,7 @@ struct BuildFlags {
   std::vector<std::string> upstream_keys;
   std::string sbom = "auto";
   std::string syft;
+  bool keep_cache = false;
   int jobs = 8;
   cli::RegistryFlags registry;
   cli::OutputFlags out;
@@ -59,6 +60,7 @@ void run_build(const BuildFlags& f) {
       {"upstream", bundle::BuildOptions::Sbom::Upstream},
       {"none", bundle::BuildOptions::Sbom::None}};
   o.sbom = modes.at(f.sbom);
+  o.keep_cache = f.keep_cache;
   o.syft = f.syft;
   o.jobs = f.jobs;
   o.http = f.registry.http();
@@ -127,6 +129,9 @@ void add_build_command(CLI::App& app) {
   cmd->add_option("--platform", f->platforms, "Keep only this platform (os/arch[/variant]); repeatable");
   cmd->add_option("--mirror", f->mirrors, "Pull images of registry SRC from host DEST (SRC=DEST); repeatable");
   cmd->add_option("--cache", f->cache, "Blob cache directory (default ~/.cache/sealift/blobs)");
+  cmd->add_flag("--keep-cache", f->keep_cache,
+                "Keep every layer in the blob cache too, so that the next build downloads only what changed "
+                "(default: layers stream into the bundle; the cache keeps what resuming needs)");
   cmd->add_option("--base", f->base, "Write a delta: leave out every blob this earlier bundle carries");
   cmd->add_option("--split-size", f->split_size, "Write numbered parts of at most this size (e.g. 4G)");
   cmd->add_option("--include-helm", f->include_helm,

@@ -564,7 +564,7 @@ BuildResult build(const BuildOptions& o, util::Progress& progress) {
   registry::ImagePuller puller(scheduler, cache);
   // Without SBOMs to make, nothing needs whole images before the archive is written: layers are
   // pulled just ahead of the writer (below), so most go from the network straight into the archive.
-  if (!syft) puller.hold_layers();
+  if (!syft && !o.keep_cache) puller.hold_layers();
   Content content;
   std::vector<PulledImage> images;
   progress.begin("pull", 0);
@@ -749,6 +749,9 @@ BuildResult build(const BuildOptions& o, util::Progress& progress) {
         src = std::make_unique<io::MemorySource>(package.out);
       } else if (is_tool(d.digest)) {
         src = std::make_unique<CheckedFileSource>(*helm_binary);
+      } else if (o.keep_cache) {
+        puller.wait_blob(d.digest);
+        src = cache.open_verified(d);
       } else {
         // Straight from the transfer when it is still running: see BlobCache::open_streaming.
         src = cache.open_streaming(d, [&puller, digest = d.digest] { return puller.ended(digest); });

@@ -45,6 +45,10 @@ struct BuildOptions {
   enum class Sbom { Auto, Syft, Upstream, None };
   Sbom sbom = Sbom::Auto;
   std::filesystem::path syft;  // the syft binary; empty: syft on $PATH
+  // Every layer also goes into the blob cache, so that a later build (the next release, a delta)
+  // downloads only what changed; by default layers stream into the bundle and the cache holds
+  // only what resuming needs.
+  bool keep_cache = false;
   int jobs = 8;
   registry::HttpOptions http;                     // --plain-http, --ca-file, ...
   registry::CredentialFlags credentials;

@@ -9,7 +9,9 @@
 #include <nlohmann/json.hpp>
 
 #include "bundle/archive_reader.h"
+#include "bundle/blob_cache.h"
 #include "bundle/layout.h"
+#include "bundle/resume.h"
 #include "bundle/root.h"
 #include "env/fixture_lock.h"
 #include "env/fixtures.h"
@@ -285,10 +287,16 @@ TEST_F(BuildTest, FailuresLeaveNoBundleBehind) {
   EXPECT_FALSE(leftovers(work.path()));
 
   // Disk full: the output file may not grow past 1 MiB (RLIMIT_FSIZE, SIGXFSZ ignored, so the
-  // write fails with EFBIG like it would with ENOSPC). A warm blob cache first, so that the limit
-  // hits the bundle rather than a cache file (each test may run in a process of its own), and no
-  // SBOMs (syft's own scratch files would meet the limit first).
+  // write fails with EFBIG like it would with ENOSPC). A complete blob cache first, so that the
+  // limit hits the bundle rather than a cache file (each test may run in a process of its own), and
+  // no SBOMs (syft's own scratch files would meet the limit first). A build streams most layers
+  // into its bundle without caching them, so the cache is filled from a finished bundle, the way a
+  // resumed build reads back an unfinished one.
   ASSERT_EQ(build(work / "warm.tar.zst").exit_code, 0);
+  {
+    bundle::BlobCache cache(*dir_ / "cache");
+    bundle::harvest_archive({work / "warm.tar.zst"}, cache);
+  }
   fs::remove(work / "warm.tar.zst");
   std::string cmd = "trap '' XFSZ; ulimit -f 1024; exec";
   for (const auto& a : std::vector<std::string>{testenv::bundle_program(), "build", "-o", out.string(), "--chart",
@@ -351,8 +359,13 @@ TEST_F(BuildTest, SerialAndParallelPullsGiveTheSameBundle) {
 TEST_F(BuildTest, CachedBlobDamagedBetweenRunsIsFetchedAgain) {
   testenv::TempDir work("sealift-build-cache-damage");
   fs::path cache = work / "cache";
-  auto a = build(work / "a.tar.zst", {"--cache", cache.string()}, "ed25519");
+  // --keep-cache: every layer stays in the cache (by default most stream into the bundle only).
+  auto a = build(work / "a.tar.zst", {"--cache", cache.string(), "--keep-cache"}, "ed25519");
   ASSERT_EQ(a.exit_code, 0) << a.err;
+  for (const auto& image : release1_->images)
+    for (const auto& m : image.manifests)
+      for (const auto& layer : m.layers)
+        EXPECT_TRUE(fs::exists(cache / "blobs" / "sha256" / layer.substr(7))) << layer << " is not in the cache";
 
   // Flip one byte of a cached layer, keeping its size: only its hash can tell.
   std::string layer = release1_->image("redis").platform("linux/amd64").layers.back();
@@ -362,7 +375,7 @@ TEST_F(BuildTest, CachedBlobDamagedBetweenRunsIsFetchedAgain) {
   bytes[bytes.size() / 2] ^= 0x01;
   util::write_file_atomic(cached, bytes);
 
-  auto b = build(work / "b.tar.zst", {"--cache", cache.string()}, "ed25519");
+  auto b = build(work / "b.tar.zst", {"--cache", cache.string(), "--keep-cache"}, "ed25519");
   ASSERT_EQ(b.exit_code, 0) << b.err;
   EXPECT_EQ(util::read_file(work / "a.tar.zst"), util::read_file(work / "b.tar.zst"));
   // The damaged file was replaced by the fetched, verified layer.
