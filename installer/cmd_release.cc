@@ -1,5 +1,7 @@
 #include "cmd_release.h"
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <ctime>
 #include <memory>
@@ -33,6 +35,7 @@ struct HelmFlags {
   std::string helm;
   std::string kubeconfig;
   std::string kube_context;
+  std::string kubectl;
   std::string timeout = "10m";
   bool no_wait = false;
   bool no_atomic = false;
@@ -50,6 +53,17 @@ void add_helm_flags(CLI::App* cmd, HelmFlags& f, bool with_values) {
                               : "helm binary (default: $SEALIFT_HELM, else helm in PATH)");
   cmd->add_option("--kubeconfig", f.kubeconfig, "kubeconfig file (default: $KUBECONFIG)");
   cmd->add_option("--kube-context", f.kube_context, "kubeconfig context");
+  cmd->add_option("--kubectl", f.kubectl,
+                  "kubectl binary, to read the workloads for --report and say why pods were not ready when helm's "
+                  "wait runs out (default: kubectl in PATH)");
+}
+
+// --kubectl, else kubectl in PATH; empty when there is none.
+std::filesystem::path kubectl_binary(const HelmFlags& f) {
+  if (f.kubectl.empty()) return util::find_in_path("kubectl");
+  if (::access(f.kubectl.c_str(), X_OK) != 0 || std::filesystem::is_directory(f.kubectl))
+    throw Error(ErrorKind::Usage, fmt::format("--kubectl {} is not an executable file", f.kubectl));
+  return f.kubectl;
 }
 
 // The helm to run, its major version asked once here (helm 3 and 4 take different flags), so a
@@ -121,6 +135,7 @@ install::ReleaseOptions release_options(const HelmFlags& h, bool dry_run) {
   o.wait = !h.no_wait;
   o.atomic = !h.no_atomic;
   o.dry_run = dry_run;
+  o.kubectl = {kubectl_binary(h), h.kubeconfig, h.kube_context};
   return o;
 }
 
@@ -142,10 +157,10 @@ ReportTarget report_target(const ReleaseFlags& f) {
                 "give the JSON and the page different names");
   install::check_report_path(t.json);
   install::check_report_path(t.html);
-  t.kubectl = util::find_in_path("kubectl");
+  t.kubectl = kubectl_binary(f.helm);
   if (t.kubectl.empty())
     throw Error(ErrorKind::Usage, "--report needs kubectl in PATH: the report lists the images the cluster's workloads run",
-                "install kubectl, or drop --report");
+                "install kubectl or give --kubectl, or drop --report");
   return t;
 }
 

@@ -35,7 +35,18 @@ step() {
 
 # Every command of every step must succeed: set -e stops the demo at the first failure (no step
 # hides a command in an `a && b` list, which set -e does not stop), and this says where.
-trap 'echo "demo: FAILED in step \"$step_name\" (line $LINENO: $BASH_COMMAND)" >&2' ERR
+# Once the cluster runs, a failure also shows its nodes and the pods that are not running, so the
+# log explains a flake without a rerun.
+failed() {
+  echo "demo: FAILED in step \"$step_name\" (line $1: $2)" >&2
+  if [ -n "${WORK:-}" ] && [ -s "$WORK/cluster/kubeconfig" ]; then
+    local k=("$PEERS/bin/kubectl" --kubeconfig="$WORK/cluster/kubeconfig")
+    echo "demo: the cluster's nodes and the pods that are not Running:" >&2
+    "${k[@]}" get nodes >&2 || true
+    "${k[@]}" get pods -A --field-selector=status.phase!=Running >&2 || true
+  fi
+}
+trap 'failed "$LINENO" "$BASH_COMMAND"' ERR
 
 step "Installing what is missing (scripts/setup.sh --cluster)"
 scripts/setup.sh --cluster
@@ -108,7 +119,7 @@ export HELM_CACHE_HOME="$WORK/helm/cache" HELM_CONFIG_HOME="$WORK/helm/config" H
 # The customer has the bundle, the vendor's public key, Harbor credentials and a kubeconfig.
 export SEALIFT_REGISTRY_USER=admin SEALIFT_REGISTRY_PASSWORD=$HARBOR_ADMIN_PASSWORD
 TARGET=(--key "$WORK/vendor/cosign.pub" --registry "$HARBOR" --project ai-saas --plain-http)
-HELM=(--helm "$PEERS/bin/helm" -n ai-saas)
+HELM=(--helm "$PEERS/bin/helm" --kubectl "$PEERS/bin/kubectl" -n ai-saas)
 
 step "Customer: verify the bundle (signature, then every digest)"
 "$INSTALL" verify "$WORK/ai-saas-1.0.0.tar.zst" --key "$WORK/vendor/cosign.pub"

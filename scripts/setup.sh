@@ -6,6 +6,9 @@
 #   scripts/setup.sh --cluster  also etcd, kube-apiserver & co., kwok (for install/upgrade tests)
 #   scripts/setup.sh --bench    also the benchmark packages
 #   scripts/setup.sh --all      everything
+#   scripts/setup.sh --packages-only   only the Debian packages
+#   scripts/setup.sh --peers-only      only the Go peers (with --cluster: those too); scripts/test.sh
+#                               builds them in the background while it installs packages and builds
 #
 # Environment: SEALIFT_PEERS (default ~/.cache/sealift/peers).
 #
@@ -36,13 +39,15 @@ CRANE_VERSION=v0.21.9
 KWOK_VERSION=v0.8.0
 SYFT_VERSION=v1.57.1
 
-want_cluster=0 want_bench=0
+want_cluster=0 want_bench=0 want_peers=1 want_packages=1
 for a in "$@"; do
   case "$a" in
     --cluster) want_cluster=1 ;;
     --bench) want_bench=1 ;;
     --all) want_cluster=1; want_bench=1 ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    --packages-only) want_peers=0 ;;
+    --peers-only) want_packages=0 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "setup.sh: unknown option $a" >&2; exit 2 ;;
   esac
 done
@@ -58,7 +63,7 @@ packages=(
   libsodium-dev libgtest-dev libgmock-dev libcli11-dev libfmt-dev libmicrohttpd-dev libcrypt-dev
   docker-registry skopeo umoci zstd apache2-utils jq python3 ccache golang-go
   chromium
-  clang-14 libclang-rt-14-dev
+  clang-14 libclang-rt-14-dev lld-14
 )
 [ "$want_bench" = 1 ] && packages+=(hyperfine time linux-perf valgrind)
 missing=()
@@ -67,7 +72,7 @@ for p in "${packages[@]}"; do
   if [ "$p" = golang-go ]; then command -v go >/dev/null 2>&1 || [ -x /usr/local/go/bin/go ] && continue; fi
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if [ ${#missing[@]} -gt 0 ]; then
+if [ "$want_packages" = 1 ] && [ ${#missing[@]} -gt 0 ]; then
   log "installing Debian packages: ${missing[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
   export DEBIAN_FRONTEND=noninteractive
@@ -81,6 +86,8 @@ if [ ${#missing[@]} -gt 0 ]; then
     $SUDO systemctl disable --now docker-registry >/dev/null 2>&1 || true
   fi
 fi
+
+[ "$want_peers" = 1 ] || exit 0
 
 # --- Go peers -----------------------------------------------------------------------------------
 export PATH=/usr/local/go/bin:$PATH
@@ -153,35 +160,51 @@ go_wrapped() {
 
 link_peer() { ln -sfn "$1" "$PEERS/bin/$2"; }
 
-go_install helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
-# Helm 4 beside helm 3: sites run either, and the installer drives both (helm/helm.h).
-go_install helm4 "$HELM4_VERSION" helm.sh/helm/v4/cmd/helm "-X helm.sh/helm/v4/internal/version.version=$HELM4_VERSION"
-go_install cosign "$COSIGN_VERSION" github.com/sigstore/cosign/v2/cmd/cosign "-X sigs.k8s.io/release-utils/version.gitVersion=$COSIGN_VERSION"
-go_install crane "$CRANE_VERSION" github.com/google/go-containerregistry/cmd/crane
-link_peer "$PEERS/helm-$HELM_VERSION/helm" helm
-link_peer "$PEERS/helm4-$HELM4_VERSION/helm" helm4
-link_peer "$PEERS/cosign-$COSIGN_VERSION/cosign" cosign
-# cosign v3 (sigstore bundles, OCI 1.1 referrers) beside v2: both read what sealift writes.
-go_install cosign "$COSIGN3_VERSION" github.com/sigstore/cosign/v3/cmd/cosign "-X sigs.k8s.io/release-utils/version.gitVersion=$COSIGN3_VERSION"
-link_peer "$PEERS/cosign-$COSIGN3_VERSION/cosign" cosign3
-link_peer "$PEERS/crane-$CRANE_VERSION/crane" crane
-# syft makes the images' SBOMs (sealift-bundle build --sbom); pure Go (its SQLite is modernc's).
-go_install syft "$SYFT_VERSION" github.com/anchore/syft/cmd/syft "-X main.version=$SYFT_VERSION"
-link_peer "$PEERS/syft-$SYFT_VERSION/syft" syft
-# A registry with the OCI 1.1 referrers API (docker-registry 2.8 has none): CUE's ociregistry
-# through a wrapper that adds a listen address and htpasswd Basic auth. zot is not served by the
-# module proxy, and distribution v3.1.2 has no referrers route.
-v=$(wrapper_version ociregistry cuelabs.dev/go/oci/ociregistry)
-go_wrapped ociregistry "$v" "" example.local/sealift-peers/ociregistry
-link_peer "$PEER_DIR/ociregistry" ociregistry
-# oras (a client of `sealift-install serve` in tests/serve, and a benchmark peer) through a wrapper:
-# the proxy refuses oras.land/oras's version list, which `go install` reads to check deprecation.
-v=$(wrapper_version oras oras.land/oras)
-go_wrapped oras "$v" "" oras.land/oras/cmd/oras
-link_peer "$PEER_DIR/oras" oras
+# The peers build in three streams at once. One go command alone leaves much of the machine idle
+# (module downloads, one long link at the end of each binary), and a cold set-up is the largest
+# part of a CI run. Each stream groups peers that share dependencies at the same versions, so the
+# go build cache compiles them once; separate streams share little. A failing peer fails its
+# stream; the others finish, then set-up exits non-zero.
 
-if [ "$want_cluster" = 1 ]; then
+# helm 3 and cosign 3 share the Kubernetes client libraries (v0.36.2) and much else; crane; syft.
+stream_helm3_cosign3_syft() {
+  go_install helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+  link_peer "$PEERS/helm-$HELM_VERSION/helm" helm
+  # cosign v3 (sigstore bundles, OCI 1.1 referrers) beside v2: both read what sealift writes.
+  go_install cosign "$COSIGN3_VERSION" github.com/sigstore/cosign/v3/cmd/cosign "-X sigs.k8s.io/release-utils/version.gitVersion=$COSIGN3_VERSION"
+  link_peer "$PEERS/cosign-$COSIGN3_VERSION/cosign" cosign3
+  go_install crane "$CRANE_VERSION" github.com/google/go-containerregistry/cmd/crane
+  link_peer "$PEERS/crane-$CRANE_VERSION/crane" crane
+  # syft makes the images' SBOMs (sealift-bundle build --sbom); pure Go (its SQLite is modernc's).
+  go_install syft "$SYFT_VERSION" github.com/anchore/syft/cmd/syft "-X main.version=$SYFT_VERSION"
+  link_peer "$PEERS/syft-$SYFT_VERSION/syft" syft
+}
+
+# helm 4 and cosign 2 (older and newer Kubernetes libraries than the rest); the two small registries.
+stream_helm4_cosign2_registries() {
+  # Helm 4 beside helm 3: sites run either, and the installer drives both (helm/helm.h).
+  go_install helm4 "$HELM4_VERSION" helm.sh/helm/v4/cmd/helm "-X helm.sh/helm/v4/internal/version.version=$HELM4_VERSION"
+  link_peer "$PEERS/helm4-$HELM4_VERSION/helm" helm4
+  go_install cosign "$COSIGN_VERSION" github.com/sigstore/cosign/v2/cmd/cosign "-X sigs.k8s.io/release-utils/version.gitVersion=$COSIGN_VERSION"
+  link_peer "$PEERS/cosign-$COSIGN_VERSION/cosign" cosign
+  # A registry with the OCI 1.1 referrers API (docker-registry 2.8 has none): CUE's ociregistry
+  # through a wrapper that adds a listen address and htpasswd Basic auth. zot is not served by the
+  # module proxy, and distribution v3.1.2 has no referrers route.
+  local v
+  v=$(wrapper_version ociregistry cuelabs.dev/go/oci/ociregistry)
+  go_wrapped ociregistry "$v" "" example.local/sealift-peers/ociregistry
+  link_peer "$PEER_DIR/ociregistry" ociregistry
+  # oras (a client of `sealift-install serve` in tests/serve, and a benchmark peer) through a wrapper:
+  # the proxy refuses oras.land/oras's version list, which `go install` reads to check deprecation.
+  v=$(wrapper_version oras oras.land/oras)
+  go_wrapped oras "$v" "" oras.land/oras/cmd/oras
+  link_peer "$PEER_DIR/oras" oras
+}
+
+# The cluster: etcd, the Kubernetes control plane and kubectl, kwok and its stages.
+stream_cluster() {
   # etcd: server/go.mod has replaces, so it is built through a wrapper (test-peers.md §6).
+  local v minor ld p b
   v=$(wrapper_version etcd go.etcd.io/etcd/server/v3)
   go_wrapped etcd "$v" "" example.local/sealift-peers/etcd
   link_peer "$PEER_DIR/etcd" etcd
@@ -202,10 +225,11 @@ if [ "$want_cluster" = 1 ]; then
   link_peer "$PEERS/kwok-$KWOK_VERSION/kwok" kwok
   # kwok's stage definitions ship in its module zip; keep the ones the test cluster needs beside
   # the binary: what kwokctl's "fast" set uses (node-initialize, node heartbeat with leases, so
-  # the node lifecycle controller keeps the nodes Ready; pod ready/complete/delete) plus the
+  # the node lifecycle controller keeps the nodes Ready as long as kwok renews their Leases, which
+  # it does when started with --node-lease-duration-seconds; pod ready/complete/delete) plus the
   # volume stages, which provision a bound hostPath PV for each PVC of class kwok-volume.
   # Only Stage documents: the directories also hold kustomizations and a StorageClass.
-  st="$PEERS/kwok-$KWOK_VERSION/stages.yaml"
+  local st="$PEERS/kwok-$KWOK_VERSION/stages.yaml" dl src f
   if [ ! -f "$st" ]; then
     dl=$(mktemp "$PEERS/.log-kwok.XXXXXX")
     run_go kwok-stages "$KWOK_VERSION" sh -c "go mod download -json 'sigs.k8s.io/kwok@$KWOK_VERSION' > '$dl'" ||
@@ -217,5 +241,13 @@ if [ "$want_cluster" = 1 ]; then
     mv "$st.tmp" "$st"
   fi
   link_peer "$st" kwok-stages.yaml
-fi
+}
+
+streams=(stream_helm3_cosign3_syft stream_helm4_cosign2_registries)
+[ "$want_cluster" = 1 ] && streams+=(stream_cluster)
+pids=()
+for s in "${streams[@]}"; do ( "$s" ) & pids+=($!); done
+failed=()
+for i in "${!streams[@]}"; do wait "${pids[$i]}" || failed+=("${streams[$i]}"); done
+[ ${#failed[@]} = 0 ] || { log "FAILED: ${failed[*]} (the first error is above)"; exit 1; }
 exit 0

@@ -9,15 +9,19 @@
 # The sanitized run builds once, with clang: the core library carries ASan, UBSan and libFuzzer's
 # coverage instrumentation, so the same objects serve the test suites and the fuzz targets
 # (scripts/fuzz.sh reuses the build directory instead of compiling the library a second time).
-# A gcc -O3 Release build with -Werror (a packager's build) runs beside the suites, and the demo
-# (tests/demo) runs in the suite. At the end it prints the wall time of each phase.
+# The Go peers build in the background during the C++ build. A gcc -O3 Release build with -Werror
+# (a packager's build) runs beside the suites, and the demo (tests/demo) runs in the suite. At the
+# end it prints the wall time of each phase.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PHASES=()
 phase_start=$SECONDS
 phase_done() { PHASES+=("$(printf '%6d s  %s' $((SECONDS - phase_start)) "$1")"); phase_start=$SECONDS; }
+peers_pid=""
 report() {
+  # The background set-up (and its go commands) never outlives this script.
+  if [ -n "$peers_pid" ]; then kill -- -"$peers_pid" 2>/dev/null || true; fi
   echo
   echo "test.sh: wall time per phase"
   printf '  %s\n' "${PHASES[@]}"
@@ -25,8 +29,33 @@ report() {
 }
 trap report EXIT
 
-scripts/setup.sh --cluster
-phase_done "set-up (Debian packages and Go peers)"
+# The Go peers (helm, cosign, syft, the Kubernetes control plane, ...) build in the background
+# while the Debian packages install and the C++ build runs: neither needs the other, and each
+# leaves idle time the other fills (module downloads and single-threaded links on one side, links
+# of the test programs on the other). Their output is printed once they are done, not interleaved
+# with the compiler's. Only a machine without any Go installs packages (golang-go) first.
+peers_log=$(mktemp "${TMPDIR:-/tmp}/sealift-setup.XXXXXX")
+start_peers() {
+  # Its own session, so that an early exit stops the go commands too (report above).
+  setsid scripts/setup.sh --peers-only --cluster >"$peers_log" 2>&1 &
+  peers_pid=$!
+}
+if command -v go >/dev/null 2>&1 || [ -x /usr/local/go/bin/go ]; then
+  start_peers
+  scripts/setup.sh --packages-only
+else
+  scripts/setup.sh --packages-only
+  start_peers
+fi
+phase_done "set-up: Debian packages (Go peers building beside)"
+peers_done() {
+  local rc=0
+  wait "$peers_pid" || rc=$?
+  peers_pid=""
+  cat "$peers_log"; rm -f "$peers_log"
+  [ "$rc" = 0 ] || { echo "test.sh: scripts/setup.sh --cluster failed (exit $rc)" >&2; exit "$rc"; }
+}
+trap 'exit 130' INT TERM
 
 SANITIZE=${SEALIFT_SANITIZE:-ON}
 JOBS=${SEALIFT_TEST_JOBS:-$(nproc)}
@@ -35,13 +64,16 @@ if [ "$SANITIZE" = ON ]; then
   # -O1 and line tables: fast to compile, still file:line in every sanitizer report.
   cmake -S . -B "$BUILD" -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" \
-    -DSEALIFT_SANITIZE=ON -DSEALIFT_FUZZ=ON -DSEALIFT_WERROR=ON >/dev/null
+    -DSEALIFT_SANITIZE=ON -DSEALIFT_FUZZ=ON -DSEALIFT_WERROR=ON -DSEALIFT_PCH=ON >/dev/null
 else
   BUILD=${SEALIFT_BUILD_DIR:-build/test-plain}
-  cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSEALIFT_SANITIZE=OFF -DSEALIFT_WERROR=ON >/dev/null
+  cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSEALIFT_SANITIZE=OFF -DSEALIFT_WERROR=ON \
+    -DSEALIFT_PCH=ON >/dev/null
 fi
 ninja -C "$BUILD"
-phase_done "build ($( [ "$SANITIZE" = ON ] && echo "clang, ASan+UBSan+fuzzer coverage" || echo "gcc, plain"))"
+phase_done "build ($( [ "$SANITIZE" = ON ] && echo "clang, ASan+UBSan+fuzzer coverage" || echo "gcc, plain"), beside the Go peers)"
+peers_done
+phase_done "set-up: Go peers (what was left after the build)"
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}

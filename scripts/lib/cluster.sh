@@ -104,8 +104,13 @@ EOF
   _cluster_start "$dir" kube-controller-manager --kubeconfig="$dir/kubeconfig" --leader-elect=false \
     --secure-port=0 --service-account-private-key-file="$dir/sa.key" --root-ca-file="$dir/pki/apiserver.crt"
   _cluster_start "$dir" kube-scheduler --kubeconfig="$dir/kubeconfig" --leader-elect=false --secure-port=0
+  # The node-heartbeat-with-lease stage renews a node's status only every few minutes and leaves
+  # liveness to the node's Lease, which kwok writes only with --node-lease-duration-seconds. Without
+  # it the node lifecycle controller marks every node NotReady after its 50 s grace period, and
+  # Deployments lose their available pods (helm --wait then waits for ever). 40 s is the kubelet's
+  # default; kwok renews at a quarter of it. tests/env/cluster.cc starts kwok the same way.
   _cluster_start "$dir" kwok --kubeconfig="$dir/kubeconfig" --config="$bin/kwok-stages.yaml" \
-    --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake
+    --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake --node-lease-duration-seconds=40
 
   "${kubectl[@]}" create -f "$objects" >/dev/null ||
     { _cluster_fail "$dir" "cannot create the kwok nodes"; return 1; }

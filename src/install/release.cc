@@ -49,20 +49,35 @@ std::string pull_secret_yaml(const Relocation& relocation, const PullCredentials
   return std::string(out.c_str()) + "\n";
 }
 
-// helm's error, with where helm left the release and how to get going again.
+// helm's wait ran out of time: its message says which object it waited for, not why.
+bool wait_timed_out(const ReleaseOptions& options, const Error& e) {
+  std::string_view what = e.what();
+  return options.wait && (what.find("deadline exceeded") != std::string_view::npos ||
+                          what.find("timed out") != std::string_view::npos);
+}
+
+// helm's error, with why the pods were not ready when helm's wait ran out (nodes, pods, events
+// of the release's namespaces, as kubectl reads them), where helm left the release, and how to
+// get going again.
 [[noreturn]] void upgrade_failed(const helm::Helm& helm, const PreparedRelease& prepared, const ReleaseOptions& options,
-                                 const Error& e) {
+                                 const std::string& manifests, const Error& e) {
   const std::string& release = prepared.release;
   const std::string& ns = options.namespace_name;
+  std::string why;
+  if (wait_timed_out(options, e)) {
+    why = "\nwhat the cluster reports:";
+    for (const auto& line : why_not_ready(options.kubectl, manifest_namespaces(manifests, ns)))
+      why += "\n  " + line;
+  }
   ReleaseStatus s;
   try {
     s = release_status(helm, release, ns);
   } catch (const Error&) {
-    throw Error(e.kind(), fmt::format("{}; release {} in {} is not installed", e.what(), release, ns),
+    throw Error(e.kind(), fmt::format("{}; release {} in {} is not installed{}", e.what(), release, ns, why),
                 "fix the cause named above, then run sealift-install install again (the images are pushed: --skip-push)");
   }
-  std::string state = fmt::format("release {} in {} is at revision {} ({}, {})", release, ns, s.revision, s.status,
-                                  s.description.empty() ? s.chart : s.description);
+  std::string state = fmt::format("release {} in {} is at revision {} ({}, {}){}", release, ns, s.revision, s.status,
+                                  s.description.empty() ? s.chart : s.description, why);
   std::string hint;
   if (s.status == "deployed")
     hint = fmt::format(
@@ -217,7 +232,7 @@ std::string lint_release(const helm::Helm& helm, const PreparedRelease& prepared
 
 ReleaseReport install_release(const helm::Helm& helm, const PreparedRelease& prepared, const VerifiedBundle& bundle,
                               const Relocation& relocation, const ReleaseOptions& options) {
-  lint_release(helm, prepared, bundle, relocation, options);
+  const std::string manifests = lint_release(helm, prepared, bundle, relocation, options);
   ReleaseReport r;
   r.release = prepared.release;
   r.namespace_name = options.namespace_name;
@@ -238,7 +253,7 @@ ReleaseReport install_release(const helm::Helm& helm, const PreparedRelease& pre
     r.output = helm.upgrade(prepared.release, prepared.chart, u);
   } catch (const Error& e) {
     if (e.kind() != ErrorKind::Tool) throw;
-    upgrade_failed(helm, prepared, options, e);
+    upgrade_failed(helm, prepared, options, manifests, e);
   }
   ReleaseStatus s = release_status(helm, prepared.release, options.namespace_name);
   r.revision = s.revision;

@@ -16,6 +16,7 @@
 
 #include "bundle/archive_reader.h"
 #include "helm/helm.h"
+#include "install/kubectl.h"
 #include "install/relocation.h"
 #include "install/verify.h"
 
@@ -39,6 +40,8 @@ struct ReleaseOptions {
   bool dry_run = false;
   // Render for this Kubernetes version without a cluster (export); empty = ask the cluster.
   std::string kube_version;
+  // Asked why pods were not ready when helm's wait runs out; no binary = nobody to ask.
+  Kubectl kubectl;
 };
 
 // A private scratch directory (0700) holding the chart and the values files of one run; removed

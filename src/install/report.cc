@@ -9,6 +9,7 @@
 #include <fmt/ranges.h>
 #include <yaml-cpp/yaml.h>
 
+#include "install/kubectl.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/process.h"
@@ -318,24 +319,6 @@ const std::set<std::string>& workload_kinds() {
   return kinds;
 }
 
-json kubectl_json(const fs::path& kubectl, std::vector<std::string> args, const std::string& kubeconfig,
-                  const std::string& kube_context) {
-  std::vector<std::string> argv = {kubectl.string()};
-  if (!kubeconfig.empty()) argv.push_back("--kubeconfig=" + kubeconfig);
-  if (!kube_context.empty()) argv.push_back("--context=" + kube_context);
-  argv.insert(argv.end(), args.begin(), args.end());
-  argv.insert(argv.end(), {"-o", "json"});
-  util::ProcessResult r = util::run_process(argv);
-  if (r.exit_code != 0)
-    throw Error(ErrorKind::Tool, fmt::format("kubectl {} failed: {}", fmt::join(args, " "), r.err),
-                "the release is installed; check the cluster's credentials in the kubeconfig");
-  try {
-    return json::parse(r.out);
-  } catch (const json::exception& e) {
-    throw Error(ErrorKind::Tool, fmt::format("kubectl {} printed no JSON: {}", fmt::join(args, " "), e.what()));
-  }
-}
-
 std::string str(const json& j, const char* key) { return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : ""; }
 
 }  // namespace
@@ -355,7 +338,7 @@ std::vector<WorkloadImage> cluster_images(const helm::Helm& helm, const fs::path
   }
   std::vector<WorkloadImage> out;
   for (const auto& [ns, names] : workloads) {
-    json list = kubectl_json(kubectl, {"get", "pods,replicasets,jobs", "--namespace", ns}, kubeconfig, kube_context);
+    json list = Kubectl{kubectl, kubeconfig, kube_context}.get_json({"get", "pods,replicasets,jobs", "--namespace", ns});
     // Owner of each ReplicaSet and Job ("Kind/name" -> "Kind/name"): a pod's chain ends at the
     // release's object (Deployment, CronJob) or at the pod itself.
     std::map<std::string, std::string> owner;

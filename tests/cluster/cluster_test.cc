@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <fstream>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 namespace sealift::testenv {
@@ -152,6 +154,63 @@ spec:
   // uploaded-files plus one claim per StatefulSet replica.
   EXPECT_EQ(kubectl_json(c, {"get", "pvc", "-n", "workloads"})["items"].size(), 3u);
   EXPECT_EQ(kubectl_json(c, {"get", "cronjob", "cleanup", "-n", "workloads"})["spec"]["schedule"], "0 3 * * *");
+}
+
+// Node liveness: kwok must keep every node's Lease fresh, or the node lifecycle controller marks the
+// nodes NotReady once its grace period (50 s) has passed, every pod loses its Ready condition and
+// helm --wait waits for ever. So the chart's Deployments must stay Available, and the nodes Ready,
+// for longer than twice the grace period, and an upgrade started after that must complete.
+TEST(Cluster, NodesAndTheChartStayReadyPastTheNodeMonitorGracePeriod) {
+  Cluster& c = Cluster::shared();
+  const fs::path chart = source_dir() / "chart";
+  std::vector<std::string> install = {"upgrade", "--install", "steady", chart.string(), "--namespace", "steady",
+                                      "--create-namespace", "--wait", "--timeout", "4m",
+                                      // The test cluster has no load balancer: helm would wait for its address.
+                                      "--set", "ingressController.service.type=NodePort"};
+  for (const char* ns : {"frontend", "backend", "shared", "pipeline", "ingressController"}) {
+    install.push_back("--set");
+    install.push_back(std::string("namespaces.") + ns + "=steady-" + ns);
+  }
+  RunResult installed = c.helm(install);
+  ASSERT_EQ(installed.exit_code, 0) << installed.out << installed.err;
+
+  // Every node Ready and every Deployment of the release Available, or what is not.
+  auto problems = [&] {
+    std::vector<std::string> out;
+    for (const auto& node : kubectl_json(c, {"get", "nodes"})["items"])
+      for (const auto& cond : node["status"]["conditions"])
+        if (cond["type"] == "Ready" && cond["status"] != "True")
+          out.push_back("node " + node["metadata"]["name"].get<std::string>() + " Ready=" + cond["status"].dump());
+    json deployments = kubectl_json(c, {"get", "deployments", "--all-namespaces", "-l", "app.kubernetes.io/instance=steady"});
+    if (deployments["items"].empty()) out.push_back("no Deployment of the release");
+    for (const auto& d : deployments["items"]) {
+      bool available = false;
+      for (const auto& cond : d["status"].value("conditions", json::array()))
+        if (cond["type"] == "Available") available = cond["status"] == "True";
+      if (!available || d["status"].value("availableReplicas", 0) < 1)
+        out.push_back("deployment " + d["metadata"]["namespace"].get<std::string>() + "/" +
+                      d["metadata"]["name"].get<std::string>() + " status " + d["status"].dump());
+    }
+    return out;
+  };
+  // 3 minutes: more than twice the node monitor's grace period, sampled every 10 s.
+  const auto until = std::chrono::steady_clock::now() + std::chrono::minutes(3);
+  int samples = 0;
+  while (std::chrono::steady_clock::now() < until) {
+    std::vector<std::string> found = problems();
+    ++samples;
+    ASSERT_TRUE(found.empty()) << "after " << samples << " samples:\n"
+                               << testing::PrintToString(found) << c.diagnosis();
+    std::this_thread::sleep_for(std::chrono::seconds(10));
+  }
+  EXPECT_GE(samples, 10);
+
+  // A new pod template rolls out: helm --wait needs new pods to become ready on these nodes.
+  std::vector<std::string> upgrade = install;
+  upgrade.insert(upgrade.end(), {"--set", "frontend.podAnnotations.rollout=two"});
+  RunResult upgraded = c.helm(upgrade);
+  ASSERT_EQ(upgraded.exit_code, 0) << upgraded.out << upgraded.err;
+  EXPECT_TRUE(problems().empty()) << testing::PrintToString(problems());
 }
 
 // A chart shaped like the ones sealift installs: a Deployment sharing an RWX claim, a StatefulSet

@@ -4,6 +4,7 @@
 #include <openssl/pem.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <optional>
@@ -12,6 +13,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "install/kubectl.h"
 #include "util/encoding.h"
 #include "util/fs.h"
 
@@ -23,6 +25,7 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 constexpr double kStartTimeout = 120;
+constexpr int kNodeLeaseSeconds = 40;
 
 bool poll_until(const std::function<bool()>& ready, double timeout_seconds) {
   auto deadline = Clock::now() + std::chrono::duration<double>(timeout_seconds);
@@ -122,7 +125,22 @@ RunResult Cluster::kubectl(const std::vector<std::string>& args, const std::stri
 RunResult Cluster::helm(const std::vector<std::string>& args, const std::string& helm_peer) const {
   std::vector<std::string> argv = {peer(helm_peer)};
   argv.insert(argv.end(), args.begin(), args.end());
-  return run(argv, env(), {}, 600);
+  RunResult r = run(argv, env(), {}, 600);
+  // A wait that failed says why in the test's output (the CI log), not only in a kept cluster.
+  if (r.exit_code != 0 && std::find(args.begin(), args.end(), "--wait") != args.end()) r.err += diagnosis();
+  return r;
+}
+
+std::string Cluster::diagnosis() const {
+  std::vector<std::string> namespaces;
+  RunResult ns = kubectl({"get", "namespaces", "-o", "jsonpath={.items[*].metadata.name}"});
+  std::istringstream names(ns.out);
+  for (std::string n; names >> n;)
+    if (n.rfind("kube-", 0) != 0) namespaces.push_back(n);
+  std::string out = "\nwhat the test cluster reports:";
+  for (const auto& line : install::why_not_ready({peer("kubectl"), kubeconfig_.string(), ""}, namespaces, 60))
+    out += "\n  " + line;
+  return out + "\n";
 }
 
 void Cluster::fail(const std::string& what, const Process* proc) const {
@@ -212,9 +230,14 @@ void Cluster::start_controllers() {
       d / "kube-controller-manager.log");
   scheduler_ = start_peer("kube-scheduler", {kc, "--leader-elect=false", "--secure-port=0"},
                           d / "kube-scheduler.log");
+  // Node Leases keep the kwok nodes Ready: the heartbeat-with-lease stage renews node status only
+  // every few minutes, and without --node-lease-duration-seconds kwok writes no Lease, so the node
+  // lifecycle controller marks every node NotReady after its grace period (50 s) and Deployments
+  // lose their available pods. 40 s is the kubelet's default. scripts/lib/cluster.sh does the same.
   kwok_ = start_peer("kwok",
                      {kc, "--config=" + peer("kwok-stages.yaml"),
-                      "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake"},
+                      "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+                      "--node-lease-duration-seconds=" + std::to_string(kNodeLeaseSeconds)},
                      d / "kwok.log");
 }
 

@@ -49,7 +49,11 @@ class Cluster {
   RunResult kubectl(const std::vector<std::string>& args, const std::string& stdin_data = {}) const;
   // Runs the real helm (peer `helm_peer`: "helm" is helm 3, "helm4" helm 4) against this cluster
   // with env().
+  // A failed `--wait` gets diagnosis() appended to its stderr.
   RunResult helm(const std::vector<std::string>& args, const std::string& helm_peer = "helm") const;
+  // What the cluster reports about nodes that are not Ready, pods that are not ready and recent
+  // Warning events (install::why_not_ready over every namespace but kube-*), as text for a failure.
+  std::string diagnosis() const;
 
  private:
   void start_etcd();

@@ -55,7 +55,8 @@ TEST_P(UpgradeFailureWith, ThePreviousReleaseKeepsRunningAndOlderBundlesNeedAFla
   auto release = [&](const std::string& verb, const fs::path& bundle, std::vector<std::string> more) {
     std::vector<std::string> args = {verb, bundle.string(), "--key", factory().public_key().string(), "--registry",
                                      target.host(), "--project", "ai-saas", "--plain-http", "-n", ns, "--helm",
-                                     helm, "--kubeconfig", cluster.kubeconfig().string(), "--quiet"};
+                                     helm, "--kubeconfig", cluster.kubeconfig().string(), "--kubectl",
+                                     testenv::peer("kubectl"), "--quiet"};
     args.insert(args.end(), more.begin(), more.end());
     auto env = target.env();
     for (const auto& [k, v] : cluster.env()) env[k] = v;
@@ -98,6 +99,11 @@ TEST_P(UpgradeFailureWith, ThePreviousReleaseKeepsRunningAndOlderBundlesNeedAFla
       << said(atomic);
   EXPECT_NE(atomic.err.find("helm rolled back: the previous release keeps running"), std::string::npos) << said(atomic);
   EXPECT_NE(atomic.err.find("--skip-push"), std::string::npos) << said(atomic);
+  // Why, from the cluster: the nodes are fine, and the scheduler's events name the node selector
+  // (the rollback removed the pending pod itself).
+  EXPECT_NE(atomic.err.find("what the cluster reports:"), std::string::npos) << said(atomic);
+  EXPECT_NE(atomic.err.find("nodes: all 3 Ready"), std::string::npos) << said(atomic);
+  EXPECT_NE(atomic.err.find("FailedScheduling"), std::string::npos) << said(atomic);
   auto h = history();
   ASSERT_EQ(h.size(), 3u) << h.dump();
   EXPECT_EQ(h[1]["status"], "failed");
@@ -135,6 +141,8 @@ TEST_P(UpgradeFailureWith, ThePreviousReleaseKeepsRunningAndOlderBundlesNeedAFla
   EXPECT_EQ(kept.exit_code, static_cast<int>(sealift::ErrorKind::Tool)) << said(kept);
   EXPECT_NE(kept.err.find("is at revision 6 (failed"), std::string::npos) << said(kept);
   EXPECT_NE(kept.err.find("helm rollback " + name + " -n " + ns), std::string::npos) << said(kept);
+  // The kept pod that never got a node, with the scheduler's reason.
+  EXPECT_NE(kept.err.find(": Pending: PodScheduled=False (Unschedulable"), std::string::npos) << said(kept);
   expect_backend_runs(backend_v1, "after the failed, kept upgrade");
 }
 
