@@ -83,6 +83,7 @@ void run_build(const BuildFlags& f) {
     j["upstreamSignatures"] = r.upstream_signatures;
     j["withoutUpstreamSignature"] = r.unsigned_upstream;
     j["sbomsGenerated"] = r.sboms_generated;
+    j["sbomsFromCache"] = r.sboms_cached;
     j["syftVersion"] = r.syft_version;
     j["upstreamAttestations"] = r.upstream_attestations;
     j["notes"] = r.notes;
@@ -110,8 +111,10 @@ void run_build(const BuildFlags& f) {
     for (const auto& s : r.unsigned_upstream) fmt::print("  no upstream signature carried: {}\n", s);
   }
   if (r.sboms_generated || r.upstream_attestations)
-    fmt::print("SBOMs: {} made by syft {} (one per platform image, signed), {} upstream attestation(s) carried\n",
-               r.sboms_generated, r.syft_version.empty() ? "-" : r.syft_version, r.upstream_attestations);
+    fmt::print("SBOMs: {} made by syft {} (one per platform image, signed; {} of them scanned before, from the "
+               "SBOM cache), {} upstream attestation(s) carried\n",
+               r.sboms_generated, r.syft_version.empty() ? "-" : r.syft_version, r.sboms_cached,
+               r.upstream_attestations);
   for (const auto& n : r.notes) fmt::print(stderr, "note: {}\n", n);
 }
 }  // namespace

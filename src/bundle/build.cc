@@ -23,6 +23,7 @@
 #include "lock/image_lock.h"
 #include "registry/image.h"
 #include "registry/transfer.h"
+#include "sbom/cache.h"
 #include "sbom/syft.h"
 #include "sign/blob.h"
 #include "sign/key.h"
@@ -402,9 +403,10 @@ std::vector<oci::Descriptor> carry_upstream_attestations(registry::RegistryClien
 
 // The image's SBOMs made by syft, one per platform image, each signed as an attestation over the
 // carried image (as `cosign attest --type spdxjson` would sign it) and added to `content`.
-std::vector<oci::Descriptor> generate_sboms(const sbom::Syft& syft, const PulledImage& img, const BlobCache& cache,
-                                            registry::ImagePuller& puller, const sign::PrivateKey& key,
-                                            const std::string& created, const fs::path& scratch, Content& content) {
+std::vector<oci::Descriptor> generate_sboms(const sbom::Syft& syft, const sbom::SbomCache& sboms, const PulledImage& img,
+                                            const BlobCache& cache, registry::ImagePuller& puller,
+                                            const sign::PrivateKey& key, const std::string& created,
+                                            const fs::path& scratch, Content& content, uint64_t& cached) {
   std::vector<std::pair<oci::Descriptor, std::string>> platforms;
   for (size_t i = 0; i < img.manifests.size(); ++i) platforms.push_back({img.manifests[i], img.platforms[i]});
   if (platforms.empty()) {
@@ -425,14 +427,22 @@ std::vector<oci::Descriptor> generate_sboms(const sbom::Syft& syft, const Pulled
     in.platform = platform;
     in.manifest = manifest;
     in.manifest_bytes = content.documents.at(manifest.digest);
-    oci::Manifest m = oci::Manifest::parse(in.manifest_bytes, manifest.media_type);
-    for (const auto& l : m.layers()) puller.wait_blob(l.digest);
     in.blob_path = [&](const oci::Digest& d) {
       // Configs are held as documents; the cache has them too (they were pulled there).
       return cache.path(d);
     };
-    std::string spdx = syft.scan(in, scratch, created);
-    sign::SigstoreSignature att = sign::sign_attestation(key, img.carried, created, sbom::kSpdxPredicateType, spdx,
+    // An image scanned before (a rebuild, an unchanged image of the next release or of a delta)
+    // costs no scan.
+    std::optional<std::string> spdx = sboms.find(in, syft.version(), created);
+    if (spdx) {
+      ++cached;
+    } else {
+      oci::Manifest m = oci::Manifest::parse(in.manifest_bytes, manifest.media_type);
+      for (const auto& l : m.layers()) puller.wait_blob(l.digest);
+      spdx = syft.scan(in, scratch, created);
+      sboms.store(in, syft.version(), *spdx);
+    }
+    sign::SigstoreSignature att = sign::sign_attestation(key, img.carried, created, sbom::kSpdxPredicateType, *spdx,
                                                          {{std::string(sbom::kPlatformAnnotation), platform}});
     content.add_document(att.bundle);
     content.add_document(std::string(sign::kEmptyConfig));
@@ -555,6 +565,7 @@ BuildResult build(const BuildOptions& o, util::Progress& progress) {
   // error the unfinished bundle goes first, then the queued transfers (running ones finish).
   const fs::path cache_dir = o.cache_dir.empty() ? default_cache_dir() : o.cache_dir;
   BlobCache cache(cache_dir);
+  const sbom::SbomCache sbom_cache(cache_dir / "sboms");
   // What a killed build of this output streamed into its unfinished bundle is not downloaded again.
   if (Harvest h = harvest_leftovers(o.output, cache); h.blobs > 0)
     result.notes.push_back(fmt::format("resumed {} blob(s), {} bytes, from the unfinished bundle of an earlier build",
@@ -630,7 +641,8 @@ BuildResult build(const BuildOptions& o, util::Progress& progress) {
     std::vector<oci::Descriptor> sboms;
     if (syft && !has_upstream_sbom) {
       progress.note(fmt::format("SBOM of {} (syft {})", ri.source, syft->version()));
-      sboms = generate_sboms(*syft, img, cache, puller, key, root.created, cache_dir / "sbom-scratch", content);
+      sboms = generate_sboms(*syft, sbom_cache, img, cache, puller, key, root.created, cache_dir / "sbom-scratch",
+                             content, result.sboms_cached);
     }
     for (const auto& b : sboms) ri.sboms.push_back(b.digest);
     result.sboms_generated += sboms.size();

@@ -65,6 +65,7 @@ struct BuildResult {
   std::vector<std::string> unsigned_upstream;  // images with no upstream signature to carry
   std::string syft_version;          // empty: no SBOM was generated
   uint64_t sboms_generated = 0;      // one per platform image, signed
+  uint64_t sboms_cached = 0;         // ... of which syft had made before (the SBOM cache)
   uint64_t upstream_attestations = 0;  // carried as the publisher attached them
   std::vector<std::string> notes;    // what the user should know: attestations left behind, no syft
 };

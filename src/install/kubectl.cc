@@ -68,12 +68,20 @@ void node_lines(const json& nodes, std::vector<std::string>& out) {
     const json* cond = nullptr;
     for (const auto& c : field(field(node, "status"), "conditions"))
       if (str(c, "type") == "Ready") cond = &c;
-    if (cond && str(*cond, "status") == "True") {
+    // The node lifecycle controller's taints (unreachable, not-ready) say a node is lost even while
+    // its last reported condition still reads Ready.
+    std::vector<std::string> taints;
+    for (const auto& t : field(field(node, "spec"), "taints"))
+      if (str(t, "key").starts_with("node.kubernetes.io/")) taints.push_back(str(t, "key") + ":" + str(t, "effect"));
+    const bool is_ready = cond && str(*cond, "status") == "True";
+    if (is_ready && taints.empty()) {
       ++ready;
       continue;
     }
-    out.push_back(cond ? fmt::format("node {}: Ready={}{}", name, str(*cond, "status"), because(*cond))
-                       : fmt::format("node {}: reports no Ready condition", name));
+    std::string line = cond ? fmt::format("node {}: Ready={}{}", name, str(*cond, "status"), because(*cond))
+                            : fmt::format("node {}: reports no Ready condition", name);
+    if (!taints.empty()) line += fmt::format(", tainted {}", fmt::join(taints, ", "));
+    out.push_back(line);
   }
   if (ready == items(nodes).size()) out.push_back(fmt::format("nodes: all {} Ready", ready));
 }
@@ -87,7 +95,10 @@ void pod_lines(const std::string& ns, const json& pods, std::vector<std::string>
     bool ready = false;
     for (const auto& c : field(status, "conditions")) {
       if (str(c, "type") == "Ready") ready = str(c, "status") == "True";
-      else if (str(c, "status") == "False") why.push_back(str(c, "type") + "=False" + because(c));
+      // Ready and ContainersReady only when they carry a reason: otherwise the containers say it.
+      const bool readiness = str(c, "type") == "Ready" || str(c, "type") == "ContainersReady";
+      if (str(c, "status") != "True" && (!readiness || !because(c).empty()))
+        why.push_back(str(c, "type") + "=" + str(c, "status") + because(c));
     }
     if (ready) continue;
     for (const char* kind : {"initContainerStatuses", "containerStatuses"})

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <map>
 #include <thread>
 #include <nlohmann/json.hpp>
 
@@ -167,9 +168,13 @@ TEST(Cluster, NodesAndTheChartStayReadyPastTheNodeMonitorGracePeriod) {
                                       "--create-namespace", "--wait", "--timeout", "4m",
                                       // The test cluster has no load balancer: helm would wait for its address.
                                       "--set", "ingressController.service.type=NodePort"};
-  for (const char* ns : {"frontend", "backend", "shared", "pipeline", "ingressController"}) {
+  for (const auto& [key, ns] : std::map<std::string, std::string>{{"frontend", "frontend"},
+                                                                    {"backend", "backend"},
+                                                                    {"shared", "shared"},
+                                                                    {"pipeline", "pipeline"},
+                                                                    {"ingressController", "ingress"}}) {
     install.push_back("--set");
-    install.push_back(std::string("namespaces.") + ns + "=steady-" + ns);
+    install.push_back("namespaces." + key + "=steady-" + ns);
   }
   RunResult installed = c.helm(install);
   ASSERT_EQ(installed.exit_code, 0) << installed.out << installed.err;

@@ -6,12 +6,14 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <set>
 
 #include "install/harness.h"
 #include "oci/manifest.h"
 #include "util/encoding.h"
 #include "util/error.h"
+#include "util/fs.h"
 
 namespace sealift::install::testing {
 namespace {
@@ -143,8 +145,26 @@ TEST(Sbom, EveryPlatformImageGetsASignedSpdxThatCosignVerifiesAtTheTarget) {
   EXPECT_EQ(verified["sbomsVerified"].get<int>(), 4);
 
   // Reproducible: the same images and syft give the same SBOMs (the signatures differ: ECDSA).
+  // The SBOM cache is emptied first, so that syft really scans again.
+  fs::remove_all(factory().dir() / "cache" / "sboms");
   auto again = factory().build(spec, scratch("sbom-again.tar.zst"));
   for (size_t i : {postgres, frontend}) EXPECT_EQ(statements(again.path, i), statements(b.path, i));
+
+  // An image scanned before is not scanned again (sealift's SBOM cache): a syft that counts its
+  // scans sees none, and the SBOMs from the cache are the same bytes.
+  const fs::path counting = scratch("counting-syft"), scans = scratch("scans.log");
+  util::write_file_atomic(counting, "#!/bin/sh\nif [ \"$1\" = scan ]; then echo \"$*\" >>" + scans.string() +
+                                        "; fi\nexec " + syft() + " \"$@\"\n", 0755);
+  testenv::BundleSpec counted = spec;
+  counted.build_args = {"--sbom", "syft", "--syft", counting.string()};
+  auto cached = factory().build(counted, scratch("sbom-cached.tar.zst"));
+  EXPECT_FALSE(fs::exists(scans)) << util::read_file(scans);
+  for (size_t i : {postgres, frontend}) EXPECT_EQ(statements(cached.path, i), statements(b.path, i));
+  // The counting syft does scan what is not cached.
+  fs::remove_all(factory().dir() / "cache" / "sboms");
+  factory().build(counted, scratch("sbom-counted.tar.zst"));
+  const std::string counted_scans = fs::exists(scans) ? util::read_file(scans) : "";
+  EXPECT_EQ(std::count(counted_scans.begin(), counted_scans.end(), '\n'), 4) << "one scan per platform image";
 
   Target target;
   nlohmann::json pushed = json_of(target.push(b.path, {"--create-project", "--json"}));
