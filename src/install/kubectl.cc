@@ -115,6 +115,7 @@ void pod_lines(const std::string& ns, const json& pods, std::vector<std::string>
         if (int restarts = number(cs, "restartCount", 0); restarts > 0)
           why.push_back(fmt::format("{} restarts", restarts));
       }
+    if (why.empty()) why.push_back("Ready=False");  // marked so without a reason: the events say why
     const std::string node = str(field(pod, "spec"), "nodeName");
     out.push_back(fmt::format("pod {}/{}{}: {}{}{}", ns, str(field(pod, "metadata"), "name"),
                               node.empty() ? "" : " on " + node, phase.empty() ? "no phase" : phase,
