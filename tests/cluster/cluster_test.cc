@@ -182,15 +182,20 @@ TEST(Cluster, NodesAndTheChartStayReadyPastTheNodeMonitorGracePeriod) {
   // Every node Ready and every Deployment of the release Available, or what is not.
   auto problems = [&] {
     std::vector<std::string> out;
-    for (const auto& node : kubectl_json(c, {"get", "nodes"})["items"])
+    // Named, not temporaries: a range-for over a member of a temporary reads freed memory.
+    const json nodes = kubectl_json(c, {"get", "nodes"}).value("items", json::array());
+    for (const auto& node : nodes)
       for (const auto& cond : node["status"]["conditions"])
         if (cond["type"] == "Ready" && cond["status"] != "True")
           out.push_back("node " + node["metadata"]["name"].get<std::string>() + " Ready=" + cond["status"].dump());
-    json deployments = kubectl_json(c, {"get", "deployments", "--all-namespaces", "-l", "app.kubernetes.io/instance=steady"});
-    if (deployments["items"].empty()) out.push_back("no Deployment of the release");
-    for (const auto& d : deployments["items"]) {
+    const json deployments =
+        kubectl_json(c, {"get", "deployments", "--all-namespaces", "-l", "app.kubernetes.io/instance=steady"})
+            .value("items", json::array());
+    if (deployments.empty()) out.push_back("no Deployment of the release");
+    for (const auto& d : deployments) {
       bool available = false;
-      for (const auto& cond : d["status"].value("conditions", json::array()))
+      const json conditions = d["status"].value("conditions", json::array());
+      for (const auto& cond : conditions)
         if (cond["type"] == "Available") available = cond["status"] == "True";
       if (!available || d["status"].value("availableReplicas", 0) < 1)
         out.push_back("deployment " + d["metadata"]["namespace"].get<std::string>() + "/" +
