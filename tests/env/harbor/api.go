@@ -15,9 +15,10 @@ import (
 
 // The /api/v2.0 endpoints sealift uses, shaped after goharbor/harbor api/v2.0/swagger.yaml.
 type apiHandler struct {
-	state   *state
-	index   *artifactIndex
-	release harborRelease
+	state       *state
+	index       *artifactIndex
+	release     harborRelease
+	externalURL string // "http://127.0.0.1:PORT", as Harbor's configuration says
 }
 
 type harborError struct {
@@ -375,19 +376,15 @@ func (h *apiHandler) systemInfo(w http.ResponseWriter, r *http.Request, authenti
 		info["harbor_version"] = h.release.text
 	}
 	if authenticated {
-		scheme := "http"
-		if r.TLS != nil {
-			scheme = "https"
-		}
 		info["current_time"] = time.Now().UTC().Format("2006-01-02T15:04:05.000Z")
-		info["external_url"] = scheme + "://" + r.Host
+		info["external_url"] = h.externalURL
 		info["has_ca_root"] = false
 		info["notification_enable"] = true
 		// This stand-in lets only the admin create projects.
 		info["project_creation_restriction"] = "adminonly"
 		info["read_only"] = false
 		info["registry_storage_provider_name"] = "filesystem"
-		info["registry_url"] = r.Host
+		info["registry_url"] = strings.SplitN(h.externalURL, "://", 2)[1]
 	}
 	writeJSON(w, http.StatusOK, info)
 }

@@ -89,7 +89,11 @@ func main() {
 	mux.Handle("/service/token", &tokenHandler{state: st, signer: signer, issuer: *issuer, service: *service,
 		ttl: time.Duration(*ttl) * time.Second})
 	index := newArtifactIndex(release)
-	mux.Handle("/api/v2.0/", &apiHandler{state: st, index: index, release: release})
+	externalURL := "http://" + *listen
+	if *tlsCert != "" {
+		externalURL = "https://" + *listen
+	}
+	mux.Handle("/api/v2.0/", &apiHandler{state: st, index: index, release: release, externalURL: externalURL})
 	mux.Handle("/_test/", &testingHandler{calls: map[string]int{}})
 	if *registry != "" {
 		target, err := url.Parse(*registry)
@@ -108,7 +112,7 @@ func main() {
 			}
 		}
 		front := &registryFront{state: st, signer: signer, issuer: *issuer, service: *service, upstream: target,
-			proxy: proxy, index: index, release: release}
+			proxy: proxy, index: index, release: release, externalURL: externalURL}
 		proxy.ModifyResponse = front.modifyResponse
 		mux.Handle("/v2/", front)
 	}

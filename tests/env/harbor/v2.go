@@ -30,6 +30,9 @@ type registryFront struct {
 	proxy    *httputil.ReverseProxy
 	index    *artifactIndex
 	release  harborRelease
+	// Harbor's configured external URL: its challenges name the token service there, whatever
+	// name the client used (v2auth tokenSvcEndpoint).
+	externalURL string
 }
 
 // v2Route is what a /v2/ path names.
@@ -80,13 +83,9 @@ func v2ErrorBody(code, message string) []byte {
 }
 
 // challenge is Harbor's answer to an anonymous request that needs a login: a Bearer challenge
-// naming its token service at the address the client used.
-func (f *registryFront) challenge(w http.ResponseWriter, r *http.Request, scope string) {
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	c := fmt.Sprintf(`Bearer realm="%s://%s/service/token",service="%s"`, scheme, r.Host, f.service)
+// naming its token service.
+func (f *registryFront) challenge(w http.ResponseWriter, scope string) {
+	c := fmt.Sprintf(`Bearer realm="%s/service/token",service="%s"`, f.externalURL, f.service)
 	if scope != "" {
 		c += fmt.Sprintf(`,scope="%s"`, scope)
 	}
@@ -139,7 +138,7 @@ func (f *registryFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rt.base {
 		switch {
 		case auth == "":
-			f.challenge(w, r, "")
+			f.challenge(w, "")
 		case basic:
 			if who, valid := f.state.authenticate(r); !valid || who == nil {
 				basicRefused(w, "unauthorized: unauthorized")
@@ -160,7 +159,7 @@ func (f *registryFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// v2auth: an anonymous read is sent to the token service first (goharbor/harbor #11271).
 	if auth == "" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
-		f.challenge(w, r, "repository:"+rt.repository+":pull")
+		f.challenge(w, "repository:"+rt.repository+":pull")
 		return
 	}
 	// Then the project: when it does not exist, no login can help, and Harbor says so with a 401
