@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <set>
 
 #include <fmt/format.h>
 
@@ -555,13 +554,17 @@ TEST(Push, AHarborOlderThan215HasTheSigSignatureOfEveryImage) {
   EXPECT_NE(r.err.find("note: Harbor v2.14.1-3a72a95e is older than 2.15"), std::string::npos) << said(r);
   EXPECT_NE(r.err.find("every --signature-format pushes"), std::string::npos) << said(r);
   EXPECT_EQ(j["signaturesVerified"].get<int>(), 2);
-  for (const std::string repository : {"library/redis", "charts/sealift-test-app"}) {
+  bundle::Root root = root_of(b.path);
+  const std::map<std::string, oci::Digest> bundles = {{"library/redis", root.images.at(0).referrer},
+                                                      {"charts/sealift-test-app", root.chart.referrer}};
+  for (const auto& [repository, bundle_digest] : bundles) {
     nlohmann::json list = harbor_artifacts(target, repository);
     ASSERT_EQ(list.size(), 1u) << list.dump();
-    std::multiset<std::string> types;
-    for (const auto& a : list[0]["accessories"]) types.insert(a["type"].get<std::string>());
-    EXPECT_EQ(types.count("signature.cosign"), 1u) << repository << ": " << list.dump();
-    EXPECT_EQ(types.count("subject.accessory"), 1u) << repository << ": the vendor's Sigstore bundle; " << list.dump();
+    std::map<std::string, std::string> type_of;
+    for (const auto& a : list[0]["accessories"]) type_of[a["digest"].get<std::string>()] = a["type"].get<std::string>();
+    EXPECT_EQ(std::count_if(type_of.begin(), type_of.end(), [](const auto& t) { return t.second == "signature.cosign"; }), 1)
+        << repository << ": the .sig; " << list.dump();
+    EXPECT_EQ(type_of[bundle_digest.str()], "subject.accessory") << repository << ": the vendor's Sigstore bundle; " << list.dump();
   }
   // Legacy pushes no bundle, so there is nothing to say.
   RunResult legacy = target.push(b.path, {"--signature-format", "legacy"});
