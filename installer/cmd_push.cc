@@ -113,6 +113,7 @@ void run_push(const PushFlags& f) {
   if (f.create_project) harbor_only.push_back("--create-project");
   TargetRegistry target_registry = find_target_registry(f.registry, f.project, f.target.http(), credentials,
                                                         f.registry_type, harbor_only, f.out.quiet);
+  note_signature_forms(target_registry.kind, f.signature_format, f.out.quiet);
 
   bundle::ArchiveReader reader(f.bundle);
   util::Progress progress(f.out.mode());
@@ -160,6 +161,15 @@ TargetRegistry find_target_registry(const std::string& registry, const std::stri
   return t;
 }
 
+void note_signature_forms(const harbor::TargetKind& kind, const std::string& signature_format, bool quiet) {
+  if (quiet || signature_format == "legacy" || !harbor::sigstore_bundles_are_plain_accessories(kind)) return;
+  fmt::print(stderr,
+             "note: Harbor {} is older than 2.15: it lists the cosign v3 signatures (Sigstore bundle referrers) as "
+             "plain accessories, and its cosign content trust counts only the cosign .sig signatures, which every "
+             "--signature-format pushes, before the referrers (goharbor/harbor#22643)\n",
+             kind.harbor_version);
+}
+
 install::PushReport push_verified(const bundle::ArchiveReader& reader, const install::VerifiedBundle& verified,
                                   const install::Relocation& relocation, const sign::TrustedKeys& keys,
                                   harbor::HarborApi* harbor, const PushTarget& target, util::Progress& progress) {
@@ -174,7 +184,8 @@ install::PushReport push_verified(const bundle::ArchiveReader& reader, const ins
 void add_signature_format_flag(CLI::App* cmd, std::string& format) {
   cmd->add_option("--signature-format", format,
                   "Signatures to push: both (cosign's .sig tags and Sigstore bundle referrers, read by cosign v2 and "
-                  "v3) or legacy (.sig tags only)")
+                  "v3) or legacy (.sig tags only). Every format pushes the .sig tags: Harbor before 2.15 counts no "
+                  "other signature")
       ->capture_default_str()
       ->check(CLI::IsMember({"both", "legacy"}));
 }

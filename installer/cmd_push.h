@@ -27,6 +27,12 @@ void add_push_command(CLI::App& app);
 // --signature-format both|legacy, for push, install and upgrade.
 void add_signature_format_flag(CLI::App* cmd, std::string& format);
 
+// One line on stderr (unless `quiet` or --signature-format legacy) when the target is a Harbor older
+// than 2.15, which does not count the Sigstore bundle referrers as signatures
+// (harbor::sigstore_bundles_are_plain_accessories): the `.sig` form, pushed with every format, is
+// what its cosign content trust sees.
+void note_signature_forms(const harbor::TargetKind& kind, const std::string& signature_format, bool quiet);
+
 // --resign-key and --resign-password-file, for push, install and upgrade.
 struct ResignFlags {
   std::string key;

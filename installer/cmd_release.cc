@@ -190,6 +190,7 @@ void run_release(const ReleaseFlags& f, bool upgrade) {
   if (f.robot_duration_given) harbor_only.push_back("--robot-duration");
   TargetRegistry target_registry = find_target_registry(f.registry, f.project, f.target.http(), credentials,
                                                         f.registry_type, harbor_only, f.out.quiet);
+  if (!f.skip_push) note_signature_forms(target_registry.kind, f.signature_format, f.out.quiet);
   // A wrong --helm or SEALIFT_HELM fails before the bundle is read; the bundle's helm is known after.
   std::optional<helm::Located> chosen = helm::locate_chosen(f.helm.helm);
   install::ReleaseOptions ro = release_options(f.helm, f.dry_run);

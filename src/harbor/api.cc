@@ -98,7 +98,7 @@ bool HarborApi::project_exists(const std::string& project) {
   HttpRequest req = json_request("HEAD", registry::set_query_param(base_ + "/projects", "project_name", project), "");
   HttpResponse r = call(what, req);
   if (r.status == 200) return true;
-  if (r.status == 404) return false;
+  if (registry::api_not_found(r)) return false;
   fail(what, r);
 }
 
@@ -112,7 +112,7 @@ bool HarborApi::create_project(const std::string& project, bool is_public) {
   std::string payload = body.dump();
   HttpResponse r = call(what, json_request("POST", base_ + "/projects", payload));
   if (r.status == 201) return true;
-  if (r.status == 409) return false;
+  if (registry::api_conflict(r)) return false;
   fail(what, r);
 }
 
@@ -155,7 +155,7 @@ std::optional<RobotAccount> HarborApi::try_create_pull_robot(const std::string& 
        {{{"kind", "project"}, {"namespace", project}, {"access", {{{"resource", "repository"}, {"action", "pull"}}}}}}}};
   std::string payload = body.dump();
   HttpResponse r = call(what, json_request("POST", base_ + "/robots", payload));
-  if (r.status == 409) return std::nullopt;
+  if (registry::api_conflict(r)) return std::nullopt;
   if (r.status != 201) fail(what, r);
   return parse_robot_created(r.body, what);
 }
@@ -167,7 +167,7 @@ std::vector<RobotInfo> HarborApi::list_project_robots(const std::string& project
   HttpRequest get = json_request("GET", base_ + "/projects/" + project, "");
   get.headers.push_back("X-Is-Resource-Name: true");
   HttpResponse r = call(what, get);
-  if (r.status == 404)
+  if (registry::api_not_found(r))
     throw Error(ErrorKind::Remote, fmt::format("project \"{}\" does not exist on {}", project, host_));
   if (r.status != 200) fail(what, r);
   auto doc = nlohmann::json::parse(r.body, nullptr, false);
@@ -195,7 +195,7 @@ std::vector<RobotInfo> HarborApi::list_project_robots(const std::string& project
 void HarborApi::delete_robot(const RobotInfo& robot) {
   std::string what = fmt::format("delete robot account {} (id {})", robot.name, robot.id);
   HttpResponse r = call(what, json_request("DELETE", fmt::format("{}/robots/{}", base_, robot.id), ""));
-  if (r.status == 200 || r.status == 404) return;
+  if (r.status == 200 || registry::api_not_found(r)) return;
   fail(what, r);
 }
 

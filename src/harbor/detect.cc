@@ -1,5 +1,7 @@
 #include "harbor/detect.h"
 
+#include <cctype>
+#include <cstdio>
 #include <optional>
 
 #include <fmt/format.h>
@@ -15,6 +17,7 @@ namespace sealift::harbor {
 namespace {
 
 constexpr const char* kSystemInfo = "/api/v2.0/systeminfo";
+constexpr const char* kPing = "/api/v2.0/ping";
 constexpr const char* kTypeHint =
     "check --registry and the credentials; if you know what the target is, say so with "
     "--registry-type harbor or --registry-type oci";
@@ -32,11 +35,23 @@ registry::HttpResponse get(registry::HttpClient& http, const std::string& url, c
   return registry::send_with_retries(http, req, retry);
 }
 
-// The harbor_version of Harbor's GeneralInfo, or nullopt when `body` is not that.
-std::optional<std::string> harbor_version(const std::string& body) {
+// Harbor's GeneralInfo as anyone gets it: a string auth_mode and a boolean self_registration in
+// every Harbor 2.x, and harbor_version (a string) only up to 2.12 or for a signed-in caller.
+// nullopt when `body` is not that; otherwise the version, empty when not disclosed.
+std::optional<std::string> harbor_system_info(const std::string& body) {
   auto doc = nlohmann::json::parse(body, nullptr, false);
-  if (!doc.is_object() || !doc.contains("harbor_version") || !doc["harbor_version"].is_string()) return std::nullopt;
+  if (!doc.is_object() || !doc.contains("auth_mode") || !doc["auth_mode"].is_string() ||
+      !doc.contains("self_registration") || !doc["self_registration"].is_boolean())
+    return std::nullopt;
+  if (!doc.contains("harbor_version")) return std::string();
+  if (!doc["harbor_version"].is_string()) return std::nullopt;
   return doc["harbor_version"].get<std::string>();
+}
+
+bool is_pong(const registry::HttpResponse& r) {
+  std::string body = r.body;
+  while (!body.empty() && std::isspace(static_cast<unsigned char>(body.back()))) body.pop_back();
+  return r.status == 200 && body == "Pong";
 }
 
 [[noreturn]] void ambiguous(const std::string& host, const std::string& said) {
@@ -59,6 +74,19 @@ RegistryType parse_registry_type(const std::string& text) {
   if (text == "harbor") return RegistryType::Harbor;
   if (text == "oci") return RegistryType::Oci;
   throw Error(ErrorKind::Usage, fmt::format("--registry-type \"{}\" is none of auto, harbor, oci", text));
+}
+
+std::optional<HarborRelease> parse_harbor_release(const std::string& version) {
+  int major = 0, minor = 0, patch = 0, used = 0;
+  if (std::sscanf(version.c_str(), "v%d.%d.%d%n", &major, &minor, &patch, &used) != 3) return std::nullopt;
+  if (static_cast<size_t>(used) != version.size() && version[static_cast<size_t>(used)] != '-') return std::nullopt;
+  return HarborRelease{major, minor};
+}
+
+bool sigstore_bundles_are_plain_accessories(const TargetKind& kind) {
+  if (!kind.harbor) return false;
+  std::optional<HarborRelease> r = parse_harbor_release(kind.harbor_version);
+  return r && (r->major < 2 || (r->major == 2 && r->minor < 15));
 }
 
 std::string TargetKind::describe() const {
@@ -92,9 +120,26 @@ TargetKind detect_target(const std::string& host, const registry::HttpOptions& h
                        : std::string(credentials.anonymous() ? " (asked anonymously; no credentials given)" : "");
 
   if (r.status == 200) {
-    if (std::optional<std::string> version = harbor_version(r.body))
-      return {true, *version, fmt::format("GET {} answered Harbor's system info", kSystemInfo)};
-    ambiguous(host, "answered 200, but not with Harbor's system info" + as_who);
+    std::optional<std::string> version = harbor_system_info(r.body);
+    if (!version) ambiguous(host, "answered 200, but not with Harbor's system info" + as_who);
+    // A second sign, from another of Harbor's endpoints that answer anyone: ping says "Pong".
+    const registry::Credentials* asker = with_credentials ? &credentials : nullptr;
+    registry::HttpResponse ping = get(http, base + kPing, asker, retry);
+    if (ping.failed()) fail_transport(host, base + kPing, ping);
+    if (!is_pong(ping))
+      ambiguous(host, fmt::format("answered like Harbor, but GET {} answered {}, not Harbor's \"Pong\"{}", kPing,
+                                  registry::describe_status(ping.status, ping.body), as_who));
+    std::string evidence = fmt::format("GET {} answered Harbor's system info and GET {} \"Pong\"", kSystemInfo, kPing);
+    // Harbor 2.13 and later tell their version only to a signed-in caller.
+    if (version->empty() && !with_credentials && !credentials.anonymous()) {
+      registry::HttpResponse signed_in = get(http, url, &credentials, retry);
+      if (signed_in.failed()) fail_transport(host, url, signed_in);
+      if (signed_in.status == 200)
+        if (std::optional<std::string> v = harbor_system_info(signed_in.body)) version = v;
+      if (version->empty())
+        evidence += fmt::format("; it did not tell user \"{}\" its version", credentials.username);
+    }
+    return {true, *version, evidence};
   }
   if (r.status == 404) {
     // Not Harbor's API; but a 404 from something that is no registry at all (a web server at the

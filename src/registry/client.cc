@@ -163,6 +163,13 @@ void RegistryClient::denied(const Op& op, const HttpResponse& r) const {
 void RegistryClient::fail(const Op& op, const HttpResponse& r) const {
   if (r.failed())
     throw Error(ErrorKind::Network, fmt::format("{}: {}, while trying to {}", registry_, r.error, op.what));
+  if (project_unknown(r)) {
+    size_t slash = op.repository.find('/');
+    throw Error(ErrorKind::Remote,
+                fmt::format("{}: project \"{}\" does not exist on {}", op.what, op.repository.substr(0, slash), registry_),
+                op.push ? "create it in Harbor, or let sealift-install create it with --create-project"
+                        : "check the registry and the repository name");
+  }
   if (r.status == 401 || r.status == 403) denied(op, r);
   std::string where = op.push ? fmt::format(" (on {})", registry_) : "";
   if (r.status == 404) {
@@ -184,12 +191,14 @@ HttpResponse RegistryClient::attempt(const Op& op, HttpRequest& request, const s
   request.authorization = auth_.authorization(scope);
   ++counters_.requests;
   HttpResponse r = http_.send(request);
-  if (r.failed() || r.status != 401) return r;
+  // Harbor's 401 for a project that does not exist challenges nothing: no login would help, so
+  // the answer stands for the caller to read.
+  if (r.failed() || r.status != 401 || project_unknown(r)) return r;
   auth_.on_unauthorized(r, scope, request.authorization);
   request.authorization = auth_.authorization(scope);
   ++counters_.requests;
   r = http_.send(request);
-  if (r.failed() || r.status != 401) return r;
+  if (r.failed() || r.status != 401 || project_unknown(r)) return r;
   // Fresh credentials and still refused: Basic means a wrong password, Bearer a token without
   // the asked-for access (Harbor grants no push on a project that does not exist).
   if (auth_.basic()) auth_.on_unauthorized(r, scope, request.authorization);
@@ -241,7 +250,7 @@ std::optional<oci::Descriptor> RegistryClient::head_manifest(const Op& op, const
   req.url = url(fmt::format("/v2/{}/manifests/{}", repository, reference));
   req.headers.push_back("Accept: " + oci::media::accept_header());
   HttpResponse r = exchange(op, req, scope);
-  if (r.status == 404) return std::nullopt;
+  if (content_unknown(r)) return std::nullopt;
   std::string digest = r.header("docker-content-digest");
   std::string type = media_type_of(r);
   auto size = parse_uint(r.header("content-length"));
@@ -365,7 +374,7 @@ std::vector<std::string> RegistryClient::list_tags(const std::string& repository
     req.url = next;
     req.max_body = 64u << 20;
     HttpResponse r = exchange(op, req, pull_scope(repository));
-    if (r.status == 404 && has_error_code(r.body, "NAME_UNKNOWN")) return tags;
+    if (repository_unknown(r)) return tags;
     if (r.status != 200) fail(op, r);
     auto doc = nlohmann::json::parse(r.body, nullptr, false);
     if (doc.is_discarded() || !doc.is_object())
@@ -397,7 +406,7 @@ bool RegistryClient::blob_exists(const std::string& repository, const oci::Diges
   req.url = url(fmt::format("/v2/{}/blobs/{}", repository, digest.str()));
   HttpResponse r = exchange(op, req, push_scope(repository));
   if (r.status == 200) return true;
-  if (r.status == 404) return false;
+  if (content_unknown(r)) return false;
   fail(op, r);
 }
 
@@ -527,7 +536,7 @@ BlobPush RegistryClient::upload(const Op& op, const std::string& repository, con
     return BlobPush::Uploaded;
   };
   auto refused = [&](const HttpResponse& r) {
-    if (has_error_code(r.body, "DIGEST_INVALID") || has_error_code(r.body, "SIZE_INVALID"))
+    if (content_mismatch(r))
       throw Error(ErrorKind::Integrity,
                   fmt::format("{}: the registry found other content than the descriptor says ({}); the local copy is corrupt",
                               op.what, describe_status(r.status, r.body)));
@@ -621,8 +630,7 @@ BlobPush RegistryClient::upload(const Op& op, const std::string& repository, con
     // Something went wrong with this step.
     bool transient = r.failed() ? r.retryable : retryable_status(r.status);
     bool out_of_order = !r.failed() && r.status == 416;
-    bool session_gone = !r.failed() && (r.status == 404 || (r.status == 400 && (has_error_code(r.body, "BLOB_UPLOAD_INVALID") ||
-                                                                                  has_error_code(r.body, "BLOB_UPLOAD_UNKNOWN"))));
+    bool session_gone = upload_unknown(r);
     if (!transient && !out_of_order && !session_gone) refused(r);
     if (transient) {
       retry_or_throw(op, failures, r);
@@ -667,7 +675,7 @@ bool RegistryClient::put_manifest(const std::string& repository, const std::stri
   req.body_size = manifest.bytes().size();
   HttpResponse r = exchange(op, req, push_scope(repository));
   if (r.status != 201) {
-    if (has_error_code(r.body, "MANIFEST_BLOB_UNKNOWN") || has_error_code(r.body, "BLOB_UNKNOWN"))
+    if (references_unknown(r))
       throw Error(ErrorKind::Remote,
                   fmt::format("{}: {} (on {})", op.what, describe_status(r.status, r.body), registry_),
                   "the manifest references content that is not in the repository; push its blobs and child manifests first");
@@ -689,7 +697,9 @@ std::optional<oci::Manifest> RegistryClient::referrers(const std::string& reposi
   req.headers.push_back(fmt::format("Accept: {}", oci::media::kOciIndex));
   req.max_body = options_.max_manifest_size;
   HttpResponse r = exchange(op, req, pull_scope(repository));
-  if (r.status == 404) return std::nullopt;
+  // 404: no referrers API (the caller falls back to the referrers tag); on Harbor, whose API
+  // answers 200 for any subject, a project that does not exist holds nothing to list either.
+  if (content_unknown(r)) return std::nullopt;
   if (r.status != 200) fail(op, r);
   // Some registries (CUE's ociregistry) write "manifests":null for a subject nothing refers to,
   // where the spec asks for []; the list is built fresh per request, so read it as empty.

@@ -95,4 +95,34 @@ bool has_error_code(std::string_view body, std::string_view code) {
   return false;
 }
 
+bool project_unknown(const HttpResponse& r) {
+  return !r.failed() && r.status == 401 && r.has_header("www-authenticate") && r.header("www-authenticate").empty();
+}
+
+bool repository_unknown(const HttpResponse& r) {
+  if (project_unknown(r)) return true;
+  return r.status == 404 && (has_error_code(r.body, "NAME_UNKNOWN") || has_error_code(r.body, "NOT_FOUND"));
+}
+
+bool content_unknown(const HttpResponse& r) { return !r.failed() && (r.status == 404 || project_unknown(r)); }
+
+bool references_unknown(const HttpResponse& r) {
+  return has_error_code(r.body, "MANIFEST_BLOB_UNKNOWN") || has_error_code(r.body, "BLOB_UNKNOWN") ||
+         (r.status == 404 && has_error_code(r.body, "NOT_FOUND"));
+}
+
+bool upload_unknown(const HttpResponse& r) {
+  if (r.failed()) return false;
+  return r.status == 404 || (r.status == 400 && (has_error_code(r.body, "BLOB_UPLOAD_INVALID") ||
+                                                 has_error_code(r.body, "BLOB_UPLOAD_UNKNOWN")));
+}
+
+bool content_mismatch(const HttpResponse& r) {
+  return has_error_code(r.body, "DIGEST_INVALID") || has_error_code(r.body, "SIZE_INVALID");
+}
+
+bool api_not_found(const HttpResponse& r) { return !r.failed() && r.status == 404; }
+
+bool api_conflict(const HttpResponse& r) { return !r.failed() && r.status == 409; }
+
 }  // namespace sealift::registry

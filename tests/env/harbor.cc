@@ -38,7 +38,7 @@ HarborLike::HarborLike(HarborLikeOptions opts) : opts_(std::move(opts)), dir_(st
   fs::permissions(dir / "token.key", fs::perms::owner_read | fs::perms::owner_write);
 
   std::vector<std::string> argv = {harborlike_program(), "-signing-key", (dir / "token.key").string(), "-token-ttl",
-                                   std::to_string(opts_.token_ttl_s)};
+                                   std::to_string(opts_.token_ttl_s), "-harbor-version", opts_.version};
   if (opts_.tls) {
     TestCertificates certs = make_test_certificates(dir / "tls");
     ca_file_ = certs.ca_cert;

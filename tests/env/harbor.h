@@ -4,9 +4,11 @@
 //     token's signature, issuer and audience itself;
 //   - sealift-harborlike (tests/env/harbor/, Go) stands in for Harbor's core only: its token
 //     service (/service/token, service "harbor-registry", push only on existing projects), the
-//     /api/v2.0 project and robot endpoints sealift calls, /api/v2.0/ping and /systeminfo (to
-//     anyone, as Harbor: how sealift-install tells Harbor from other registries), and the /v2/
-//     proxy to the registry so that one host serves everything, as in Harbor.
+//     /api/v2.0 project, robot and artifact endpoints sealift and its tests call, /api/v2.0/ping
+//     and /systeminfo (to anyone, as Harbor: how sealift-install tells Harbor from other
+//     registries), and /v2/ with Harbor's own answers (its 401s and NOT_FOUND codes, the
+//     referrers API) in front of the registry, so that one host serves everything, as in Harbor.
+//     tests/harbor/standin_test.cc checks it against a real Harbor 2.15.2's answers.
 // Both run on 127.0.0.1 and free ports and are stopped by their own pids.
 #pragma once
 
@@ -29,6 +31,8 @@ struct HarborLikeOptions {
   int token_ttl_s = 1800;
   std::string admin_user = "admin";
   std::string admin_password = "Harbor-adm1n-s3cret";
+  // The release to answer as (systeminfo's spelling); older ones differ where Harbor did.
+  std::string version = "v2.15.2-080b0220";
 };
 
 class HarborLike {

@@ -49,34 +49,62 @@ Error detection_error(const std::string& host, const registry::HttpOptions& http
   return Error(ErrorKind::Internal, "(no error)");
 }
 
-TEST(Detect, TheHarborStandInIsHarborAnonymouslyAndSignedIn) {
+// Harbor 2.15 tells anyone Harbor's system info and "Pong", and its version only to a signed-in
+// caller (shared/reference/harbor-2.15-observed.md; the stand-in answers the same,
+// standin_test.cc): anonymous it is Harbor of no known version, signed in the version is asked.
+TEST(Detect, Harbor215IsHarborAnonymouslyAndTellsItsVersionSignedIn) {
   testenv::HarborLike harbor;
   TargetKind anon = detect_target(harbor.host(), plain(), {}, RegistryType::Auto, quick());
   EXPECT_TRUE(anon.harbor);
-  EXPECT_EQ(anon.harbor_version, "v2.15.2-080b0220");
-  EXPECT_EQ(anon.describe(), "Harbor v2.15.2-080b0220");
+  EXPECT_EQ(anon.harbor_version, "");
+  EXPECT_EQ(anon.describe(), "Harbor");
+  EXPECT_EQ(anon.evidence, "GET /api/v2.0/systeminfo answered Harbor's system info and GET /api/v2.0/ping \"Pong\"");
+  // Anonymous: no password was sent to find out.
+  EXPECT_EQ(harbor.count_requests("GET", "/api/v2.0/systeminfo"), 1u) << harbor.request_log();
+  EXPECT_EQ(harbor.count_requests("GET", "/api/v2.0/ping"), 1u) << harbor.request_log();
+
   TargetKind admin =
       detect_target(harbor.host(), plain(), {harbor.admin_user(), harbor.admin_password(), "test"}, RegistryType::Auto, quick());
   EXPECT_TRUE(admin.harbor);
-  // Anonymous: no password was sent to find out.
-  EXPECT_EQ(harbor.count_requests("GET", "/api/v2.0/systeminfo"), 2u) << harbor.request_log();
+  EXPECT_EQ(admin.harbor_version, "v2.15.2-080b0220");
+  EXPECT_EQ(admin.describe(), "Harbor v2.15.2-080b0220");
+  EXPECT_FALSE(sigstore_bundles_are_plain_accessories(admin));
+  // Anonymous first, then signed in for the version.
+  EXPECT_EQ(harbor.count_requests("GET", "/api/v2.0/systeminfo"), 3u) << harbor.request_log();
 
-  // The stand-in answers as Harbor does: ping and systeminfo to anyone, a wrong password included
-  // (Harbor falls back to the anonymous context), the protected fields only to a signed-in user.
-  auto curl = [&](const std::vector<std::string>& extra, const std::string& path) {
-    std::vector<std::string> argv = {"curl", "-sS", "--noproxy", "*"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    argv.push_back(harbor.url() + path);
-    testenv::RunResult r = testenv::run(argv);
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    return r.out;
-  };
-  EXPECT_EQ(curl({}, "/api/v2.0/ping"), "Pong");
-  auto wrong = nlohmann::json::parse(curl({"-u", "admin:wrong"}, "/api/v2.0/systeminfo"));
-  EXPECT_EQ(wrong["harbor_version"], "v2.15.2-080b0220");
-  EXPECT_FALSE(wrong.contains("registry_url"));
-  auto signed_in = nlohmann::json::parse(curl({"-u", harbor.admin_user() + ":" + harbor.admin_password()}, "/api/v2.0/systeminfo"));
-  EXPECT_EQ(signed_in["registry_url"], harbor.host());
+  // A wrong password: Harbor answers it as anyone, so it is Harbor still, of no known version.
+  TargetKind wrong = detect_target(harbor.host(), plain(), {harbor.admin_user(), "wrong", "test"}, RegistryType::Auto, quick());
+  EXPECT_TRUE(wrong.harbor);
+  EXPECT_EQ(wrong.harbor_version, "");
+  EXPECT_NE(wrong.evidence.find("it did not tell user \"admin\" its version"), std::string::npos) << wrong.evidence;
+}
+
+// Up to 2.12 Harbor told anyone its version (goharbor/harbor #21672 stopped that in 2.13); a 2.14
+// is older than 2.15, which is the first to count Sigstore bundle referrers as signatures.
+TEST(Detect, OlderHarborsAndTheirVersions) {
+  testenv::HarborLikeOptions v212;
+  v212.version = "v2.12.2-73072d0d";
+  testenv::HarborLike h212(v212);
+  TargetKind old = detect_target(h212.host(), plain(), {}, RegistryType::Auto, quick());
+  EXPECT_TRUE(old.harbor);
+  EXPECT_EQ(old.harbor_version, "v2.12.2-73072d0d");
+  EXPECT_TRUE(sigstore_bundles_are_plain_accessories(old));
+
+  testenv::HarborLikeOptions v214;
+  v214.version = "v2.14.1-3a72a95e";
+  testenv::HarborLike h214(v214);
+  TargetKind k = detect_target(h214.host(), plain(), {h214.admin_user(), h214.admin_password(), "test"},
+                               RegistryType::Auto, quick());
+  EXPECT_EQ(k.harbor_version, "v2.14.1-3a72a95e");
+  EXPECT_TRUE(sigstore_bundles_are_plain_accessories(k));
+
+  EXPECT_FALSE(sigstore_bundles_are_plain_accessories({true, "", "--registry-type harbor"})) << "an unknown version";
+  EXPECT_FALSE(sigstore_bundles_are_plain_accessories({false, "", "GET /api/v2.0/systeminfo answered 404"}));
+  ASSERT_TRUE(parse_harbor_release("v2.15.0"));
+  EXPECT_EQ(parse_harbor_release("v2.15.0")->minor, 15);
+  EXPECT_FALSE(parse_harbor_release("2.15.0"));
+  EXPECT_FALSE(parse_harbor_release("v2.15"));
+  EXPECT_FALSE(parse_harbor_release("v2.15.0rc1"));
 }
 
 TEST(Detect, DockerRegistry28IsNotHarborWithOrWithoutAuth) {
@@ -127,6 +155,13 @@ TEST(Detect, AnUnwellHarborIsAnErrorNotAPlainRegistry) {
   proxy.add(testenv::FaultRule::respond("GET", "/api/v2.0/systeminfo", 200, -1));
   Error other = detection_error(proxy.host(), plain(), admin);
   EXPECT_NE(std::string(other.what()).find("not with Harbor's system info"), std::string::npos) << other.what();
+  proxy.clear();
+
+  // Harbor's system info, but the ping answers something else than Harbor's "Pong".
+  proxy.add(testenv::FaultRule::respond("GET", "/api/v2.0/ping", 404, -1));
+  Error no_pong = detection_error(proxy.host(), plain(), admin);
+  EXPECT_NE(std::string(no_pong.what()).find("GET /api/v2.0/ping answered 404"), std::string::npos) << no_pong.what();
+  EXPECT_NE(no_pong.hint().find("--registry-type"), std::string::npos) << no_pong.hint();
   proxy.clear();
 
   // Through the healthy proxy, Harbor again.

@@ -64,19 +64,20 @@ TEST(Push, IntoAHarborProjectThatCosignThenVerifies) {
   EXPECT_EQ(target.harbor().count_requests("POST", "/api/v2.0/projects"), 0u);
   EXPECT_EQ(target.harbor().count_requests("PUT", "/v2/"), 0u);
 
-  nlohmann::json first = pushed(target.push(b.path, {"--create-project", "--jobs", "3"}));
+  RunResult first_push = target.push(b.path, {"--create-project", "--jobs", "3"});
+  EXPECT_EQ(first_push.err.find("older than 2.15"), std::string::npos) << said(first_push);
+  nlohmann::json first = pushed(first_push);
   EXPECT_TRUE(first["projectCreated"].get<bool>());
   EXPECT_GT(first["blobsUploaded"].get<int>(), 10);
   EXPECT_GT(first["blobsMounted"].get<int>(), 0) << "shared base layers are mounted, not sent twice";
   EXPECT_EQ(first["tagsWritten"].get<size_t>(), b.lock.images.size() + 1);
   EXPECT_EQ(first["signaturesVerified"].get<size_t>(), b.lock.images.size() + 1);
-  // Harbor's registry (distribution 2.8) has no referrers API: each referrer is listed in the
-  // subject's referrers tag instead.
+  // Harbor (2.8 and later) has the referrers API: it indexes each referrer, no referrers tag needed.
   EXPECT_EQ(first["referrersPushed"].get<size_t>(), b.lock.images.size() + 1);
-  EXPECT_EQ(first["referrersTagged"].get<size_t>(), b.lock.images.size() + 1);
+  EXPECT_EQ(first["referrersTagged"].get<size_t>(), 0u);
   EXPECT_EQ(first["referrersVerified"].get<size_t>(), b.lock.images.size() + 1);
 
-  // Every image by its tag, with the bundle's digest, its .sig and its referrers tag beside it;
+  // Every image by its tag, with the bundle's digest, its .sig beside it and its referrer listed;
   // cosign v2 and v3 agree (each reads the Sigstore bundle), and cosign v3 also reads the .sig.
   bundle::Root root = root_of(b.path);
   for (const auto& image : root.images) {
@@ -84,7 +85,9 @@ TEST(Push, IntoAHarborProjectThatCosignThenVerifies) {
     std::string repository = target.host() + "/ai-saas/" + source.repository;
     EXPECT_EQ(target.crane_digest(repository + ":" + source.tag), image.digest.str()) << image.source;
     EXPECT_EQ(target.crane_digest(repository + ":" + image.digest.tag_form() + ".sig"), image.signature.str());
-    oci::Manifest referrers = target.client().get_manifest("ai-saas/" + source.repository, image.digest.tag_form());
+    std::optional<oci::Manifest> listed = target.client().referrers("ai-saas/" + source.repository, image.digest);
+    ASSERT_TRUE(listed);
+    const oci::Manifest& referrers = *listed;
     ASSERT_EQ(referrers.manifests().size(), 1u) << referrers.bytes();
     EXPECT_EQ(referrers.manifests()[0].digest, image.referrer);
     EXPECT_EQ(referrers.manifests()[0].artifact_type, "application/vnd.dev.sigstore.bundle.v0.3+json");
@@ -451,7 +454,10 @@ TEST(Push, AnAlteredReferrerAtTheTargetIsRefusedAndARePushRepairsIt) {
   testenv::BundleSpec spec;
   spec.images = {"redis"};
   auto b = factory().build(spec, scratch("altered-referrer.tar.zst"));
-  Target target;
+  // Harbor before 2.8 has no referrers API (wire-formats §13.5): the referrers tag lists them.
+  testenv::HarborLikeOptions v27;
+  v27.version = "v2.7.4-0b76fa37";
+  Target target(v27);
   pushed(target.push(b.path, {"--create-project"}));
   const std::string repo = "ai-saas/library/redis";
   const oci::Digest image = b.lock.images[0].digest;
@@ -515,8 +521,55 @@ TEST(Push, OverTlsTrustingOnlyTheGivenCa) {
   EXPECT_EQ(j["signaturesVerified"].get<int>(), 2);
   std::vector<std::string> tags = target.tags("ai-saas/library/redis");
   std::sort(tags.begin(), tags.end());
-  // The image, its .sig, and its referrers tag (Harbor's registry has no referrers API).
-  EXPECT_EQ(tags, (std::vector<std::string>{"7.4", b.lock.images[0].digest.tag_form(), b.lock.images[0].digest.tag_form() + ".sig"}));
+  // The image and its .sig; Harbor indexes the referrer, so no referrers tag.
+  EXPECT_EQ(tags, (std::vector<std::string>{"7.4", b.lock.images[0].digest.tag_form() + ".sig"}));
+}
+
+// Harbor's artifact list of `repository` in project ai-saas, with accessories (as its UI shows it).
+nlohmann::json harbor_artifacts(Target& target, std::string repository) {
+  std::string encoded;
+  for (char c : repository) encoded += c == '/' ? std::string("%252F") : std::string(1, c);
+  registry::HttpClient http(plain_http());
+  registry::HttpRequest req;
+  req.url = "http://" + target.host() + "/api/v2.0/projects/ai-saas/repositories/" + encoded + "/artifacts?with_accessory=true";
+  req.authorization = "Basic " + util::base64_encode(target.harbor().admin_user() + ":" + target.harbor().admin_password());
+  registry::HttpResponse r = http.send(req);
+  EXPECT_EQ(r.status, 200) << r.body;
+  return nlohmann::json::parse(r.body, nullptr, false);
+}
+
+// Harbor 2.14 and older list a Sigstore bundle referrer as a plain accessory, and their cosign
+// content trust blocks pulls of an image without a signature.cosign accessory (goharbor/harbor
+// #22643). Every --signature-format writes the .sig form, so each image has one; the push says why
+// the bundles look unsigned there.
+TEST(Push, AHarborOlderThan215HasTheSigSignatureOfEveryImage) {
+  testenv::BundleSpec spec;
+  spec.images = {"redis"};
+  auto b = factory().build(spec, scratch("harbor-214.tar.zst"));
+  testenv::HarborLikeOptions v214;
+  v214.version = "v2.14.1-3a72a95e";
+  Target target(v214);
+  RunResult r = target.push(b.path, {"--create-project"});
+  nlohmann::json j = pushed(r);
+  EXPECT_NE(r.err.find("note: Harbor v2.14.1-3a72a95e is older than 2.15"), std::string::npos) << said(r);
+  EXPECT_NE(r.err.find("every --signature-format pushes"), std::string::npos) << said(r);
+  EXPECT_EQ(j["signaturesVerified"].get<int>(), 2);
+  bundle::Root root = root_of(b.path);
+  const std::map<std::string, oci::Digest> bundles = {{"library/redis", root.images.at(0).referrer},
+                                                      {"charts/sealift-test-app", root.chart.referrer}};
+  for (const auto& [repository, bundle_digest] : bundles) {
+    nlohmann::json list = harbor_artifacts(target, repository);
+    ASSERT_EQ(list.size(), 1u) << list.dump();
+    std::map<std::string, std::string> type_of;
+    for (const auto& a : list[0]["accessories"]) type_of[a["digest"].get<std::string>()] = a["type"].get<std::string>();
+    EXPECT_EQ(std::count_if(type_of.begin(), type_of.end(), [](const auto& t) { return t.second == "signature.cosign"; }), 1)
+        << repository << ": the .sig; " << list.dump();
+    EXPECT_EQ(type_of[bundle_digest.str()], "subject.accessory") << repository << ": the vendor's Sigstore bundle; " << list.dump();
+  }
+  // Legacy pushes no bundle, so there is nothing to say.
+  RunResult legacy = target.push(b.path, {"--signature-format", "legacy"});
+  EXPECT_EQ(legacy.exit_code, 0) << said(legacy);
+  EXPECT_EQ(legacy.err.find("older than 2.15"), std::string::npos) << said(legacy);
 }
 
 // The customer's security team signs `image` in the target with cosign v2 itself (the .sig form),
@@ -653,7 +706,7 @@ TEST(Push, UpstreamSignaturesTravelToTheTarget) {
   nlohmann::json again = pushed(target.push(b.path));
   EXPECT_EQ(again["referrersPushed"].get<int>(), 0);
   EXPECT_EQ(again["referrersTagged"].get<int>(), 0);
-  EXPECT_EQ(target.client().get_manifest("ai-saas/" + image.source.repository, image.digest.tag_form()).manifests().size(), 2u);
+  EXPECT_EQ(target.client().referrers("ai-saas/" + image.source.repository, image.digest)->manifests().size(), 2u);
 }
 
 }  // namespace

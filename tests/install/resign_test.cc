@@ -111,7 +111,7 @@ TEST(Resign, EveryImageInHarborVerifiesWithTheSiteKeyAndStillWithTheVendors) {
         .layers()
         .size();
   };
-  auto referrers = [&] { return target.client().get_manifest(redis_repo, redis.digest.tag_form()).manifests().size(); };
+  auto referrers = [&] { return target.client().referrers(redis_repo, redis.digest)->manifests().size(); };
   EXPECT_EQ(sig_layers(), 2u);
   EXPECT_EQ(referrers(), 2u);
   size_t puts = target.harbor().count_requests("PUT", "/v2/");

@@ -142,16 +142,15 @@ TEST(Auth, BearerTokensFromTheHarborStandIn) {
             "401 unauthorized: invalid user name or password");
   expect_not_in(std::string(e.what()) + e.hint(), harbor.admin_user(), wrong, "the error");
 
-  // A project that does not exist: Harbor grants no push, the registry refuses.
+  // A project that does not exist: Harbor says so (a 401 with an empty challenge), in words.
   MemoryContent src;
   auto d = src.add_blob(random_bytes(100, 9), "application/octet-stream");
   e = error_of([&] { client.push_blob("no-such-project/backend", d, [&](uint64_t off) { return src.open_blob(d, off); }); });
   EXPECT_EQ(e.kind(), ErrorKind::Remote);
   std::string what = e.what();
   EXPECT_EQ(what.rfind("push no-such-project/backend", 0), 0u) << what;
-  EXPECT_NE(what.find("denied: project \"no-such-project\" not found or no push permission on " + harbor.host()),
-            std::string::npos)
-      << what;
+  EXPECT_NE(what.find(": project \"no-such-project\" does not exist on " + harbor.host()), std::string::npos) << what;
+  EXPECT_NE(e.hint().find("--create-project"), std::string::npos) << e.hint();
 
   for (const auto& file : harbor.logs()) {
     std::ifstream in(file);

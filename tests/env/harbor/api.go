@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -14,7 +15,10 @@ import (
 
 // The /api/v2.0 endpoints sealift uses, shaped after goharbor/harbor api/v2.0/swagger.yaml.
 type apiHandler struct {
-	state *state
+	state       *state
+	index       *artifactIndex
+	release     harborRelease
+	externalURL string // "http://127.0.0.1:PORT", as Harbor's configuration says
 }
 
 type harborError struct {
@@ -22,14 +26,20 @@ type harborError struct {
 	Message string `json:"message"`
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
+func writeJSONTo(w io.Writer, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	writeJSONTo(w, v)
+}
+
+// writeError writes Harbor's error body as its API does (lib/http.SendError: a charset, and the
+// length even for HEAD, which gets no body).
 func writeError(w http.ResponseWriter, status int, code, message string) {
-	writeJSON(w, status, map[string]any{"errors": []harborError{{Code: code, Message: message}}})
+	writeV2Error(w, status, code, message)
 }
 
 func (h *apiHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -70,6 +80,8 @@ func (h *apiHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.headProject(w, r)
 	case path == "/projects" && r.Method == http.MethodPost:
 		h.createProject(w, r, who)
+	case strings.HasPrefix(path, "/projects/") && strings.HasSuffix(path, "/artifacts") && r.Method == http.MethodGet:
+		h.listArtifacts(w, r, strings.TrimPrefix(r.URL.EscapedPath(), "/api/v2.0/projects/"))
 	case strings.HasPrefix(path, "/projects/") && r.Method == http.MethodGet:
 		h.getProject(w, r, strings.TrimPrefix(r.URL.EscapedPath(), "/api/v2.0/projects/"))
 	case path == "/robots" && r.Method == http.MethodPost:
@@ -90,7 +102,7 @@ func (h *apiHandler) headProject(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if h.state.project(name) == nil {
-		w.WriteHeader(http.StatusNotFound)
+		writeError(w, http.StatusNotFound, "NOT_FOUND", fmt.Sprintf("project %s not found", name))
 		return
 	}
 	w.WriteHeader(http.StatusOK)
@@ -348,32 +360,35 @@ func (h *apiHandler) deleteRobot(w http.ResponseWriter, who *principal, idText s
 	w.WriteHeader(http.StatusOK)
 }
 
-// Harbor's GeneralInfo (src/server/v2.0/handler/systeminfo.go: convertInfo): auth_mode,
-// self_registration and harbor_version for anyone, the protected fields for a signed-in user.
+// Harbor's GeneralInfo (src/server/v2.0/handler/systeminfo.go: convertInfo), as the imitated
+// release answers: to anyone auth_mode, banner_message, oidc_provider_name, primary_auth_mode and
+// self_registration, and harbor_version too before 2.13 (goharbor/harbor #21672 took it away from
+// anonymous callers); the protected fields, harbor_version among them, to a signed-in user.
 func (h *apiHandler) systemInfo(w http.ResponseWriter, r *http.Request, authenticated bool) {
 	info := map[string]any{
-		"auth_mode":         "db_auth",
-		"self_registration": false,
-		"harbor_version":    harborVersion,
+		"auth_mode":          "db_auth",
+		"banner_message":     "",
+		"oidc_provider_name": "",
+		"primary_auth_mode":  false,
+		"self_registration":  false,
+	}
+	if authenticated || !h.release.atLeast(2, 13) {
+		info["harbor_version"] = h.release.text
 	}
 	if authenticated {
-		scheme := "http"
-		if r.TLS != nil {
-			scheme = "https"
-		}
-		info["has_ca_root"] = r.TLS != nil
+		info["current_time"] = time.Now().UTC().Format("2006-01-02T15:04:05.000Z")
+		info["external_url"] = h.externalURL
+		info["has_ca_root"] = false
+		info["notification_enable"] = true
+		// This stand-in lets only the admin create projects.
 		info["project_creation_restriction"] = "adminonly"
-		info["external_url"] = scheme + "://" + r.Host
-		info["registry_url"] = r.Host
-		info["with_chartmuseum"] = false
-		info["with_notary"] = false
 		info["read_only"] = false
 		info["registry_storage_provider_name"] = "filesystem"
-		info["notification_enable"] = true
-		info["current_time"] = time.Now().UTC().Format(time.RFC3339)
+		info["registry_url"] = strings.SplitN(h.externalURL, "://", 2)[1]
 	}
 	writeJSON(w, http.StatusOK, info)
 }
 
-// The Harbor release this stand-in imitates (test-peers.md §12), as systeminfo spells versions.
-const harborVersion = "v2.15.2-080b0220"
+// The Harbor release this stand-in imitates unless -harbor-version says otherwise (the release
+// of shared/reference/harbor-2.15-observed.md).
+const defaultHarborVersion = "v2.15.2-080b0220"

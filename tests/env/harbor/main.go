@@ -7,17 +7,27 @@
 //     rootcertbundle and finds by libtrust key id (as Harbor and distribution 2.8 do). It grants push only on repositories whose first path segment is an
 //     existing project the user may push to, pull on existing projects (anonymous: public ones).
 //   - /api/v2.0/ping and /api/v2.0/systeminfo, answered to anyone as Harbor does (systeminfo's
-//     protected fields only to a signed-in user): sealift-install's test for "is this Harbor?".
+//     protected fields, and from 2.13 on its version, only to a signed-in user): sealift-install's
+//     test for "is this Harbor?".
 //   - /api/v2.0: the few project and robot endpoints sealift calls, with the bodies and status
 //     codes of Harbor's swagger (201 + Location, 409 CONFLICT, 401 without credentials, 403 for a
-//     POST carrying Harbor's `sid` login cookie, as Harbor's CSRF middleware does).
-//   - /v2/: proxied to the real registry, so one host serves everything, as Harbor's core does.
+//     POST carrying Harbor's `sid` login cookie, as Harbor's CSRF middleware does), and the
+//     artifact list with accessories.
+//   - /v2/: Harbor's answers where they differ from distribution's (v2.go), the rest proxied to
+//     the real registry, so one host serves everything, as Harbor's core does.
+//
+// What it answers is checked against the transcripts of a real Harbor 2.15.2
+// (shared/reference/harbor-2.15-observed.md) by tests/harbor/standin_test.cc. -harbor-version
+// makes it an older release where that changes an answer: no referrers API before 2.8,
+// harbor_version in the anonymous systeminfo before 2.13, and Sigstore bundle referrers typed
+// subject.accessory before 2.15.
 //   - /_test/: not Harbor at all; network misbehaviour on demand for the client's tests.
 //
 // Usage:
 //
 //	sealift-harborlike -listen 127.0.0.1:PORT -signing-key token.key [-registry http://127.0.0.1:RPORT]
 //	                   [-project NAME[:public]]... [-token-ttl 1800] [-tls-cert F -tls-key F]
+//	                   [-harbor-version v2.15.2-080b0220]
 //
 // The admin credentials come from HARBOR_ADMIN_USER and HARBOR_ADMIN_PASSWORD (never argv).
 // Every request is logged as one line "METHOD PATH STATUS", never with headers or bodies.
@@ -49,6 +59,7 @@ func main() {
 	ttl := flag.Int("token-ttl", 1800, "token lifetime in seconds")
 	tlsCert := flag.String("tls-cert", "", "serve HTTPS with this certificate")
 	tlsKey := flag.String("tls-key", "", "and this key")
+	versionText := flag.String("harbor-version", defaultHarborVersion, "the Harbor release to answer as")
 	var projects projectFlags
 	flag.Var(&projects, "project", "a project that exists from the start: NAME or NAME:public (repeatable)")
 	flag.Parse()
@@ -57,6 +68,10 @@ func main() {
 	password := os.Getenv("HARBOR_ADMIN_PASSWORD")
 	if user == "" || password == "" || *keyFile == "" {
 		log.Fatal("HARBOR_ADMIN_USER, HARBOR_ADMIN_PASSWORD and -signing-key are required")
+	}
+	release, err := parseRelease(*versionText)
+	if err != nil {
+		log.Fatalf("-harbor-version: %v", err)
 	}
 	signer, err := newSigner(*keyFile)
 	if err != nil {
@@ -73,7 +88,12 @@ func main() {
 	mux := http.NewServeMux()
 	mux.Handle("/service/token", &tokenHandler{state: st, signer: signer, issuer: *issuer, service: *service,
 		ttl: time.Duration(*ttl) * time.Second})
-	mux.Handle("/api/v2.0/", &apiHandler{state: st})
+	index := newArtifactIndex(release)
+	externalURL := "http://" + *listen
+	if *tlsCert != "" {
+		externalURL = "https://" + *listen
+	}
+	mux.Handle("/api/v2.0/", &apiHandler{state: st, index: index, release: release, externalURL: externalURL})
 	mux.Handle("/_test/", &testingHandler{calls: map[string]int{}})
 	if *registry != "" {
 		target, err := url.Parse(*registry)
@@ -91,7 +111,10 @@ func main() {
 				r.Header.Set("X-Forwarded-Proto", "https")
 			}
 		}
-		mux.Handle("/v2/", proxy)
+		front := &registryFront{state: st, signer: signer, issuer: *issuer, service: *service, upstream: target,
+			proxy: proxy, index: index, release: release, externalURL: externalURL}
+		proxy.ModifyResponse = front.modifyResponse
+		mux.Handle("/v2/", front)
 	}
 
 	srv := &http.Server{Addr: *listen, Handler: logRequests(mux), ReadHeaderTimeout: 30 * time.Second}

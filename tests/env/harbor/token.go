@@ -183,8 +183,12 @@ func (h *tokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "UNKNOWN", err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"token": token, "access_token": token, "expires_in": int(h.ttl / time.Second),
-		"issued_at": now.UTC().Format(time.RFC3339),
-	})
+	// Harbor's model (src/common/models/token.go), in its field order; access_token stays empty.
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	writeJSONTo(w, struct {
+		Token       string `json:"token"`
+		AccessToken string `json:"access_token"`
+		ExpiresIn   int    `json:"expires_in"`
+		IssuedAt    string `json:"issued_at"`
+	}{token, "", int(h.ttl / time.Second), now.UTC().Format(time.RFC3339)})
 }
