@@ -103,7 +103,8 @@ TEST(Htpasswd, AtMostTwoChecksHashAtOnce) {
   std::vector<std::thread> threads;
   for (int i = 0; i < 8; ++i) threads.emplace_back([&h, i] { EXPECT_FALSE(h.check("puller", "guess" + std::to_string(i))); });
   for (auto& t : threads) t.join();
-  EXPECT_EQ(crypt_most_in_flight, static_cast<int>(Htpasswd::kConcurrentChecks));
+  EXPECT_LE(crypt_most_in_flight, 2);
+  EXPECT_GE(crypt_most_in_flight, 1);
 }
 
 // Whether the bytes `masked` XOR kMask sit anywhere in this process's writable memory. The test

@@ -509,7 +509,7 @@ TEST(Serve, ASlowClientCannotHoldEverySlot) {
   std::vector<bool> open(fds.size(), true);
   auto trickle = [&](size_t at) {
     for (size_t i = 0; i < fds.size(); ++i)
-      if (open[i] && write(fds[i], line.data() + at, 1) != 1) open[i] = false;
+      if (open[i] && send(fds[i], line.data() + at, 1, MSG_NOSIGNAL) != 1) open[i] = false;
   };
   std::this_thread::sleep_for(std::chrono::seconds(1));
   trickle(0);
@@ -546,7 +546,7 @@ TEST(Serve, ARequestHeadHasADeadline) {
     std::this_thread::sleep_for(std::chrono::seconds(1));
     char c;
     ssize_t n = read(fd, &c, 1);
-    closed = n == 0 || (n < 0 && errno != EAGAIN) || write(fd, line.data() + at, 1) != 1;
+    closed = n == 0 || (n < 0 && errno != EAGAIN) || send(fd, line.data() + at, 1, MSG_NOSIGNAL) != 1;
   }
   close(fd);
   EXPECT_TRUE(closed) << "still open after " << line.size() << " s of trickling";
