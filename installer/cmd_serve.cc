@@ -37,6 +37,7 @@ void run_serve(const ServeFlags& f) {
   so.tls_cert = f.tls_cert;
   so.tls_key = f.tls_key;
   so.htpasswd = f.htpasswd;
+  serve::check_options(so);
   auto [host, port] = serve::parse_listen(so.listen);
   // SIGINT and SIGTERM are taken with sigwait below: blocked before the server's threads start,
   // so they inherit the mask and the signal reaches only this thread.
@@ -50,6 +51,7 @@ void run_serve(const ServeFlags& f) {
   std::signal(SIGPIPE, SIG_IGN);
 
   bundle::ArchiveReader reader(f.bundle);
+  serve::check_servable(reader);
   util::Progress progress(f.out.mode());
   // Every byte is hashed before the first one is served: nothing unverified ever leaves.
   install::VerifiedBundle verified =
@@ -58,6 +60,7 @@ void run_serve(const ServeFlags& f) {
       verified.root, verified.lock, {fmt::format("{}:{}", host, port), f.project, f.keep_source_host});
   serve::ServedBundle content(reader, verified, relocation);
   serve::Server server(reader, content, so);
+  for (const auto& w : server.warnings()) fmt::print(stderr, "sealift-install serve: warning: {}\n", w);
 
   auto listing = content.listing();
   if (f.out.json) {
@@ -100,9 +103,19 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--tls-key", f->tls_key, "PEM private key of --tls-cert")->check(CLI::ExistingFile);
   cmd->add_option("--htpasswd", f->htpasswd, "htpasswd file (bcrypt, `htpasswd -B`): require Basic auth")
       ->check(CLI::ExistingFile);
+  cmd->add_flag("--insecure-plain-auth", f->server.insecure_plain_auth,
+                "Allow --htpasswd without TLS on an address other hosts reach (passwords cross the network in clear)");
   cmd->add_option("--max-connections", f->server.max_connections, "Connections served at once; more wait in the backlog")
       ->capture_default_str()
       ->check(CLI::Range(1, 10000));
+  cmd->add_option("--max-connections-per-address", f->server.max_connections_per_address,
+                  "Connections one client address may hold at once; more are closed")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 10000));
+  cmd->add_option("--head-timeout", f->server.head_timeout_seconds,
+                  "Seconds a client has to send a request's line and headers, however slowly they trickle in")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3600));
   cmd->add_option("--threads", f->server.threads, "Server threads")->capture_default_str()->check(CLI::Range(1, 64));
   cmd->add_option("-j,--jobs", f->jobs, "Parallel hashing while verifying")->capture_default_str()->check(CLI::Range(1, 64));
   cli::add_output_flags(cmd, f->out);

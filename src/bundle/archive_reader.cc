@@ -263,7 +263,8 @@ std::unique_ptr<FrameBuffers> ArchiveReader::take_buffers() const {
 void ArchiveReader::give_back(std::unique_ptr<FrameBuffers> buffers) const {
   if (!buffers) return;
   std::lock_guard lock(pool_mutex_);
-  pool_.push_back(std::move(buffers));
+  // A burst of open entries (hundreds of `serve` clients) must not keep its memory once it is over.
+  if (pool_.size() < kPooledBuffers) pool_.push_back(std::move(buffers));
 }
 
 void ArchiveReader::check_mtime(int64_t mtime, const TocEntry& entry) const {

@@ -105,7 +105,9 @@ class ArchiveReader {
   const TocEntry& entry(std::string_view name) const;
   // Every entry's header carries the same modification time (the writer's one value).
   void check_mtime(int64_t mtime, const TocEntry& entry) const;
-  // Decompression contexts and buffers of closed sources, for the next ones.
+  // Decompression contexts and buffers of closed sources, for the next ones; at most this many
+  // are kept (a push reads 8 entries at once).
+  static constexpr size_t kPooledBuffers = 16;
   std::unique_ptr<FrameBuffers> take_buffers() const;
   void give_back(std::unique_ptr<FrameBuffers> buffers) const;
 

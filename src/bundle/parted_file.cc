@@ -118,11 +118,19 @@ void PartedFile::close_all() {
   }
 }
 
+PartedFile::Identity PartedFile::identity_of(int fd, const fs::path& p) {
+  struct stat st {};
+  if (fstat(fd, &st) != 0) io_error("cannot stat", p, errno);
+  return {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino), static_cast<uint64_t>(st.st_size),
+          static_cast<int64_t>(st.st_mtim.tv_sec), static_cast<int64_t>(st.st_mtim.tv_nsec)};
+}
+
 void PartedFile::open_part(const fs::path& p, bool is_part) {
   int fd = open(p.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) io_error("cannot open", p, errno);
   fds_.push_back(fd);
   paths_.push_back(p);
+  identities_.push_back(identity_of(fd, p));
   struct stat st {};
   if (fstat(fd, &st) != 0) io_error("cannot stat", p, errno);
   if (!S_ISREG(st.st_mode)) throw Error(ErrorKind::Input, fmt::format("{} is not a regular file", p.string()));
@@ -171,6 +179,13 @@ void PartedFile::read_part(size_t part, uint64_t offset, std::span<std::byte> bu
       if (own) close(fd);
     }
   } closer{fd, fd != fds_[part]};
+  // What was verified is what this opened: a part renamed over, or changed in place (`cp` over it),
+  // would be read as if it had been. One fstat per read, next to a decompression, costs nothing.
+  if (identity_of(fd, paths_[part]) != identities_[part]) {
+    throw Error(ErrorKind::Integrity,
+                fmt::format("{} was replaced or changed after the bundle was opened", paths_[part].string()),
+                "the bundle must not change while it is read; copy it again and start over");
+  }
   for (size_t done = 0; done < buf.size();) {
     ssize_t n = pread(fd, buf.data() + done, buf.size() - done, static_cast<off_t>(offset + done));
     if (n < 0) {

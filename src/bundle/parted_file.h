@@ -33,7 +33,9 @@ class PartedFile {
   PartedFile& operator=(const PartedFile&) = delete;
 
   uint64_t size() const { return size_; }
-  // Reads exactly buf.size() bytes at offset; throws Error(Input) past the end, Error(Io) on failure.
+  // Reads exactly buf.size() bytes at offset; throws Error(Input) past the end, Error(Io) on failure,
+  // and Error(Integrity) when a part is no longer the file it was when this opened it (replaced,
+  // or its size or modification time changed).
   void read_at(uint64_t offset, std::span<std::byte> buf) const;
   const std::vector<std::filesystem::path>& paths() const { return paths_; }
   // What the user named (for messages).
@@ -42,12 +44,21 @@ class PartedFile {
  private:
   static constexpr size_t kMaxOpenParts = 128;
 
+  // What a part was when it was first opened: a part replaced, or written to, since is refused.
+  struct Identity {
+    uint64_t dev = 0, ino = 0, size = 0;
+    int64_t mtime_sec = 0, mtime_nsec = 0;
+    bool operator==(const Identity&) const = default;
+  };
+  static Identity identity_of(int fd, const std::filesystem::path& p);
+
   void open_part(const std::filesystem::path& p, bool is_part);
   void read_part(size_t part, uint64_t offset, std::span<std::byte> buf) const;
   void close_all();
 
   std::filesystem::path name_;
   std::vector<std::filesystem::path> paths_;
+  std::vector<Identity> identities_;
   std::vector<int> fds_;  // -1: opened for each read
   std::vector<uint64_t> starts_;  // offset of each part in the whole; one more entry: the total
   uint64_t size_ = 0;

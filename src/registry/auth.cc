@@ -1,6 +1,9 @@
 #include "registry/auth.h"
 
+#include <libpsl.h>
+
 #include <algorithm>
+#include <array>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -25,12 +28,36 @@ bool has_domain(const std::string& host) {
   return host.find_first_not_of("0123456789.") != std::string::npos;
 }
 
-// "harbor.example.com" -> "example.com".
-std::string last_two_labels(const std::string& host) {
-  size_t last = host.rfind('.');
-  if (last == std::string::npos || last == 0) return host;
-  size_t before = host.rfind('.', last - 1);
-  return before == std::string::npos ? host : host.substr(before + 1);
+// Domains where each customer's registry or service is a host of its own, which the Public
+// Suffix List of Debian 12 (publicsuffix 20230209) does not list as public suffixes: a host
+// under them shares nothing with its siblings (a.azurecr.io is not b.azurecr.io; an ECR registry
+// is not somebody's API Gateway in the same region).
+constexpr std::array<std::string_view, 5> kSharedCloudDomains = {"amazonaws.com", "amazonaws.com.cn", "azurecr.io",
+                                                                 "azurecr.cn", "azurecr.us"};
+
+bool under_shared_cloud_domain(std::string_view host) {
+  return std::any_of(kSharedCloudDomains.begin(), kSharedCloudDomains.end(), [&](std::string_view d) {
+    return host.size() > d.size() && host.substr(host.size() - d.size()) == d && host[host.size() - d.size() - 1] == '.';
+  });
+}
+
+// The Public Suffix List as libpsl has it: the newer of the list built into libpsl and the one the
+// distribution ships (Debian's publicsuffix package, updated without rebuilding libpsl). Null
+// when neither is there; then no two hosts share a domain.
+const psl_ctx_t* public_suffixes() {
+  static const struct Holder {
+    psl_ctx_t* ctx = psl_latest(nullptr);
+    ~Holder() { psl_free(ctx); }
+  } holder;
+  return holder.ctx;
+}
+
+// "harbor.corp.co.uk" -> "corp.co.uk" (the public suffix co.uk plus one label); empty when the
+// host is itself a public suffix or the list is missing.
+std::string registrable_domain(const std::string& host) {
+  const psl_ctx_t* psl = public_suffixes();
+  const char* domain = psl ? psl_registrable_domain(psl, host.c_str()) : nullptr;
+  return domain ? std::string(domain) : std::string();
 }
 
 bool has_port(const Url& u) {
@@ -50,7 +77,10 @@ bool token_realm_trusted(std::string_view registry, std::string_view realm, cons
     Url entry = Url::parse(fmt::format("{}://{}/", r.scheme, a));
     if (entry.host() == realm_host && (!has_port(entry) || entry.origin() == r.origin())) return true;
   }
-  return has_domain(realm_host) && has_domain(registry_host) && last_two_labels(realm_host) == last_two_labels(registry_host);
+  if (!has_domain(realm_host) || !has_domain(registry_host)) return false;
+  if (under_shared_cloud_domain(realm_host) || under_shared_cloud_domain(registry_host)) return false;
+  const std::string domain = registrable_domain(registry_host);
+  return !domain.empty() && domain == registrable_domain(realm_host);
 }
 
 constexpr double kMaxTokenLifetime = 24 * 3600;

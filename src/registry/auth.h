@@ -35,10 +35,11 @@ BearerToken parse_token_response(std::string_view body, SteadyClock::time_point 
 
 // Whether the registry's credentials may go to the token service at `realm` (a URL) that
 // `registry` ("harbor.example.com", "127.0.0.1:5000") named in its Bearer challenge: when the realm
-// is on the registry's host or, for host names, in the same domain (the same last two labels:
-// harbor.example.com and auth.example.com; ports may differ), or on a host in `allowed` (a host,
-// or host:port for that port only). IP addresses and single-label names such as localhost match
-// only themselves.
+// is on the registry's host or, for host names, in the same registrable domain by the Public Suffix
+// List (harbor.example.com and auth.example.com, registry-1.docker.io and auth.docker.io; not
+// harbor.corp.co.uk and evil.co.uk; ports may differ), or on a host in `allowed` (a host, or
+// host:port for that port only). IP addresses and single-label names such as localhost match only
+// themselves, and so do hosts under shared cloud domains (a.azurecr.io, *.amazonaws.com).
 bool token_realm_trusted(std::string_view registry, std::string_view realm, const std::vector<std::string>& allowed);
 
 class TokenCache {

@@ -1,6 +1,9 @@
 // Split parts: written under temporary names with a sha256sum file, read as one byte range.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <fstream>
+
 #include "archive_fixtures.h"
 #include "env/process.h"
 
@@ -92,6 +95,35 @@ TEST(PartedFileTest, HundredsOfPartsAreReadWithoutHoldingADescriptorEach) {
     EXPECT_LE(open_descriptors(), before + 128);
   }
   EXPECT_EQ(open_descriptors(), before);
+}
+
+// `serve` reads a bundle for days after verifying it. A part renamed over (beyond the 128 held
+// open, reopened for each read) or changed in place (one held open) must not be read as the part
+// that was verified, even with the same size.
+TEST(PartedFileTest, APartReplacedOrChangedAfterOpeningIsRefused) {
+  TempDir dir;
+  std::string data = random_bytes(130 * 65536, 16);
+  write_parts(dir / "b", data, 65536);
+  PartedFile f(dir / "b");
+  ASSERT_EQ(f.paths().size(), 130u);
+  const uint64_t last = 129 * 65536;
+  EXPECT_EQ(read_range(f, last, 10), data.substr(last, 10));
+
+  std::string altered = data.substr(last);
+  altered[3] = static_cast<char>(altered[3] ^ 1);
+  util::write_file_atomic(dir / "b.129", altered);  // a new file renamed over the part
+  expect_error([&] { read_range(f, last, 10); }, ErrorKind::Integrity, "b.129 was replaced or changed");
+
+  // Part 1 is held open: written in place, same size, same inode.
+  std::string first = data.substr(65536, 65536);
+  first[0] = static_cast<char>(first[0] ^ 1);
+  {
+    std::fstream part(dir / "b.001", std::ios::in | std::ios::out | std::ios::binary);
+    part.write(first.data(), static_cast<std::streamsize>(first.size()));
+  }
+  fs::last_write_time(dir / "b.001", fs::last_write_time(dir / "b.001") + std::chrono::seconds(1));
+  expect_error([&] { read_range(f, 65536, 10); }, ErrorKind::Integrity, "b.001 was replaced or changed");
+  EXPECT_EQ(read_range(f, 0, 10), data.substr(0, 10)) << "the other parts are read as before";
 }
 
 TEST(PartedFileTest, AnUncommittedOutputLeavesNothing) {

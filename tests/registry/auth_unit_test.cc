@@ -67,6 +67,8 @@ TEST(TokenRealm, TheRegistrysHostAndDomainAreTrusted) {
   EXPECT_TRUE(token_realm_trusted("harbor.example.com", "https://auth.example.com/token", {}));
   EXPECT_TRUE(token_realm_trusted("Harbor.Example.COM:8443", "https://x.y.example.com./token", {}));
   EXPECT_TRUE(token_realm_trusted("docker.io", "https://auth.docker.io/token", {}));
+  EXPECT_TRUE(token_realm_trusted("registry-1.docker.io", "https://auth.docker.io/token", {}));
+  EXPECT_TRUE(token_realm_trusted("registry.gitlab.example.com", "https://gitlab.example.com/jwt/auth", {}));
   EXPECT_TRUE(token_realm_trusted("127.0.0.1:5000", "http://127.0.0.1:5001/token", {})) << "ports may differ";
   EXPECT_TRUE(token_realm_trusted("localhost:5000", "http://localhost/token", {}));
   EXPECT_TRUE(token_realm_trusted("[::1]:5000", "http://[::1]:8080/token", {}));
@@ -82,6 +84,18 @@ TEST(TokenRealm, OtherHostsAreTrustedOnlyWhenAllowed) {
   EXPECT_FALSE(token_realm_trusted("localhost:5000", "http://127.0.0.1:5000/token", {}));
   EXPECT_FALSE(token_realm_trusted("registry", "http://auth/token", {}));
   EXPECT_FALSE(token_realm_trusted("[::1]:5000", "http://[::2]:5000/token", {}));
+  // The registrable domain comes from the Public Suffix List, not the last two labels: siblings
+  // under a public suffix, or under a cloud's shared domain, belong to different owners.
+  EXPECT_FALSE(token_realm_trusted("harbor.corp.co.uk", "https://evil.co.uk/token", {}));
+  EXPECT_TRUE(token_realm_trusted("harbor.corp.co.uk", "https://auth.corp.co.uk/token", {}));
+  EXPECT_FALSE(token_realm_trusted("1234.dkr.ecr.us-east-1.amazonaws.com",
+                                   "https://x.execute-api.us-east-1.amazonaws.com/token", {}));
+  EXPECT_FALSE(token_realm_trusted("1234.dkr.ecr.eu-west-1.amazonaws.com",
+                                   "https://x.execute-api.eu-west-1.amazonaws.com/token", {}));
+  EXPECT_FALSE(token_realm_trusted("a.azurecr.io", "https://b.azurecr.io/oauth2/token", {}));
+  EXPECT_TRUE(token_realm_trusted("a.azurecr.io", "https://a.azurecr.io/oauth2/token", {}));
+  EXPECT_FALSE(token_realm_trusted("app.github.io", "https://evil.github.io/token", {}));
+  EXPECT_FALSE(token_realm_trusted("co.uk", "https://evil.co.uk/token", {}));
 
   EXPECT_TRUE(token_realm_trusted("harbor.example.com", "https://tokens.example.net/token", {"Tokens.Example.NET"}));
   EXPECT_TRUE(token_realm_trusted("localhost:5000", "http://127.0.0.1:5001/token", {"127.0.0.1"}));

@@ -9,11 +9,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <optional>
 #include <sstream>
 #include <thread>
 
+#include "bundle/archive_writer.h"
+#include "bundle/seekable_format.h"
 #include "env/cluster.h"
 #include "env/registry.h"
 #include "env/tls.h"
@@ -130,6 +133,35 @@ Http http(const std::string& url, const std::vector<std::string>& extra = {}) {
   h.headers = head;
   if (head.size() > 12) h.status = std::stoi(head.substr(9, 3));
   return h;
+}
+
+// A non-blocking TCP connection to the server from loopback address 127.0.0.`from` (the whole of
+// 127/8 is this host's, so each `from` is a client address of its own), already under way.
+int connect_from(int port, int from) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  if (fd < 0) return fd;
+  sockaddr_in source{};
+  source.sin_family = AF_INET;
+  source.sin_addr.s_addr = htonl((127u << 24) | static_cast<uint32_t>(from));
+  if (bind(fd, reinterpret_cast<sockaddr*>(&source), sizeof source) != 0) {
+    close(fd);
+    return -1;
+  }
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<uint16_t>(port));
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to);
+  return fd;
+}
+
+// `sealift-install serve` that is expected to refuse before listening; `timeout` ends one that
+// does not (exit 124).
+RunResult serve_refused(const fs::path& bundle, const std::vector<std::string>& extra) {
+  std::vector<std::string> argv = {"timeout", "120", testenv::install_program(), "serve", bundle.string(), "--key",
+                                   factory().public_key().string(), "--project", std::string(kProject)};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  return testenv::run(argv);
 }
 
 std::string error_code(const Http& h) {
@@ -397,20 +429,15 @@ TEST(Serve, HostileRequestsGetClearRefusals) {
 
 // 2000 connections at once against a limit of 256, each sending a request and waiting (bounded by
 // a deadline) for its answer: the server answers what it takes, refuses or queues the rest, and
-// answers normally afterwards.
+// answers normally afterwards. They come from 200 addresses, 10 each, under the per-address limit.
 TEST(Serve, ThousandsOfConcurrentConnectionsLeaveItAnswering) {
   Served& s = served();
   constexpr int kConnections = 2000;
   std::vector<int> fds;
   const std::string request = "GET /v2/ HTTP/1.1\r\nHost: " + s.host() + "\r\n\r\n";
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(s.port()));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   for (int i = 0; i < kConnections; ++i) {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    int fd = connect_from(s.port(), 10 + i % 200);
     ASSERT_GE(fd, 0);
-    connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
     fds.push_back(fd);
   }
   std::vector<bool> sent(fds.size()), done(fds.size());
@@ -450,9 +477,8 @@ TEST(Serve, ThousandsOfConcurrentConnectionsLeaveItAnswering) {
   // Then 2000 that send half a request line and stay: they take every slot until they go.
   fds.clear();
   for (int i = 0; i < kConnections; ++i) {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    int fd = connect_from(s.port(), 10 + i % 200);
     ASSERT_GE(fd, 0);
-    connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
     fds.push_back(fd);
   }
   std::this_thread::sleep_for(std::chrono::seconds(1));
@@ -468,6 +494,67 @@ TEST(Serve, ThousandsOfConcurrentConnectionsLeaveItAnswering) {
             root_of(full_bundle().path).chart.manifest.str());
 }
 
+// 256 connections from one address that trickle their request line a byte at a time: that address
+// holds at most --max-connections-per-address (16) of the 256 slots, the rest are closed at once,
+// and a client from another address is answered at once.
+TEST(Serve, ASlowClientCannotHoldEverySlot) {
+  Served& s = served();
+  std::vector<int> fds;
+  for (int i = 0; i < 256; ++i) {
+    int fd = connect_from(s.port(), 2);
+    ASSERT_GE(fd, 0);
+    fds.push_back(fd);
+  }
+  const std::string line = "GET /v2/ HTTP/1.1";
+  std::vector<bool> open(fds.size(), true);
+  auto trickle = [&](size_t at) {
+    for (size_t i = 0; i < fds.size(); ++i)
+      if (open[i] && send(fds[i], line.data() + at, 1, MSG_NOSIGNAL) != 1) open[i] = false;
+  };
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  trickle(0);
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  trickle(1);
+  const auto start = std::chrono::steady_clock::now();
+  Http other = http("http://" + s.host() + "/v2/", {"--max-time", "5"});
+  EXPECT_EQ(other.status, 200);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  // The server closed what it did not take: a read sees the end (or a reset), not "would block".
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  trickle(2);
+  size_t held = 0;
+  for (size_t i = 0; i < fds.size(); ++i) {
+    char c;
+    if (open[i] && read(fds[i], &c, 1) < 0 && errno == EAGAIN) ++held;
+    close(fds[i]);
+  }
+  EXPECT_LE(held, 16u);
+  EXPECT_GE(held, 1u) << "the address still gets its share";
+  EXPECT_TRUE(s.process().running());
+}
+
+// A request head that is not complete within --head-timeout closes the connection, however slowly
+// its bytes keep coming (here one a second, where the idle timeout is 60 s).
+TEST(Serve, ARequestHeadHasADeadline) {
+  Served s(full_bundle().path, {"--head-timeout", "3"});
+  int fd = connect_from(s.port(), 3);
+  ASSERT_GE(fd, 0);
+  const std::string line = "GET /v2/ HTTP/1.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+  const auto start = std::chrono::steady_clock::now();
+  bool closed = false;
+  for (size_t at = 0; at < line.size() && !closed; ++at) {
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    char c;
+    ssize_t n = read(fd, &c, 1);
+    closed = n == 0 || (n < 0 && errno != EAGAIN) || send(fd, line.data() + at, 1, MSG_NOSIGNAL) != 1;
+  }
+  close(fd);
+  EXPECT_TRUE(closed) << "still open after " << line.size() << " s of trickling";
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30));
+  // A client that sends its request at once is served as before.
+  EXPECT_EQ(http("http://" + s.host() + "/v2/").status, 200);
+}
+
 TEST(Serve, BasicAuthFromAnHtpasswdFile) {
   fs::path file = scratch("htpasswd");
   must_run({"htpasswd", "-B", "-b", "-c", file.string(), "puller", "pull-pw"});
@@ -477,9 +564,17 @@ TEST(Serve, BasicAuthFromAnHtpasswdFile) {
   EXPECT_EQ(anonymous.status, 401);
   EXPECT_EQ(anonymous.header("www-authenticate"), "basic realm=\"sealift\"");
   EXPECT_EQ(error_code(anonymous), "UNAUTHORIZED");
-  EXPECT_EQ(http(v2, {"-u", "puller:wrong"}).status, 401);
-  EXPECT_EQ(http(v2, {"-u", "someone:pull-pw"}).status, 401);
+  // Each from an address of its own: a failure delays the next check from its address.
+  EXPECT_EQ(http(v2, {"-u", "puller:wrong", "--interface", "127.0.0.3"}).status, 401);
+  EXPECT_EQ(http(v2, {"-u", "someone:pull-pw", "--interface", "127.0.0.4"}).status, 401);
   EXPECT_EQ(http(v2, {"-u", "puller:pull-pw"}).status, 200);
+  // Right after a failure, that address is not checked again: no bcrypt for a guesser, 429 and
+  // when to come back. Credentials that passed before still pass.
+  Http soon = http(v2, {"-u", "puller:guess", "--interface", "127.0.0.3"});
+  EXPECT_EQ(soon.status, 429);
+  EXPECT_EQ(soon.header("retry-after"), "1");
+  EXPECT_EQ(error_code(soon), "TOOMANYREQUESTS");
+  EXPECT_EQ(http(v2, {"-u", "puller:pull-pw", "--interface", "127.0.0.3"}).status, 200);
   EXPECT_EQ(http("http://" + s.host() + "/api/v2.0/systeminfo").status, 404);
 
   fs::path home = scratch("auth-home");
@@ -500,10 +595,50 @@ TEST(Serve, BasicAuthFromAnHtpasswdFile) {
   EXPECT_NE(r.err.find("line 1: the hash of user puller is not one crypt(3) can check"), std::string::npos) << said(r);
 }
 
+// Basic auth over plain HTTP on an address other hosts reach would send every password in clear:
+// a usage error before the bundle is read, unless --insecure-plain-auth says so.
+TEST(Serve, BasicAuthWithoutTlsOnANetworkAddressIsRefused) {
+  fs::path file = scratch("htpasswd-plain");
+  must_run({"htpasswd", "-B", "-C", "4", "-b", "-c", file.string(), "puller", "pull-pw"});
+  for (const std::string listen : {"0.0.0.0:0", ":0", "192.0.2.10:0", "[::]:0"}) {
+    RunResult r = serve_refused(full_bundle().path, {"--listen", listen, "--htpasswd", file.string()});
+    EXPECT_EQ(r.exit_code, 2) << listen << "\n" << said(r);
+    EXPECT_NE(r.err.find("--htpasswd without --tls-cert"), std::string::npos) << said(r);
+    EXPECT_NE(r.err.find("--insecure-plain-auth"), std::string::npos) << said(r);
+    EXPECT_EQ(r.out.find("serving"), std::string::npos) << said(r);
+  }
+  const int port = testenv::free_port();
+  std::vector<std::string> argv = {"setpriv", "--pdeathsig", "KILL", "--", testenv::install_program(), "serve",
+                                   full_bundle().path.string(), "--key", factory().public_key().string(),
+                                   "--project", std::string(kProject), "--listen", "0.0.0.0:" + std::to_string(port),
+                                   "--htpasswd", file.string(), "--insecure-plain-auth"};
+  testenv::Process allowed(argv, scratch("serve-plain-auth.log"));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
+  while (!testenv::wait_for_port(port, 0.5) && allowed.running() && std::chrono::steady_clock::now() < deadline) {
+  }
+  EXPECT_EQ(http("http://127.0.0.1:" + std::to_string(port) + "/v2/", {"-u", "puller:pull-pw"}).status, 200)
+      << allowed.log_tail();
+}
+
 TEST(Serve, TlsWithACertificateTheClientsVerify) {
   auto certs = testenv::make_test_certificates(scratch("tls"));
+  // A key every user can read is served, with a warning.
+  fs::permissions(certs.server_key, fs::perms::others_read, fs::perm_options::add);
   Served s(full_bundle().path, {"--tls-cert", certs.server_cert.string(), "--tls-key", certs.server_key.string()});
   EXPECT_EQ(http("https://" + s.host() + "/v2/", {"--cacert", certs.ca_cert.string()}).status, 200);
+  EXPECT_NE(util::read_file(s.process().log()).find("warning: the TLS key " + certs.server_key.string() +
+                                                    " can be read by every user"),
+            std::string::npos)
+      << s.process().log_tail();
+  // TLS 1.2 and 1.3 only, whatever GnuTLS would offer by default. openssl needs security level 0
+  // to offer TLS 1.1 at all.
+  for (const std::string version : {"-tls1", "-tls1_1", "-tls1_2", "-tls1_3"}) {
+    RunResult r = testenv::run({"sh", "-c", "openssl s_client -connect " + s.host() + " " + version +
+                                                " -cipher DEFAULT:@SECLEVEL=0 -CAfile " + certs.ca_cert.string() +
+                                                " </dev/null"});
+    const bool modern = version == "-tls1_2" || version == "-tls1_3";
+    EXPECT_EQ(r.exit_code == 0, modern) << version << "\n" << said(r);
+  }
   RunResult untrusted = testenv::run({"curl", "-sS", "https://" + s.host() + "/v2/"});
   EXPECT_EQ(untrusted.exit_code, 60) << said(untrusted);  // peer certificate cannot be authenticated
   bundle::Root root = root_of(full_bundle().path);
@@ -567,6 +702,57 @@ TEST(Serve, ABundleThatDoesNotVerifyIsRefusedBeforeListening) {
                              "--project", "ai-saas", "--listen", "127.0.0.1:" + std::to_string(port)});
   EXPECT_EQ(delta.exit_code, 2) << said(delta);
   EXPECT_NE(delta.err.find("cannot be served alone"), std::string::npos) << said(delta);
+}
+
+// The framing of a bundle is not signed. serve reads the bundle again for every answer and needs
+// the seek table's frame checksums to notice bytes changed after it verified them, and bounds the
+// frame every open blob decompresses: a re-framed bundle without checksums, or with frames over
+// 4 MiB, is refused before it is verified (the signature still holds for both).
+TEST(Serve, ABundleReFramedWithoutChecksumsOrWithLargeFramesIsRefused) {
+  const std::string bytes = util::read_file(full_bundle().path);
+  auto all = std::as_bytes(std::span(bytes));
+  bundle::SeekTableFooter footer = bundle::parse_seek_table_footer(all.last(bundle::kSeekTableFooterSize), bytes.size());
+  std::vector<bundle::SeekEntry> table = bundle::parse_seek_table(all.last(footer.table_size), footer);
+  std::string payload;
+  auto put_le32 = [&](uint32_t v) {
+    for (int i = 0; i < 4; ++i) payload.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  };
+  for (const auto& e : table) {
+    put_le32(e.compressed_size);
+    put_le32(e.decompressed_size);
+  }
+  put_le32(static_cast<uint32_t>(table.size()));
+  payload.push_back(0);  // descriptor: no checksums
+  put_le32(bundle::kSeekableMagic);
+  fs::path unchecked = scratch("no-frame-checksums.tar.zst");
+  util::write_file_atomic(unchecked, bytes.substr(0, bytes.size() - footer.table_size) +
+                                         bundle::skippable_frame(bundle::kSeekTableMagic, payload));
+  {
+    bundle::ArchiveReader reader(unchecked);
+    ASSERT_FALSE(reader.frames().at(0).has_checksum);
+  }
+  RunResult r = serve_refused(unchecked, {"--listen", "127.0.0.1:0"});
+  EXPECT_EQ(r.exit_code, 4) << said(r);
+  EXPECT_NE(r.err.find("carries no frame checksums"), std::string::npos) << said(r);
+
+  fs::path large = scratch("large-frames.tar.zst");
+  {
+    bundle::ArchiveReader reader(full_bundle().path);
+    bundle::WriterOptions options;
+    options.compression.frame_size = 16u << 20;
+    bundle::ArchiveWriter writer(large, options);
+    for (const auto& e : reader.entries()) {
+      auto source = reader.open(e.name);
+      writer.add(e.name, e.size, *source);
+    }
+    writer.finish();
+  }
+  bool has_large_frame = false;
+  for (const auto& f : bundle::ArchiveReader(large).frames()) has_large_frame |= f.size > (4u << 20);
+  ASSERT_TRUE(has_large_frame) << "the fixture bundle is too small to make a frame over 4 MiB";
+  RunResult big = serve_refused(large, {"--listen", "127.0.0.1:0"});
+  EXPECT_EQ(big.exit_code, 4) << said(big);
+  EXPECT_NE(big.err.find("more than the 4194304 serve decompresses"), std::string::npos) << said(big);
 }
 
 // The images in the cluster come from `host` by digest, and crane pulls each of them from there.
