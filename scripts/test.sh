@@ -58,7 +58,9 @@ peers_done() {
 trap 'exit 130' INT TERM
 
 SANITIZE=${SEALIFT_SANITIZE:-ON}
-JOBS=${SEALIFT_TEST_JOBS:-$(nproc)}
+# One test more than cores: most suites spend much of their time waiting (helm --wait, a registry,
+# a cluster starting), and the CPU would idle.
+JOBS=${SEALIFT_TEST_JOBS:-$(( $(nproc) + 1 ))}
 if [ "$SANITIZE" = ON ]; then
   BUILD=${SEALIFT_BUILD_DIR:-build/test-asan}
   # -O1 and line tables: fast to compile, still file:line in every sanitizer report.
