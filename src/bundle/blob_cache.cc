@@ -131,6 +131,32 @@ class CacheWriter : public registry::BlobWriter {
   bool done_ = false;
 };
 
+// A blob written apart from any transfer (BlobCache::write_checked), hashed as it comes.
+class CheckedWriter : public registry::BlobWriter {
+ public:
+  CheckedWriter(const fs::path& target, oci::Descriptor d, std::function<void()> committed)
+      : file_(target), d_(std::move(d)), committed_(std::move(committed)) {}
+  void write(std::span<const std::byte> buf) override {
+    hash_.update(buf);
+    file_.write(buf);
+  }
+  void commit() override {
+    const uint64_t size = hash_.bytes();
+    const oci::Digest got = hash_.finish();
+    if (got != d_.digest || size != static_cast<uint64_t>(d_.size))
+      throw Error(ErrorKind::Integrity, fmt::format("blob {}: {} bytes that hash to {} came instead", d_.digest.str(),
+                                                    size, got.str()));
+    file_.commit(/*durable=*/false);
+    committed_();
+  }
+
+ private:
+  util::AtomicFile file_;
+  oci::Descriptor d_;
+  oci::Sha256 hash_;
+  std::function<void()> committed_;
+};
+
 // The archive writer's view of a blob in flight (BlobCache::open_streaming).
 class StreamingSource : public io::Source {
  public:
@@ -342,6 +368,11 @@ bool BlobCache::has_blob(const oci::Descriptor& descriptor) {
 std::unique_ptr<registry::BlobWriter> BlobCache::write_blob(const oci::Descriptor& descriptor) {
   oci::Digest digest = descriptor.digest;
   return std::make_unique<CacheWriter>(path(digest), stream(digest), [this, digest] { mark_verified(digest); });
+}
+
+std::unique_ptr<registry::BlobWriter> BlobCache::write_checked(const oci::Descriptor& descriptor) {
+  oci::Digest digest = descriptor.digest;
+  return std::make_unique<CheckedWriter>(path(digest), descriptor, [this, digest] { mark_verified(digest); });
 }
 
 std::shared_ptr<BlobCache::Stream> BlobCache::stream(const oci::Digest& digest) {

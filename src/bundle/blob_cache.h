@@ -55,6 +55,12 @@ class BlobCache : public registry::ContentTarget {
   std::unique_ptr<registry::BlobWriter> write_blob(const oci::Descriptor& descriptor) override;
   void put_manifest(const oci::Manifest& manifest) override;
 
+  // A writer apart from any transfer's stream, for blobs read back from an unfinished bundle
+  // (bundle/resume.h): it hashes what it gets, and commit() renames the file into the cache and
+  // trusts it for this run, or throws Error(Integrity) when the bytes are not the descriptor's
+  // (the file is then dropped). A stream a transfer's reader may wait on is never touched.
+  std::unique_ptr<registry::BlobWriter> write_checked(const oci::Descriptor& descriptor);
+
  // The meeting point of a blob's transfer (writer) and the archive writer (reader).
   struct Stream;
 
