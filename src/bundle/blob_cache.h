@@ -27,7 +27,13 @@ namespace sealift::bundle {
 
 class BlobCache : public registry::ContentTarget {
  public:
+  // Creates the cache directory 0700 when missing. Throws Error(Usage) naming the directory when
+  // it, blobs/ or blobs/sha256/ is not a directory owned by this user that only it can write.
   explicit BlobCache(std::filesystem::path dir);
+
+  // `dir` (a subdirectory of the cache, such as its sbom-scratch/), created 0700 when missing and
+  // checked as the cache itself is; returns it.
+  static std::filesystem::path private_dir(const std::filesystem::path& dir);
 
   std::filesystem::path path(const oci::Digest& digest) const;
   bool has(const oci::Digest& digest, int64_t size) const;
@@ -75,7 +81,8 @@ class BlobCache : public registry::ContentTarget {
   std::map<oci::Digest, std::shared_ptr<Stream>> streams_;
 };
 
-// ~/.cache/sealift/blobs (XDG_CACHE_HOME honoured).
+// ~/.cache/sealift/blobs (XDG_CACHE_HOME honoured). Throws Error(Usage) when neither HOME nor
+// XDG_CACHE_HOME is set: no shared fallback such as /tmp.
 std::filesystem::path default_cache_dir();
 
 }  // namespace sealift::bundle

@@ -509,6 +509,7 @@ BuildResult build(const BuildOptions& o, util::Progress& progress) {
   if (o.key_file.empty())
     throw Error(ErrorKind::Usage, "no signing key given (--key)", "make one with `sealift-bundle keygen`");
 
+  const fs::path cache_dir = o.cache_dir.empty() ? default_cache_dir() : o.cache_dir;
   // Inputs first: a stale lock or a wrong password should fail before any download.
   lock::ImageLock lock = lock::ImageLock::load(o.lock_file);
   std::string lock_text = util::read_file(o.lock_file);
@@ -553,12 +554,13 @@ BuildResult build(const BuildOptions& o, util::Progress& progress) {
   // Pull: every image's manifests now, its blobs queued on one scheduler; the archive is written
   // while they arrive, each layer when its turn comes. Declared before the writer, so that on an
   // error the unfinished bundle goes first, then the queued transfers (running ones finish).
-  const fs::path cache_dir = o.cache_dir.empty() ? default_cache_dir() : o.cache_dir;
   BlobCache cache(cache_dir);
   // What a killed build of this output streamed into its unfinished bundle is not downloaded again.
-  if (Harvest h = harvest_leftovers(o.output, cache); h.blobs > 0)
+  Harvest resumed = harvest_leftovers(o.output, cache);
+  if (resumed.blobs > 0)
     result.notes.push_back(fmt::format("resumed {} blob(s), {} bytes, from the unfinished bundle of an earlier build",
-                                       h.blobs, h.bytes));
+                                       resumed.blobs, resumed.bytes));
+  for (const auto& p : resumed.problems) result.notes.push_back("unfinished bundle of an earlier build: " + p);
   Clients clients(o, progress);
   registry::TransferScheduler scheduler(o.jobs);
   registry::ImagePuller puller(scheduler, cache);
