@@ -5,6 +5,8 @@
 // when first asked for (has_blob, open_verified), and a damaged one is removed so that it is
 // fetched anew. That check is also why cache files are not fsynced: a file a crash truncated or
 // emptied fails it and is fetched again, and a flush per blob cost the build a disk round trip each.
+// Later reads go by path, unhashed: the cache must be a directory only this user can write (checked
+// when it is opened), and the build hashes every blob once more as the archive gets it.
 //
 // A blob the archive writer asks for while its transfer is still running is streamed: the writer
 // reads what the transfer has written so far, then takes the rest of the bytes straight from the

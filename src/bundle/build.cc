@@ -404,7 +404,8 @@ std::vector<oci::Descriptor> carry_upstream_attestations(registry::RegistryClien
 // carried image (as `cosign attest --type spdxjson` would sign it) and added to `content`.
 std::vector<oci::Descriptor> generate_sboms(const sbom::Syft& syft, const PulledImage& img, const BlobCache& cache,
                                             registry::ImagePuller& puller, const sign::PrivateKey& key,
-                                            const std::string& created, const fs::path& scratch, Content& content) {
+                                            const std::string& created, const fs::path& scratch,
+                                            const BuildOptions::Seams& seams, Content& content) {
   std::vector<std::pair<oci::Descriptor, std::string>> platforms;
   for (size_t i = 0; i < img.manifests.size(); ++i) platforms.push_back({img.manifests[i], img.platforms[i]});
   if (platforms.empty()) {
@@ -431,6 +432,7 @@ std::vector<oci::Descriptor> generate_sboms(const sbom::Syft& syft, const Pulled
       // Configs are held as documents; the cache has them too (they were pulled there).
       return cache.path(d);
     };
+    in.staged = seams.syft_staged;
     std::string spdx = syft.scan(in, scratch, created);
     sign::SigstoreSignature att = sign::sign_attestation(key, img.carried, created, sbom::kSpdxPredicateType, spdx,
                                                          {{std::string(sbom::kPlatformAnnotation), platform}});
@@ -478,26 +480,35 @@ ToolInput helm_input(const fs::path& file, const std::string& version) {
   return t;
 }
 
-// The tool's file as the bundle gets it: hashed again as it is written, so a file replaced since
-// it was checked fails the build instead of shipping bytes that sealift.json does not name.
-class CheckedFileSource : public io::Source {
+// A large blob as the bundle gets it, hashed again as it is written, whatever checked it before
+// (its transfer, the cache's first read, the tool's digest): a file replaced since (in a cache
+// another user can write, a tool binary rebuilt meanwhile) fails the build naming it, instead of
+// the customer's verify. One SHA-256 pass per blob.
+class CheckedSource : public io::Source {
  public:
-  explicit CheckedFileSource(const ToolInput& t) : tool_(t), file_(t.file) {}
+  CheckedSource(io::Source& inner, const oci::Descriptor& d, std::string what)
+      : inner_(inner), d_(d), what_(std::move(what)) {}
   size_t read(std::span<std::byte> buf) override {
-    size_t n = file_.read(buf);
+    size_t n = inner_.read(buf);
     hash_.update(std::span<const std::byte>(buf.data(), n));
     if (n == 0 && !checked_) {
       checked_ = true;
-      if (hash_.bytes() != static_cast<uint64_t>(tool_.size) || hash_.finish() != tool_.digest)
-        throw Error(ErrorKind::Input, fmt::format("{} changed while the bundle was being built", tool_.file.string()),
-                    "build again once it stays put");
+      const uint64_t size = hash_.bytes();
+      const oci::Digest got = hash_.finish();
+      if (got != d_.digest || size != static_cast<uint64_t>(d_.size))
+        throw Error(ErrorKind::Integrity,
+                    fmt::format("{} changed after it was verified: the bytes written into the bundle hash to {} "
+                                "({} bytes)",
+                                what_, got.str(), size),
+                    "build again; if it happens again, check who else can write the blob cache and the tool files");
     }
     return n;
   }
 
  private:
-  const ToolInput& tool_;
-  util::FileSource file_;
+  io::Source& inner_;
+  const oci::Descriptor& d_;
+  std::string what_;
   oci::Sha256 hash_;
   bool checked_ = false;
 };
@@ -632,7 +643,8 @@ BuildResult build(const BuildOptions& o, util::Progress& progress) {
     std::vector<oci::Descriptor> sboms;
     if (syft && !has_upstream_sbom) {
       progress.note(fmt::format("SBOM of {} (syft {})", ri.source, syft->version()));
-      sboms = generate_sboms(*syft, img, cache, puller, key, root.created, cache_dir / "sbom-scratch", content);
+      sboms = generate_sboms(*syft, img, cache, puller, key, root.created,
+                             BlobCache::private_dir(cache_dir / "sbom-scratch"), o.seams, content);
     }
     for (const auto& b : sboms) ri.sboms.push_back(b.digest);
     result.sboms_generated += sboms.size();
@@ -747,18 +759,22 @@ BuildResult build(const BuildOptions& o, util::Progress& progress) {
       release_upto(i, start);
       const bool was_complete = cache.verified(d.digest);
       std::unique_ptr<io::Source> src;
+      std::string what = "blob " + d.digest.str();
       if (d.digest == package_descriptor.digest) {
         src = std::make_unique<io::MemorySource>(package.out);
       } else if (is_tool(d.digest)) {
-        src = std::make_unique<CheckedFileSource>(*helm_binary);
+        src = std::make_unique<util::FileSource>(helm_binary->file);
+        what = helm_binary->file.string();
       } else if (o.keep_cache) {
         puller.wait_blob(d.digest);
+        if (o.seams.cached_blob_verified) o.seams.cached_blob_verified(cache.path(d.digest), d);
         src = cache.open_verified(d);
       } else {
         // Straight from the transfer when it is still running: see BlobCache::open_streaming.
         src = cache.open_streaming(d, [&puller, digest = d.digest] { return puller.ended(digest); });
       }
-      CountingSource counted(*src, progress, [&](uint64_t n) { release_upto(i, start + n); });
+      CheckedSource checked(*src, d, what);
+      CountingSource counted(checked, progress, [&](uint64_t n) { release_upto(i, start + n); });
       try {
         writer.add(blob_path(d.digest), static_cast<uint64_t>(d.size), counted, compressed_media_type(d.media_type));
       } catch (const Error&) {

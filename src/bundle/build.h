@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -52,6 +53,16 @@ struct BuildOptions {
   int jobs = 8;
   registry::HttpOptions http;                     // --plain-http, --ca-file, ...
   registry::CredentialFlags credentials;
+
+  // Test seams, set only by tests (tests/build, tests/sbom) to play a local attacker at fixed points
+  // of the build; empty in the programs.
+  struct Seams {
+    // With keep_cache, a blob's cache file (verified in this run) just before the archive gets it.
+    std::function<void(const std::filesystem::path& cached, const oci::Descriptor&)> cached_blob_verified;
+    // syft's directory for one platform image, its layout staged, before syft starts.
+    std::function<void(const std::filesystem::path& dir)> syft_staged;
+  };
+  Seams seams;
 };
 
 struct BuildResult {
