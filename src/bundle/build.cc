@@ -632,13 +632,16 @@ BuildResult build(const BuildOptions& o, util::Progress& progress) {
     result.upstream_signatures += upstream_refs.size();
     for (const auto& a : attestations) ri.upstream_attestations.push_back(a.digest);
     result.upstream_attestations += attestations.size();
-    // An SBOM of its own only for an image its publisher gave none.
+    // An SBOM of its own only for an image whose publisher gave one that verified with
+    // --upstream-key (carry_upstream_attestations keeps no other attestation then). A plain SBOM
+    // artifact, or any attestation without the key, is whatever someone who can push a referrer
+    // to the source attached: it travels, but the image still gets the vendor's signed SBOM.
     bool has_upstream_sbom = false;
     for (const auto& a : attestations) {
+      if (upstream_keys.empty() || a.artifact_type != sign::kSigstoreBundleMediaType) continue;
       const std::string& bytes = content.documents.at(a.digest);
       oci::Manifest m = oci::Manifest::parse(bytes, oci::media::kOciManifest);
-      if (sbom::is_sbom_predicate_type(sign::announced_predicate_type(m)) || a.artifact_type != sign::kSigstoreBundleMediaType)
-        has_upstream_sbom = true;
+      if (sbom::is_sbom_predicate_type(sign::announced_predicate_type(m))) has_upstream_sbom = true;
     }
     std::vector<oci::Descriptor> sboms;
     if (syft && !has_upstream_sbom) {

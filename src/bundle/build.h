@@ -41,8 +41,8 @@ struct BuildOptions {
   // of them; an image whose upstream signatures all fail stops the build. Empty: none carried.
   std::vector<std::filesystem::path> upstream_keys;
   // SBOMs: each image's upstream attestations and SBOM referrers are carried (Auto, Syft,
-  // Upstream), and an image with no upstream SBOM gets one made by syft (Auto: when syft is found;
-  // Syft: syft required). None: neither.
+  // Upstream), and an image with no upstream SBOM attestation verified with upstream_keys gets one
+  // made by syft (Auto: when syft is found; Syft: syft required). None: neither.
   enum class Sbom { Auto, Syft, Upstream, None };
   Sbom sbom = Sbom::Auto;
   std::filesystem::path syft;  // the syft binary; empty: syft on $PATH

@@ -230,6 +230,39 @@ TEST(Sbom, AnUpstreamSbomTravelsAsFoundAndVerifiesWithThePublishersKey) {
   EXPECT_EQ(sr.images.at(0).sboms.size(), 2u);
 }
 
+// An SBOM pushed as a plain referrer (`oras attach`) is signed by nobody: anyone who can push to
+// the source repository can attach one. It travels as found, but the image still gets the
+// vendor's own signed SBOM, one per platform, which verify checks.
+TEST(Sbom, AnUnsignedUpstreamSbomDoesNotReplaceTheVendorsOwn) {
+  testenv::BundleSpec spec;
+  spec.images = {"redis"};
+  auto plain = factory().build(spec, scratch("oras-plain.tar.zst"));
+  const auto& image = plain.lock.images[0];
+  const std::string upstream = factory().upstream().host() + "/" + image.source.repository + "@" + image.digest.str();
+  const fs::path dir = scratch("oras-attach");
+  fs::create_directories(dir);
+  util::write_file_atomic(dir / "sbom.spdx.json",
+                          R"({"spdxVersion":"SPDX-2.3","SPDXID":"SPDXRef-DOCUMENT","name":"redis",)"
+                          R"("packages":[{"name":"nothing-to-see-here","SPDXID":"SPDXRef-p","versionInfo":"1"}]})");
+  testenv::TempDir home("sealift-oras");
+  // oras takes the file's path as its title and wants it relative.
+  RunResult attach = testenv::run({"sh", "-c", "cd '" + dir.string() + "' && exec '" + testenv::peer("oras") +
+                                                   "' attach --plain-http --artifact-type application/spdx+json '" +
+                                                   upstream + "' sbom.spdx.json:application/spdx+json"},
+                                  {{"HOME", home.path().string()}});
+  ASSERT_EQ(attach.exit_code, 0) << said(attach);
+
+  spec.build_args = {"--sbom", "syft", "--syft", syft()};
+  auto b = factory().build(spec, scratch("oras-sbom.tar.zst"));
+  bundle::Root root = root_of(b.path);
+  EXPECT_EQ(root.images.at(0).upstream_attestations.size(), 1u) << "the upstream SBOM travels as found";
+  const size_t platforms = image.platforms.size();
+  EXPECT_EQ(root.images.at(0).sboms.size(), platforms) << "one vendor SBOM per platform";
+  for (const auto& st : statements(b.path, 0)) EXPECT_FALSE(packages(st["predicate"]).count("nothing-to-see-here"));
+  nlohmann::json verified = json_of(install({"verify", b.path.string(), "--key", factory().public_key().string(), "--json"}));
+  EXPECT_EQ(verified["sbomsVerified"].get<size_t>(), platforms);
+}
+
 // syft reads a config from its working directory; one there (a commit to the product repository
 // the vendor builds from) must not take packages out of the SBOM the vendor key signs.
 TEST(Sbom, ASyftConfigInTheWorkingDirectoryDoesNotShapeTheSbom) {
