@@ -131,7 +131,9 @@ void add_build_command(CLI::App& app) {
   cmd->add_option("--bundle-version", f->version, "Bundle version (default: the chart's version)");
   cmd->add_option("--platform", f->platforms, "Keep only this platform (os/arch[/variant]); repeatable");
   cmd->add_option("--mirror", f->mirrors, "Pull images of registry SRC from host DEST (SRC=DEST); repeatable");
-  cmd->add_option("--cache", f->cache, "Blob cache directory (default ~/.cache/sealift/blobs)");
+  cmd->add_option("--cache", f->cache,
+                  "Blob cache directory, yours and writable by you alone (made 0700; default "
+                  "$XDG_CACHE_HOME/sealift/blobs or ~/.cache/sealift/blobs; required when HOME is unset)");
   cmd->add_flag("--keep-cache", f->keep_cache,
                 "Keep every layer in the blob cache too, so that the next build downloads only what changed "
                 "(default: layers stream into the bundle; the cache keeps what resuming needs)");

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -129,6 +130,32 @@ class CacheWriter : public registry::BlobWriter {
   std::function<void()> committed_;
   std::vector<std::byte> pending_;
   bool done_ = false;
+};
+
+// A blob written apart from any transfer (BlobCache::write_checked), hashed as it comes.
+class CheckedWriter : public registry::BlobWriter {
+ public:
+  CheckedWriter(const fs::path& target, oci::Descriptor d, std::function<void()> committed)
+      : file_(target), d_(std::move(d)), committed_(std::move(committed)) {}
+  void write(std::span<const std::byte> buf) override {
+    hash_.update(buf);
+    file_.write(buf);
+  }
+  void commit() override {
+    const uint64_t size = hash_.bytes();
+    const oci::Digest got = hash_.finish();
+    if (got != d_.digest || size != static_cast<uint64_t>(d_.size))
+      throw Error(ErrorKind::Integrity, fmt::format("blob {}: {} bytes that hash to {} came instead", d_.digest.str(),
+                                                    size, got.str()));
+    file_.commit(/*durable=*/false);
+    committed_();
+  }
+
+ private:
+  util::AtomicFile file_;
+  oci::Descriptor d_;
+  oci::Sha256 hash_;
+  std::function<void()> committed_;
 };
 
 // The archive writer's view of a blob in flight (BlobCache::open_streaming).
@@ -270,11 +297,10 @@ class VerifiedFileSource : public io::Source {
 }  // namespace
 
 BlobCache::BlobCache(fs::path dir) : dir_(std::move(dir)) {
+  private_dir(dir_);
+  private_dir(dir_ / "blobs");
+  private_dir(dir_ / "blobs" / "sha256");
   std::error_code ec;
-  fs::create_directories(dir_ / "blobs" / "sha256", ec);
-  if (ec)
-    throw Error(ErrorKind::Io, fmt::format("cannot create the blob cache {}: {}", dir_.string(), ec.message()),
-                "choose another directory with --cache");
   // Temporary files a killed build left (an AtomicFile holds a lock while a process writes it).
   for (const auto& e : fs::directory_iterator(dir_ / "blobs" / "sha256", ec)) {
     std::string name = e.path().filename().string();
@@ -344,6 +370,11 @@ std::unique_ptr<registry::BlobWriter> BlobCache::write_blob(const oci::Descripto
   return std::make_unique<CacheWriter>(path(digest), stream(digest), [this, digest] { mark_verified(digest); });
 }
 
+std::unique_ptr<registry::BlobWriter> BlobCache::write_checked(const oci::Descriptor& descriptor) {
+  oci::Digest digest = descriptor.digest;
+  return std::make_unique<CheckedWriter>(path(digest), descriptor, [this, digest] { mark_verified(digest); });
+}
+
 std::shared_ptr<BlobCache::Stream> BlobCache::stream(const oci::Digest& digest) {
   std::lock_guard lock(mu_);
   auto& slot = streams_[digest];
@@ -374,10 +405,48 @@ void BlobCache::put_manifest(const oci::Manifest& manifest) {
   util::write_file_atomic(path(manifest.digest()), manifest.bytes());
 }
 
+fs::path BlobCache::private_dir(const fs::path& dir) {
+  // Made 0700: nobody else reads what the build pulls. The parents too, for a new cache.
+  int err = mkdir(dir.c_str(), 0700) == 0 ? 0 : errno;
+  if (err == ENOENT && dir.has_parent_path()) {
+    std::error_code ec;
+    fs::create_directories(dir.parent_path(), ec);
+    err = mkdir(dir.c_str(), 0700) == 0 ? 0 : errno;
+  }
+  struct stat st;
+  if (stat(dir.c_str(), &st) != 0)
+    throw Error(ErrorKind::Io,
+                fmt::format("cannot create the blob cache directory {}: {}", dir.string(), std::strerror(err ? err : errno)),
+                "choose another directory with --cache");
+  // What the cache holds is trusted once hashed, and syft's input is staged here: another user
+  // who could write a directory of it could swap what the vendor key signs (as ssh's StrictModes,
+  // refuse rather than repair: someone else's directory is not ours to chmod).
+  if (!S_ISDIR(st.st_mode))
+    throw Error(ErrorKind::Usage, fmt::format("the blob cache {} is not a directory", dir.string()),
+                "choose another directory with --cache");
+  if (st.st_uid != geteuid())
+    throw Error(ErrorKind::Usage,
+                fmt::format("the blob cache directory {} belongs to uid {}, not to you (uid {}): another user could "
+                            "change what the build signs",
+                            dir.string(), st.st_uid, geteuid()),
+                "use a cache directory of your own with --cache");
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+    throw Error(ErrorKind::Usage,
+                fmt::format("the blob cache directory {} is writable by {} (mode {:04o}): another user could change "
+                            "what the build signs",
+                            dir.string(), (st.st_mode & S_IWOTH) ? "others" : "its group", st.st_mode & 07777),
+                fmt::format("chmod go-w {}, or choose another directory with --cache", dir.string()));
+  return dir;
+}
+
 fs::path default_cache_dir() {
   if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return fs::path(x) / "sealift" / "blobs";
   const char* home = std::getenv("HOME");
-  return fs::path(home && *home ? home : "/tmp") / ".cache" / "sealift" / "blobs";
+  // Never a shared directory such as /tmp: others could write there (see BlobCache::private_dir).
+  if (!home || !*home)
+    throw Error(ErrorKind::Usage, "HOME is not set, so there is no default blob cache directory",
+                "name one with --cache DIR (a directory only you can write)");
+  return fs::path(home) / ".cache" / "sealift" / "blobs";
 }
 
 }  // namespace sealift::bundle

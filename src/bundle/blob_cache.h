@@ -5,6 +5,8 @@
 // when first asked for (has_blob, open_verified), and a damaged one is removed so that it is
 // fetched anew. That check is also why cache files are not fsynced: a file a crash truncated or
 // emptied fails it and is fetched again, and a flush per blob cost the build a disk round trip each.
+// Later reads go by path, unhashed: the cache must be a directory only this user can write (checked
+// when it is opened), and the build hashes every blob once more as the archive gets it.
 //
 // A blob the archive writer asks for while its transfer is still running is streamed: the writer
 // reads what the transfer has written so far, then takes the rest of the bytes straight from the
@@ -27,7 +29,13 @@ namespace sealift::bundle {
 
 class BlobCache : public registry::ContentTarget {
  public:
+  // Creates the cache directory 0700 when missing. Throws Error(Usage) naming the directory when
+  // it, blobs/ or blobs/sha256/ is not a directory owned by this user that only it can write.
   explicit BlobCache(std::filesystem::path dir);
+
+  // `dir` (a subdirectory of the cache, such as its sbom-scratch/), created 0700 when missing and
+  // checked as the cache itself is; returns it.
+  static std::filesystem::path private_dir(const std::filesystem::path& dir);
 
   std::filesystem::path path(const oci::Digest& digest) const;
   bool has(const oci::Digest& digest, int64_t size) const;
@@ -55,6 +63,12 @@ class BlobCache : public registry::ContentTarget {
   std::unique_ptr<registry::BlobWriter> write_blob(const oci::Descriptor& descriptor) override;
   void put_manifest(const oci::Manifest& manifest) override;
 
+  // A writer apart from any transfer's stream, for blobs read back from an unfinished bundle
+  // (bundle/resume.h): it hashes what it gets, and commit() renames the file into the cache and
+  // trusts it for this run, or throws Error(Integrity) when the bytes are not the descriptor's
+  // (the file is then dropped). A stream a transfer's reader may wait on is never touched.
+  std::unique_ptr<registry::BlobWriter> write_checked(const oci::Descriptor& descriptor);
+
  // The meeting point of a blob's transfer (writer) and the archive writer (reader).
   struct Stream;
 
@@ -69,7 +83,8 @@ class BlobCache : public registry::ContentTarget {
   std::map<oci::Digest, std::shared_ptr<Stream>> streams_;
 };
 
-// ~/.cache/sealift/blobs (XDG_CACHE_HOME honoured).
+// ~/.cache/sealift/blobs (XDG_CACHE_HOME honoured). Throws Error(Usage) when neither HOME nor
+// XDG_CACHE_HOME is set: no shared fallback such as /tmp.
 std::filesystem::path default_cache_dir();
 
 }  // namespace sealift::bundle

@@ -406,7 +406,8 @@ std::vector<oci::Descriptor> carry_upstream_attestations(registry::RegistryClien
 std::vector<oci::Descriptor> generate_sboms(const sbom::Syft& syft, const sbom::SbomCache& sboms, const PulledImage& img,
                                             const BlobCache& cache, registry::ImagePuller& puller,
                                             const sign::PrivateKey& key, const std::string& created,
-                                            const fs::path& scratch, Content& content, uint64_t& cached) {
+                                            const fs::path& scratch, const BuildOptions::Seams& seams, Content& content,
+                                            uint64_t& cached) {
   std::vector<std::pair<oci::Descriptor, std::string>> platforms;
   for (size_t i = 0; i < img.manifests.size(); ++i) platforms.push_back({img.manifests[i], img.platforms[i]});
   if (platforms.empty()) {
@@ -431,6 +432,7 @@ std::vector<oci::Descriptor> generate_sboms(const sbom::Syft& syft, const sbom::
       // Configs are held as documents; the cache has them too (they were pulled there).
       return cache.path(d);
     };
+    in.staged = seams.syft_staged;
     // An image scanned before (a rebuild, an unchanged image of the next release or of a delta)
     // costs no scan.
     std::optional<std::string> spdx = sboms.find(in, syft.version(), created);
@@ -488,26 +490,35 @@ ToolInput helm_input(const fs::path& file, const std::string& version) {
   return t;
 }
 
-// The tool's file as the bundle gets it: hashed again as it is written, so a file replaced since
-// it was checked fails the build instead of shipping bytes that sealift.json does not name.
-class CheckedFileSource : public io::Source {
+// A large blob as the bundle gets it, hashed again as it is written, whatever checked it before
+// (its transfer, the cache's first read, the tool's digest): a file replaced since (in a cache
+// another user can write, a tool binary rebuilt meanwhile) fails the build naming it, instead of
+// the customer's verify. One SHA-256 pass per blob.
+class CheckedSource : public io::Source {
  public:
-  explicit CheckedFileSource(const ToolInput& t) : tool_(t), file_(t.file) {}
+  CheckedSource(io::Source& inner, const oci::Descriptor& d, std::string what)
+      : inner_(inner), d_(d), what_(std::move(what)) {}
   size_t read(std::span<std::byte> buf) override {
-    size_t n = file_.read(buf);
+    size_t n = inner_.read(buf);
     hash_.update(std::span<const std::byte>(buf.data(), n));
     if (n == 0 && !checked_) {
       checked_ = true;
-      if (hash_.bytes() != static_cast<uint64_t>(tool_.size) || hash_.finish() != tool_.digest)
-        throw Error(ErrorKind::Input, fmt::format("{} changed while the bundle was being built", tool_.file.string()),
-                    "build again once it stays put");
+      const uint64_t size = hash_.bytes();
+      const oci::Digest got = hash_.finish();
+      if (got != d_.digest || size != static_cast<uint64_t>(d_.size))
+        throw Error(ErrorKind::Integrity,
+                    fmt::format("{} changed after it was verified: the bytes written into the bundle hash to {} "
+                                "({} bytes)",
+                                what_, got.str(), size),
+                    "build again; if it happens again, check who else can write the blob cache and the tool files");
     }
     return n;
   }
 
  private:
-  const ToolInput& tool_;
-  util::FileSource file_;
+  io::Source& inner_;
+  const oci::Descriptor& d_;
+  std::string what_;
   oci::Sha256 hash_;
   bool checked_ = false;
 };
@@ -519,6 +530,7 @@ BuildResult build(const BuildOptions& o, util::Progress& progress) {
   if (o.key_file.empty())
     throw Error(ErrorKind::Usage, "no signing key given (--key)", "make one with `sealift-bundle keygen`");
 
+  const fs::path cache_dir = o.cache_dir.empty() ? default_cache_dir() : o.cache_dir;
   // Inputs first: a stale lock or a wrong password should fail before any download.
   lock::ImageLock lock = lock::ImageLock::load(o.lock_file);
   std::string lock_text = util::read_file(o.lock_file);
@@ -563,13 +575,14 @@ BuildResult build(const BuildOptions& o, util::Progress& progress) {
   // Pull: every image's manifests now, its blobs queued on one scheduler; the archive is written
   // while they arrive, each layer when its turn comes. Declared before the writer, so that on an
   // error the unfinished bundle goes first, then the queued transfers (running ones finish).
-  const fs::path cache_dir = o.cache_dir.empty() ? default_cache_dir() : o.cache_dir;
   BlobCache cache(cache_dir);
   const sbom::SbomCache sbom_cache(cache_dir / "sboms");
   // What a killed build of this output streamed into its unfinished bundle is not downloaded again.
-  if (Harvest h = harvest_leftovers(o.output, cache); h.blobs > 0)
+  Harvest resumed = harvest_leftovers(o.output, cache);
+  if (resumed.blobs > 0)
     result.notes.push_back(fmt::format("resumed {} blob(s), {} bytes, from the unfinished bundle of an earlier build",
-                                       h.blobs, h.bytes));
+                                       resumed.blobs, resumed.bytes));
+  for (const auto& p : resumed.problems) result.notes.push_back("unfinished bundle of an earlier build: " + p);
   Clients clients(o, progress);
   registry::TransferScheduler scheduler(o.jobs);
   registry::ImagePuller puller(scheduler, cache);
@@ -630,19 +643,23 @@ BuildResult build(const BuildOptions& o, util::Progress& progress) {
     result.upstream_signatures += upstream_refs.size();
     for (const auto& a : attestations) ri.upstream_attestations.push_back(a.digest);
     result.upstream_attestations += attestations.size();
-    // An SBOM of its own only for an image its publisher gave none.
+    // An SBOM of its own only for an image whose publisher gave one that verified with
+    // --upstream-key (carry_upstream_attestations keeps no other attestation then). A plain SBOM
+    // artifact, or any attestation without the key, is whatever someone who can push a referrer
+    // to the source attached: it travels, but the image still gets the vendor's signed SBOM.
     bool has_upstream_sbom = false;
     for (const auto& a : attestations) {
+      if (upstream_keys.empty() || a.artifact_type != sign::kSigstoreBundleMediaType) continue;
       const std::string& bytes = content.documents.at(a.digest);
       oci::Manifest m = oci::Manifest::parse(bytes, oci::media::kOciManifest);
-      if (sbom::is_sbom_predicate_type(sign::announced_predicate_type(m)) || a.artifact_type != sign::kSigstoreBundleMediaType)
-        has_upstream_sbom = true;
+      if (sbom::is_sbom_predicate_type(sign::announced_predicate_type(m))) has_upstream_sbom = true;
     }
     std::vector<oci::Descriptor> sboms;
     if (syft && !has_upstream_sbom) {
       progress.note(fmt::format("SBOM of {} (syft {})", ri.source, syft->version()));
-      sboms = generate_sboms(*syft, sbom_cache, img, cache, puller, key, root.created, cache_dir / "sbom-scratch",
-                             content, result.sboms_cached);
+      sboms = generate_sboms(*syft, sbom_cache, img, cache, puller, key, root.created,
+                             BlobCache::private_dir(cache_dir / "sbom-scratch"), o.seams, content,
+                             result.sboms_cached);
     }
     for (const auto& b : sboms) ri.sboms.push_back(b.digest);
     result.sboms_generated += sboms.size();
@@ -757,18 +774,22 @@ BuildResult build(const BuildOptions& o, util::Progress& progress) {
       release_upto(i, start);
       const bool was_complete = cache.verified(d.digest);
       std::unique_ptr<io::Source> src;
+      std::string what = "blob " + d.digest.str();
       if (d.digest == package_descriptor.digest) {
         src = std::make_unique<io::MemorySource>(package.out);
       } else if (is_tool(d.digest)) {
-        src = std::make_unique<CheckedFileSource>(*helm_binary);
+        src = std::make_unique<util::FileSource>(helm_binary->file);
+        what = helm_binary->file.string();
       } else if (o.keep_cache) {
         puller.wait_blob(d.digest);
+        if (o.seams.cached_blob_verified) o.seams.cached_blob_verified(cache.path(d.digest), d);
         src = cache.open_verified(d);
       } else {
         // Straight from the transfer when it is still running: see BlobCache::open_streaming.
         src = cache.open_streaming(d, [&puller, digest = d.digest] { return puller.ended(digest); });
       }
-      CountingSource counted(*src, progress, [&](uint64_t n) { release_upto(i, start + n); });
+      CheckedSource checked(*src, d, what);
+      CountingSource counted(checked, progress, [&](uint64_t n) { release_upto(i, start + n); });
       try {
         writer.add(blob_path(d.digest), static_cast<uint64_t>(d.size), counted, compressed_media_type(d.media_type));
       } catch (const Error&) {

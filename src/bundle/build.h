@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -40,8 +41,8 @@ struct BuildOptions {
   // of them; an image whose upstream signatures all fail stops the build. Empty: none carried.
   std::vector<std::filesystem::path> upstream_keys;
   // SBOMs: each image's upstream attestations and SBOM referrers are carried (Auto, Syft,
-  // Upstream), and an image with no upstream SBOM gets one made by syft (Auto: when syft is found;
-  // Syft: syft required). None: neither.
+  // Upstream), and an image with no upstream SBOM attestation verified with upstream_keys gets one
+  // made by syft (Auto: when syft is found; Syft: syft required). None: neither.
   enum class Sbom { Auto, Syft, Upstream, None };
   Sbom sbom = Sbom::Auto;
   std::filesystem::path syft;  // the syft binary; empty: syft on $PATH
@@ -52,6 +53,16 @@ struct BuildOptions {
   int jobs = 8;
   registry::HttpOptions http;                     // --plain-http, --ca-file, ...
   registry::CredentialFlags credentials;
+
+  // Test seams, set only by tests (tests/build, tests/sbom) to play a local attacker at fixed points
+  // of the build; empty in the programs.
+  struct Seams {
+    // With keep_cache, a blob's cache file (verified in this run) just before the archive gets it.
+    std::function<void(const std::filesystem::path& cached, const oci::Descriptor&)> cached_blob_verified;
+    // syft's directory for one platform image, its layout staged, before syft starts.
+    std::function<void(const std::filesystem::path& dir)> syft_staged;
+  };
+  Seams seams;
 };
 
 struct BuildResult {

@@ -1,7 +1,7 @@
 // SBOMs of the images a bundle carries, made by syft (https://github.com/anchore/syft) from the
-// bundler's blob cache: each platform image is staged as a one-image OCI layout of hard links
-// (syft refuses symlinked blobs; a copy where the cache's filesystem cannot link) and scanned
-// offline. The SBOM is SPDX 2.3 JSON, normalized so that the same image and syft version give the
+// bundler's blob cache: each platform image is staged as a one-image OCI layout, copied from the
+// cache and hashed as it is copied, in a directory of its own, and scanned offline, with no
+// config but an empty one of sealift's. The SBOM is SPDX 2.3 JSON, normalized so that the same image and syft version give the
 // same bytes: the bundle stays reproducible.
 #pragma once
 
@@ -37,6 +37,9 @@ struct ScanInput {
   std::string manifest_bytes;
   // The cache file of a config or layer digest (complete and verified).
   std::function<std::filesystem::path(const oci::Digest&)> blob_path;
+  // Test seam (tests/build): called with the scan's directory once the layout is staged in it,
+  // before syft starts; empty in the programs.
+  std::function<void(const std::filesystem::path&)> staged;
 };
 
 class Syft {
@@ -49,9 +52,11 @@ class Syft {
 
   const std::string& version() const { return version_; }
 
-  // The image's SPDX 2.3 JSON SBOM, normalized (see normalize_spdx). `scratch` is a directory on the
-  // cache's filesystem for the staged layout (removed before returning). `created` is the bundle's
-  // creation time. Throws Error(Tool) naming the image when syft fails, with its last output lines.
+  // The image's SPDX 2.3 JSON SBOM, normalized (see normalize_spdx). `scratch` is a private
+  // directory (BlobCache::private_dir) that gets a fresh directory for the staged layout, removed
+  // before returning. `created` is the bundle's creation time. Throws Error(Tool) naming the image
+  // when syft fails, with its last output lines, and Error(Integrity) naming the blob when a cache
+  // file no longer hashes to its digest.
   std::string scan(const ScanInput& input, const std::filesystem::path& scratch, std::string_view created) const;
 
  private:

@@ -163,10 +163,12 @@ pid_t spawn(const std::vector<std::string>& argv, const ProcessOptions& options,
   posix_spawn_file_actions_adddup2(&actions, in.read.get(), 0);
   posix_spawn_file_actions_adddup2(&actions, out.write.get(), 1);
   posix_spawn_file_actions_adddup2(&actions, err.write.get(), 2);
+  // Before the descriptors go (the actions run in order).
+  if (options.cwd_fd >= 0) posix_spawn_file_actions_addfchdir_np(&actions, options.cwd_fd);
+  else if (!options.cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, options.cwd.c_str());
   // Nothing else of ours reaches the child: not a temporary file, not a pooled registry connection
   // (libcurl's sockets are not close-on-exec), whatever thread opened it.
   posix_spawn_file_actions_addclosefrom_np(&actions, 3);
-  if (!options.cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, options.cwd.c_str());
 
   // The child starts with no blocked signals and SIGPIPE at its default, whatever ours are.
   posix_spawnattr_t attr;

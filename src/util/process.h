@@ -17,6 +17,9 @@ struct ProcessOptions {
   std::map<std::string, std::string> env;
   // Working directory of the child; empty = ours.
   std::filesystem::path cwd;
+  // Working directory of the child as an open directory (then `cwd` is ignored): a directory
+  // renamed, or another put under its name, since it was opened does not change what the child gets.
+  int cwd_fd = -1;
   // Fed to the child's stdin, which is then closed; empty = stdin closed at once.
   std::string stdin_data;
   // Kill the child (SIGKILL) after this many seconds; 0 = wait as long as it runs.

@@ -4,12 +4,14 @@
 
 #include <algorithm>
 #include <iostream>
+#include <optional>
 #include <set>
 
 #include <nlohmann/json.hpp>
 
 #include "bundle/archive_reader.h"
 #include "bundle/blob_cache.h"
+#include "bundle/build.h"
 #include "bundle/layout.h"
 #include "bundle/resume.h"
 #include "bundle/root.h"
@@ -18,7 +20,9 @@
 #include "env/process.h"
 #include "env/registry.h"
 #include "oci/digest.h"
+#include "util/error.h"
 #include "util/fs.h"
+#include "util/progress.h"
 
 namespace sealift {
 namespace {
@@ -380,6 +384,46 @@ TEST_F(BuildTest, CachedBlobDamagedBetweenRunsIsFetchedAgain) {
   EXPECT_EQ(util::read_file(work / "a.tar.zst"), util::read_file(work / "b.tar.zst"));
   // The damaged file was replaced by the fetched, verified layer.
   EXPECT_EQ(oci::Digest::of(util::read_file(cached)).str(), layer);
+}
+
+// A cache file replaced after the build verified it (by another user who can write the cache, or
+// anything else) must fail the build naming the blob: the vendor key must not sign a bundle whose
+// bytes do not match their digests, leaving the customer's verify to find out. In this process
+// for the test seam, which swaps the first layer's cache file for bytes of the same size.
+TEST_F(BuildTest, ACacheFileSwappedAfterItsCheckFailsTheBuildNamingTheBlob) {
+  testenv::TempDir work("sealift-build-cache-swap");
+  util::write_file_atomic(work / "password", kPassword.at("COSIGN_PASSWORD"), 0600);
+  bundle::BuildOptions o;
+  o.chart_dir = testenv::source_dir() / "chart";
+  o.lock_file = *dir_ / "images.lock";
+  o.key_file = *dir_ / "ed25519" / "cosign.key";
+  o.password.password_file = work / "password";
+  o.output = work / "out.tar.zst";
+  o.cache_dir = work / "cache";
+  const std::string host = upstream_->host();
+  o.mirrors = {{"docker.io", host}, {"ghcr.io", host}, {"registry.k8s.io", host}};
+  o.http.plain_http = true;
+  o.sbom = bundle::BuildOptions::Sbom::None;
+  o.keep_cache = true;
+  std::optional<oci::Digest> swapped;
+  o.seams.cached_blob_verified = [&](const fs::path& cached, const oci::Descriptor& d) {
+    if (swapped) return;
+    swapped = d.digest;
+    std::string bytes = util::read_file(cached);
+    bytes[bytes.size() / 2] ^= 0x01;
+    util::write_file_atomic(cached, bytes);
+  };
+  util::Progress quiet(util::Progress::Mode::Quiet);
+  try {
+    bundle::build(o, quiet);
+    ADD_FAILURE() << "built a bundle with a swapped layer";
+  } catch (const Error& e) {
+    ASSERT_TRUE(swapped);
+    EXPECT_EQ(e.kind(), ErrorKind::Integrity) << e.what();
+    EXPECT_NE(std::string(e.what()).find("blob " + swapped->str() + " changed after it was verified"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_FALSE(fs::exists(o.output));
 }
 
 TEST_F(BuildTest, AFailingBlobInOneImageStopsTheWholeBuild) {

@@ -7,13 +7,16 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <optional>
 #include <set>
 
+#include "bundle/build.h"
 #include "install/harness.h"
 #include "oci/manifest.h"
 #include "util/encoding.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/progress.h"
 
 namespace sealift::install::testing {
 namespace {
@@ -244,6 +247,110 @@ TEST(Sbom, AnUpstreamSbomTravelsAsFoundAndVerifiesWithThePublishersKey) {
   bundle::Root sr = root_of(s.path);
   EXPECT_TRUE(sr.images.at(0).upstream_attestations.empty());
   EXPECT_EQ(sr.images.at(0).sboms.size(), 2u);
+}
+
+// An SBOM pushed as a plain referrer (`oras attach`) is signed by nobody: anyone who can push to
+// the source repository can attach one. It travels as found, but the image still gets the
+// vendor's own signed SBOM, one per platform, which verify checks.
+TEST(Sbom, AnUnsignedUpstreamSbomDoesNotReplaceTheVendorsOwn) {
+  testenv::BundleSpec spec;
+  spec.images = {"redis"};
+  auto plain = factory().build(spec, scratch("oras-plain.tar.zst"));
+  const auto& image = plain.lock.images[0];
+  const std::string upstream = factory().upstream().host() + "/" + image.source.repository + "@" + image.digest.str();
+  const fs::path dir = scratch("oras-attach");
+  fs::create_directories(dir);
+  util::write_file_atomic(dir / "sbom.spdx.json",
+                          R"({"spdxVersion":"SPDX-2.3","SPDXID":"SPDXRef-DOCUMENT","name":"redis",)"
+                          R"("packages":[{"name":"nothing-to-see-here","SPDXID":"SPDXRef-p","versionInfo":"1"}]})");
+  testenv::TempDir home("sealift-oras");
+  // oras takes the file's path as its title and wants it relative.
+  RunResult attach = testenv::run({"sh", "-c", "cd '" + dir.string() + "' && exec '" + testenv::peer("oras") +
+                                                   "' attach --plain-http --artifact-type application/spdx+json '" +
+                                                   upstream + "' sbom.spdx.json:application/spdx+json"},
+                                  {{"HOME", home.path().string()}});
+  ASSERT_EQ(attach.exit_code, 0) << said(attach);
+
+  spec.build_args = {"--sbom", "syft", "--syft", syft()};
+  auto b = factory().build(spec, scratch("oras-sbom.tar.zst"));
+  bundle::Root root = root_of(b.path);
+  EXPECT_EQ(root.images.at(0).upstream_attestations.size(), 1u) << "the upstream SBOM travels as found";
+  const size_t platforms = image.platforms.size();
+  EXPECT_EQ(root.images.at(0).sboms.size(), platforms) << "one vendor SBOM per platform";
+  for (const auto& st : statements(b.path, 0)) EXPECT_FALSE(packages(st["predicate"]).count("nothing-to-see-here"));
+  nlohmann::json verified = json_of(install({"verify", b.path.string(), "--key", factory().public_key().string(), "--json"}));
+  EXPECT_EQ(verified["sbomsVerified"].get<size_t>(), platforms);
+}
+
+// syft reads a config from its working directory; one there (a commit to the product repository
+// the vendor builds from) must not take packages out of the SBOM the vendor key signs.
+TEST(Sbom, ASyftConfigInTheWorkingDirectoryDoesNotShapeTheSbom) {
+  // syft must really scan: no SBOM an earlier build in this process left in the cache.
+  fs::remove_all(factory().dir() / "cache" / "sboms");
+  const fs::path cwd = scratch("syft-config-cwd");
+  fs::create_directories(cwd);
+  util::write_file_atomic(cwd / ".syft.yaml", "exclude: ['**']\n");
+  struct Chdir {
+    fs::path old = fs::current_path();
+    explicit Chdir(const fs::path& to) { fs::current_path(to); }
+    ~Chdir() { fs::current_path(old); }
+  };
+  testenv::BundleSpec spec;
+  spec.images = {"frontend"};
+  spec.build_args = {"--sbom", "syft", "--syft", syft()};
+  std::optional<testenv::BuiltBundle> b;
+  {
+    Chdir in(cwd);
+    b = factory().build(spec, scratch("syft-config.tar.zst"));
+  }
+  auto sboms = statements(b->path, 0);
+  ASSERT_EQ(sboms.size(), 2u);
+  for (const auto& st : sboms) {
+    auto p = packages(st["predicate"]);
+    EXPECT_EQ(p["musl"], "1.2.5-r0");
+    EXPECT_EQ(p["busybox"], "1.36.1-r29");
+  }
+}
+
+// syft's input is staged in a directory of its own and reached through its descriptor: another
+// directory put under its name after staging (what a user who could write the cache could do
+// before syft starts) changes nothing in the SBOM the vendor key signs. Run in this process for
+// the test seam; the seam renames the staged directory aside and leaves an empty one in its place.
+TEST(Sbom, AStagingDirectorySwappedBeforeSyftStartsDoesNotChangeTheSbom) {
+  // syft must really scan: no SBOM an earlier build in this process left in the cache.
+  fs::remove_all(factory().dir() / "cache" / "sboms");
+  testenv::BundleSpec spec;
+  spec.images = {"frontend"};
+  auto inputs = factory().build(spec, scratch("staged-inputs.tar.zst"));
+  const fs::path password = scratch("vendor-password");
+  util::write_file_atomic(password, factory().key_password(), 0600);
+  bundle::BuildOptions o;
+  o.chart_dir = inputs.chart_dir;
+  o.lock_file = inputs.lock_file;
+  o.key_file = factory().private_key();
+  o.password.password_file = password;
+  o.output = scratch("staged-swapped.tar.zst");
+  const std::string host = factory().upstream().host();
+  o.mirrors = {{"docker.io", host}, {"ghcr.io", host}, {"registry.k8s.io", host}};
+  o.http.plain_http = true;
+  o.cache_dir = factory().dir() / "cache";
+  o.sbom = bundle::BuildOptions::Sbom::Syft;
+  o.syft = syft();
+  int swapped = 0;
+  o.seams.syft_staged = [&](const fs::path& dir) {
+    fs::rename(dir, fs::path(dir.string() + ".aside"));
+    fs::create_directories(dir);
+    ++swapped;
+  };
+  util::Progress quiet(util::Progress::Mode::Quiet);
+  bundle::BuildResult r = bundle::build(o, quiet);
+  EXPECT_EQ(swapped, 2);
+  EXPECT_EQ(r.sboms_generated, 2u);
+  for (const auto& st : statements(o.output, 0)) {
+    auto p = packages(st["predicate"]);
+    EXPECT_EQ(p["musl"], "1.2.5-r0");
+    EXPECT_EQ(p["busybox"], "1.36.1-r29");
+  }
 }
 
 // `--sbom syft` without a working syft stops before anything is pulled, naming the problem, and
