@@ -576,7 +576,8 @@ BuildResult build(const BuildOptions& o, util::Progress& progress) {
   // while they arrive, each layer when its turn comes. Declared before the writer, so that on an
   // error the unfinished bundle goes first, then the queued transfers (running ones finish).
   BlobCache cache(cache_dir);
-  const sbom::SbomCache sbom_cache(cache_dir / "sboms");
+  // Checked as the cache is: an SBOM read from it is signed with the vendor's key.
+  const sbom::SbomCache sbom_cache(BlobCache::private_dir(cache_dir / "sboms"));
   // What a killed build of this output streamed into its unfinished bundle is not downloaded again.
   Harvest resumed = harvest_leftovers(o.output, cache);
   if (resumed.blobs > 0)

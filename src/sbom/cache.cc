@@ -1,7 +1,5 @@
 #include "sbom/cache.h"
 
-#include <sys/stat.h>
-
 #include <system_error>
 
 #include <fmt/format.h>
@@ -46,9 +44,6 @@ std::optional<std::string> SbomCache::find(const ScanInput& input, std::string_v
 }
 
 void SbomCache::store(const ScanInput& input, std::string_view syft_version, std::string_view spdx) const {
-  std::error_code ec;
-  if (fs::create_directory(dir_, ec)) ::chmod(dir_.c_str(), 0700);
-  if (ec) throw Error(ErrorKind::Io, fmt::format("cannot create the SBOM cache {}: {}", dir_.string(), ec.message()));
   util::write_file_atomic(entry(input, syft_version), spdx, 0600);
 }
 

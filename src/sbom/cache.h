@@ -5,7 +5,7 @@
 // told, and syft's version. It holds the SBOM as normalize_spdx left it; a hit is normalized again
 // for the build at hand (its creation time), so a cached SBOM is byte for byte what a scan gives.
 //
-// The entries are trusted as the blob cache directory is: it must be the user's own and closed to
+// The entries are trusted as the blob cache is: the directory must be the user's own and closed to
 // others (bundle/blob_cache.h). An entry that does not read as SPDX is scanned again.
 #pragma once
 
@@ -20,7 +20,7 @@ namespace sealift::sbom {
 
 class SbomCache {
  public:
-  // `dir` is created (0700) on the first store.
+  // `dir` exists, and only this user can write it (bundle::BlobCache::private_dir).
   explicit SbomCache(std::filesystem::path dir) : dir_(std::move(dir)) {}
 
   // The SBOM of `input` made by syft `syft_version`, normalized for `created`; none on a miss.
