@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 
 #include "bundle/archive_reader.h"
+#include "cmd_verify.h"
 #include "harbor/api.h"
 #include "harbor/detect.h"
 #include "install/push.h"
@@ -35,8 +36,10 @@ struct ResignFlags {
 void add_resign_flags(CLI::App* cmd, ResignFlags& flags);
 // The site's key, decrypted now, so that a wrong password or a bad key file fails before anything
 // is pushed; nullopt without --resign-key. The password comes from --resign-password-file, else
-// COSIGN_PASSWORD, else a prompt, as for `sealift-bundle build --key`.
-std::optional<sign::PrivateKey> load_resign_key(const ResignFlags& flags);
+// COSIGN_PASSWORD, else a prompt, as for `sealift-bundle build --key`. With
+// --insecure-skip-signature it is an Error(Usage), before any password is asked: the site's
+// signature would vouch for content nobody verified.
+std::optional<sign::PrivateKey> load_resign_key(const ResignFlags& flags, const TrustFlags& trust);
 
 // Where and how `push`, `install` and `upgrade` push.
 struct PushTarget {

@@ -162,7 +162,7 @@ void run_release(const ReleaseFlags& f, bool upgrade) {
   report.command = upgrade ? "upgrade" : "install";
   report.started = install::utc_now();
   install::PhaseClock clock;
-  std::optional<sign::PrivateKey> site_key = load_resign_key(f.resign);
+  std::optional<sign::PrivateKey> site_key = load_resign_key(f.resign, f.trust);
   if (site_key && f.skip_push)
     throw Error(ErrorKind::Usage, "--resign-key with --skip-push: the site signs the images as it pushes them",
                 "drop --skip-push, or sign with `sealift-install push --resign-key` first");

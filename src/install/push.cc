@@ -109,7 +109,20 @@ class Pusher {
         progress_(progress),
         content_(reader, bundle),
         targets_(make_targets(bundle, relocation)) {
-    if (options.resign_key) site_keys_.add(options.resign_key->public_key());
+    if (options.resign_key) {
+      // The cluster's admission policy trusts the site's key, so it signs only what the vendor's
+      // signature vouched for, with nothing let through (the command line refuses
+      // --insecure-skip-signature with --resign-key already; this holds for every caller).
+      if (!bundle.signature_verified || !bundle.warnings.empty())
+        throw Error(ErrorKind::Integrity,
+                    fmt::format("{} {}: the site key signs only a bundle whose vendor signature verified{}",
+                                bundle.root.name, bundle.root.version,
+                                bundle.warnings.empty() ? std::string()
+                                                        : fmt::format(" (verification warned: {})",
+                                                                      fmt::join(bundle.warnings, "; "))),
+                    "verify the bundle with the vendor's key (--key), or push without --resign-key");
+      site_keys_.add(options.resign_key->public_key());
+    }
     for (const Target& t : targets_) {
       PushedObject o;
       o.chart = t.chart;
