@@ -13,6 +13,7 @@
 #include "bundle/archive_fixtures.h"
 #include "harness.h"
 #include "install/verify.h"
+#include "ref/reference.h"
 #include "sign/blob.h"
 #include "sign/key.h"
 #include "sign/password.h"
@@ -546,11 +547,17 @@ class ResignedBundle {
     changes_[bundle::blob_path(m.layers().at(0).digest)] = bundle_json;
     root_.images.at(i).sboms.at(0) = m.digest();
   }
-  // Image i's .sig manifest becomes one signature by `key`.
-  void set_legacy(size_t i, const sign::PrivateKey& key) {
+  // Image i's .sig manifest becomes one signature by `key`, then one by `key` over each of
+  // `others` (payloads that claim other images).
+  void set_legacy(size_t i, const sign::PrivateKey& key, const std::vector<oci::Digest>& others = {}) {
     sign::ImageSignature sig = sign::sign_image(key, name(i), image(i).digest);
     sign::SignatureManifest sm;
     sm.add(sig, key.public_key());
+    for (const auto& other : others) {
+      sign::ImageSignature o = sign::sign_image(key, name(i), other);
+      sm.add(o, key.public_key());
+      changes_[bundle::blob_path(o.layer.digest)] = o.payload;
+    }
     oci::Manifest m = oci::Manifest::parse(sm.manifest(), oci::media::kOciManifest);
     std::string ref = name(i) + ":" + image(i).digest.tag_form() + ".sig";
     replace_entry("signature", ref, m, ref);
@@ -639,6 +646,35 @@ TEST(HostileBundle, EitherSignatureFormLyingIsRefusedBeforeAnyTag) {
     expect_refused_by_both(r.write("forged-sig.tar.zst"), target, r.image(1).source);
   }
   target.expect_untouched(b);
+}
+
+// First review, open item 10: a `.sig` layer the vendor's key signed for another image (replayed
+// from that image's `.sig`) passes verify, which needs one layer that claims the image and skips
+// the rest as cosign does. When the push merges the bundle's signatures into the target's, that
+// layer must not join them.
+TEST(HostileBundle, AVendorSignatureForAnotherImageDoesNotJoinTheTargets) {
+  testenv::BundleSpec spec;
+  spec.images = {"redis", "backend"};
+  auto b = factory().build(spec, scratch("replayed.tar.zst"));
+  const sign::PrivateKey vendor = key_of(factory().public_key());
+  Target target;
+  RunResult first = target.push(b.path, {"--create-project"});
+  ASSERT_EQ(first.exit_code, 0) << said(first);
+
+  ResignedBundle r(b.path);
+  r.set_legacy(0, vendor, {r.image(1).digest});
+  const fs::path replayed = r.write("replayed-sig.tar.zst");
+  ASSERT_EQ(verify_error(replayed), "");
+  RunResult again = target.push(replayed);
+  ASSERT_EQ(again.exit_code, 0) << said(again);
+
+  const oci::Digest other_payload = sign::sign_image(vendor, r.name(0), r.image(1).digest).layer.digest;
+  const std::string repository = "ai-saas/" + ref::Reference::parse(r.image(0).source).repository;
+  sign::SignatureManifest at_target = sign::SignatureManifest::parse(
+      target.client().get_manifest(repository, r.image(0).digest.tag_form() + ".sig").bytes());
+  ASSERT_FALSE(at_target.layers().empty());
+  for (const auto& layer : at_target.layers())
+    EXPECT_NE(layer.digest, other_payload) << "the signature of " << r.image(1).source << " joined " << r.image(0).source;
 }
 
 // An SBOM that lies about its image, its signer or what it is: refused by verify and push, naming
