@@ -139,11 +139,12 @@ void add_registry_type_flag(CLI::App* cmd, std::string& type) {
 
 TargetRegistry find_target_registry(const std::string& registry, const std::string& project,
                                     const registry::HttpOptions& http, const registry::Credentials& credentials,
-                                    const std::string& type, const std::vector<std::string>& harbor_only, bool quiet) {
+                                    const std::string& type, const std::vector<std::string>& harbor_only, bool quiet,
+                                    bool harbor_api) {
   TargetRegistry t;
   t.kind = harbor::detect_target(registry, http, credentials, harbor::parse_registry_type(type));
   if (t.kind.harbor) {
-    t.harbor = std::make_unique<harbor::HarborApi>(registry, http, credentials);
+    if (harbor_api) t.harbor = std::make_unique<harbor::HarborApi>(registry, http, credentials);
     return t;
   }
   if (!harbor_only.empty())

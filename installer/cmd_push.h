@@ -58,7 +58,7 @@ install::PushReport push_verified(const bundle::ArchiveReader& reader, const ins
 // What the target registry is, with Harbor's API when it is Harbor.
 struct TargetRegistry {
   harbor::TargetKind kind;
-  std::unique_ptr<harbor::HarborApi> harbor;  // null unless kind.harbor
+  std::unique_ptr<harbor::HarborApi> harbor;  // null unless kind.harbor (and the API was asked for)
 };
 
 // --registry-type auto|harbor|oci, on every command that talks to the target registry.
@@ -67,9 +67,12 @@ void add_registry_type_flag(CLI::App* cmd, std::string& type);
 // Asks `registry` whether it is Harbor (harbor/detect.h), unless --registry-type says. Elsewhere
 // than on Harbor, `harbor_only` (the Harbor-only flags the user gave, e.g. "--create-project") is
 // an Error(Usage) naming the registry found, and one line on stderr says that Harbor's project
-// check is skipped and what --project means there (unless `quiet`).
+// check is skipped and what --project means there (unless `quiet`). Without `harbor_api` (a
+// command that will call none of Harbor's API, e.g. `install --skip-push`), no HarborApi is made,
+// so none of Harbor's credentials are needed.
 TargetRegistry find_target_registry(const std::string& registry, const std::string& project,
                                     const registry::HttpOptions& http, const registry::Credentials& credentials,
-                                    const std::string& type, const std::vector<std::string>& harbor_only, bool quiet);
+                                    const std::string& type, const std::vector<std::string>& harbor_only, bool quiet,
+                                    bool harbor_api = true);
 
 }  // namespace sealift::installer
