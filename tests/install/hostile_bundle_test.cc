@@ -13,6 +13,7 @@
 #include "bundle/archive_fixtures.h"
 #include "harness.h"
 #include "install/verify.h"
+#include "lock/image_lock.h"
 #include "ref/reference.h"
 #include "sign/blob.h"
 #include "sign/key.h"
@@ -566,6 +567,39 @@ class ResignedBundle {
     changes_[bundle::blob_path(m.config().digest)] = sm.config();
     root_.images.at(i).signature = m.digest();
   }
+  // A second image, `source`, made of image i's very objects (manifest, .sig, referrer) except that
+  // its top manifest is listed under `media_type`; appended to the lock, sealift.json and
+  // index.json.
+  void add_alias(size_t i, const std::string& source, const std::string& media_type) {
+    const std::string old_name = name(i);
+    bundle::RootImage alias = image(i);
+    alias.source = source;
+    alias.media_type = media_type;
+    const std::string new_name = ref::Reference::parse(source).name();
+    lock::ImageLock lock = lock::ImageLock::parse(root_.lock);
+    lock::LockedImage locked = *std::find_if(lock.images.begin(), lock.images.end(),
+                                             [&](const lock::LockedImage& l) { return l.source.str() == image(i).source; });
+    locked.name += "-alias";
+    locked.source = ref::Reference::parse(source);
+    lock.images.push_back(locked);
+    root_.lock = lock.to_yaml();
+    nlohmann::ordered_json added = nlohmann::ordered_json::array();
+    for (const auto& e : index_["manifests"]) {
+      std::string ref = e["annotations"]["org.opencontainers.image.ref.name"];
+      if (ref != image(i).source && ref.rfind(old_name + ":sha256-", 0) != 0 && ref.rfind(old_name + "@", 0) != 0) continue;
+      nlohmann::ordered_json copy = e;
+      if (ref == image(i).source) {
+        copy["annotations"]["org.opencontainers.image.ref.name"] = source;
+        copy["mediaType"] = media_type;
+      } else {
+        copy["annotations"]["org.opencontainers.image.ref.name"] = new_name + ref.substr(old_name.size());
+      }
+      added.push_back(copy);
+    }
+    for (auto& e : added) index_["manifests"].push_back(e);
+    root_.images.push_back(alias);
+  }
+
   fs::path write(const std::string& name) {
     std::string index = index_.dump();
     root_.index = oci::Digest::of(index);
@@ -646,6 +680,34 @@ TEST(HostileBundle, EitherSignatureFormLyingIsRefusedBeforeAnyTag) {
     expect_refused_by_both(r.write("forged-sig.tar.zst"), target, r.image(1).source);
   }
   target.expect_untouched(b);
+}
+
+// First review, open item 11: the verifier parsed each manifest once, under the media type of the
+// first descriptor naming it, and took any later descriptor of the same digest whatever type it
+// gave, so one document could be checked as an OCI index and pushed as a Docker manifest list.
+TEST(HostileBundle, OneManifestUnderTwoMediaTypesIsRefused) {
+  testenv::BundleSpec spec;
+  spec.images = {"redis", "backend"};
+  auto b = factory().build(spec, scratch("two-types.tar.zst"));
+  ResignedBundle r(b.path);
+  const std::string type = r.image(0).media_type;
+  const std::string other(type == oci::media::kOciIndex          ? oci::media::kDockerManifestList
+                          : type == oci::media::kOciManifest    ? oci::media::kDockerManifest
+                          : type == oci::media::kDockerManifest ? oci::media::kOciManifest
+                                                                : oci::media::kOciIndex);
+  // The harness is faithful: the same alias under the same type verifies.
+  {
+    ResignedBundle same(b.path);
+    same.add_alias(0, "docker.io/library/redis-alias:7.4", type);
+    ASSERT_EQ(verify_error(same.write("alias-same-type.tar.zst")), "");
+  }
+  r.add_alias(0, "docker.io/library/redis-alias:7.4", other);
+  const std::string error = verify_error(r.write("alias-other-type.tar.zst"));
+  EXPECT_NE(error.find(fmt::format("manifest {} of docker.io/library/redis-alias:7.4 is listed as {}, and elsewhere in "
+                                   "the bundle as {}",
+                                   r.image(0).digest.str(), other, type)),
+            std::string::npos)
+      << error;
 }
 
 // First review, open item 10: a `.sig` layer the vendor's key signed for another image (replayed

@@ -144,6 +144,7 @@ TEST(Resign, RefusedWithInsecureSkipSignature) {
   const fs::path site = factory().other_key("site");
 
   // The command line: a usage error before any password is asked or the registry hears a word.
+  const std::string log_at_start = target.harbor().request_log();
   auto env = target.env();
   env["COSIGN_PASSWORD"] = factory().key_password();
   for (const std::string command : {"push", "install"}) {
@@ -155,7 +156,7 @@ TEST(Resign, RefusedWithInsecureSkipSignature) {
     EXPECT_EQ(r.exit_code, 2) << said(r);
     EXPECT_NE(r.err.find("--resign-key with --insecure-skip-signature"), std::string::npos) << said(r);
   }
-  EXPECT_EQ(target.harbor().request_log(), "") << "the registry was contacted";
+  EXPECT_EQ(target.harbor().request_log(), log_at_start) << "the registry was contacted";
   const std::string image = target.host() + "/ai-saas/library/redis:" + b.lock.images.at(0).source.tag;
   EXPECT_NE(target.cosign_verify(image, site, "cosign3-legacy").exit_code, 0) << "the site signed the stranger's bundle";
   EXPECT_TRUE(target.tags("ai-saas/library/redis").empty());
