@@ -8,18 +8,21 @@
 
 #include "bundle/summary.h"
 #include "cli/flags.h"
+#include "util/encoding.h"
 #include "util/progress.h"
 
 namespace sealift::bundler {
 
 namespace {
 
-// ", signed (.sig + Sigstore bundle)", or what is missing.
+// ", signatures listed (.sig + Sigstore bundle), not verified", or what is missing. inspect only
+// sees that the entries are there; whether they verify, `sealift-install verify` says.
 std::string signed_as(bool legacy, bool sigstore, int format_version) {
-  if (format_version < 2) return legacy ? ", signed (.sig)" : ", NO SIGNATURE";
-  if (legacy && sigstore) return ", signed (.sig + Sigstore bundle)";
+  if (format_version < 2) return legacy ? ", signature listed (.sig), not verified" : ", NO SIGNATURE";
+  if (legacy && sigstore) return ", signatures listed (.sig + Sigstore bundle), not verified";
   if (!legacy && !sigstore) return ", NO SIGNATURE";
-  return legacy ? ", signed (.sig), NO SIGSTORE BUNDLE" : ", signed (Sigstore bundle), NO .sig";
+  return legacy ? ", signature listed (.sig), not verified, NO SIGSTORE BUNDLE"
+                : ", signature listed (Sigstore bundle), not verified, NO .sig";
 }
 
 struct InspectFlags {
@@ -95,36 +98,40 @@ nlohmann::ordered_json to_json(const bundle::BundleSummary& s) {
   return j;
 }
 
+// Every string printed comes from a bundle nobody has verified: control characters are escaped
+// (util::escape_controls) so that it cannot drive the terminal.
 void print_text(const bundle::BundleSummary& s) {
   using util::human_bytes;
+  const auto t = [](std::string_view text) { return util::escape_controls(text); };
   const bundle::Root& root = s.root;
-  fmt::print("bundle {} {} (format {}, created {} by {})\n", root.name, root.version, root.format_version, root.created,
-             root.tool);
-  fmt::print("file: {}{}, {} on disk, {} entries\n", s.files.front().string(),
+  fmt::print("bundle {} {} (format {}, created {} by {})\n", t(root.name), t(root.version), root.format_version,
+             t(root.created), t(root.tool));
+  fmt::print("file: {}{}, {} on disk, {} entries\n", t(s.files.front().string()),
              s.files.size() > 1 ? fmt::format(" and {} more parts", s.files.size() - 1) : "", human_bytes(s.file_size),
              s.entries);
-  fmt::print("signature: {}\n", s.root_signature ? "sealift.json.sig present (check it with `sealift-install verify --key`)"
+  fmt::print("signature: {}\n", s.root_signature ? "sealift.json.sig listed, not verified (run `sealift-install verify --key`)"
                                                  : "NONE: the bundle is unsigned");
-  if (!root.platforms.empty()) fmt::print("platforms kept: {}\n", fmt::join(root.platforms, ", "));
+  if (!root.platforms.empty()) fmt::print("platforms kept: {}\n", t(fmt::format("{}", fmt::join(root.platforms, ", "))));
   fmt::print("images ({}):\n", s.images.size());
   for (const auto& image : s.images) {
-    fmt::print("  {}  {}  {}{}\n", image.source, image.digest.str(), human_bytes(image.size),
+    fmt::print("  {}  {}  {}{}\n", t(image.source), image.digest.str(), human_bytes(image.size),
                signed_as(image.signature, image.sigstore, root.format_version));
-    for (const auto& p : image.platforms) fmt::print("    {:<16} {}\n", p.platform, human_bytes(p.size));
+    for (const auto& p : image.platforms) fmt::print("    {:<16} {}\n", t(p.platform), human_bytes(p.size));
     for (const auto& a : image.attestations)
-      fmt::print("    {} {}{}, {} ({})\n", a.vendor ? "SBOM (signed by the vendor):" : "upstream attestation:", a.type,
-                 a.platform.empty() ? "" : " for " + a.platform, human_bytes(a.size), a.digest.str());
+      fmt::print("    {} {}{}, {} ({})\n",
+                 a.vendor ? "SBOM (listed as the vendor's, not verified):" : "upstream attestation:", t(a.type),
+                 a.platform.empty() ? "" : " for " + t(a.platform), human_bytes(a.size), a.digest.str());
   }
-  fmt::print("chart: {} {} ({}), package {}{}\n", s.chart.name, s.chart.version, s.chart.reference,
+  fmt::print("chart: {} {} ({}), package {}{}\n", t(s.chart.name), t(s.chart.version), t(s.chart.reference),
              human_bytes(s.chart.package_size), signed_as(s.chart.signature, s.chart.sigstore, root.format_version));
-  for (const auto& t : root.tools)
-    fmt::print("tool: {} {} for {} ({}), binary {}, for the installer host (not pushed)\n", t.name, t.version,
-               t.platform, t.reference, human_bytes(static_cast<uint64_t>(t.size)));
+  for (const auto& tool : root.tools)
+    fmt::print("tool: {} {} for {} ({}), binary {}, for the installer host (not pushed)\n", t(tool.name),
+               t(tool.version), t(tool.platform), t(tool.reference), human_bytes(static_cast<uint64_t>(tool.size)));
   fmt::print("content: images {} on their own, {} with shared layers stored once (saves {})\n",
              human_bytes(s.images_size), human_bytes(s.unique_size), human_bytes(s.shared_savings()));
   if (root.base)
     fmt::print("base: delta against {} {} (sealift.json {}); {} blobs ({}) left out, the target must hold them\n",
-               root.base->name, root.base->version, root.base->root.str(), root.omitted_blobs.size(),
+               t(root.base->name), t(root.base->version), root.base->root.str(), root.omitted_blobs.size(),
                human_bytes(s.omitted_size));
   else
     fmt::print("base: none (a full bundle)\n");
@@ -134,14 +141,16 @@ void print_text(const bundle::BundleSummary& s) {
 
 void add_inspect_command(CLI::App& app) {
   auto f = std::make_shared<InspectFlags>();
-  CLI::App* cmd = app.add_subcommand("inspect", "Show what a bundle holds, without unpacking or verifying it");
+  CLI::App* cmd = app.add_subcommand(
+      "inspect", "Show what a bundle holds, without unpacking or verifying it (`sealift-install verify` checks it)");
   cmd->add_option("bundle", f->bundle, "The bundle file, or its first part (.000)")->required();
   cli::add_output_flags(cmd, f->out);
   cmd->callback([f] {
     bundle::ArchiveReader reader(f->bundle);
     bundle::BundleSummary s = bundle::summarize(reader);
+    // JSON escapes control characters itself; bytes that are not UTF-8 become U+FFFD.
     if (f->out.json)
-      fmt::print("{}\n", to_json(s).dump());
+      fmt::print("{}\n", to_json(s).dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace));
     else if (!f->out.quiet)
       print_text(s);
   });

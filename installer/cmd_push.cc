@@ -104,7 +104,7 @@ void print_report(const PushFlags& f, const install::VerifiedBundle& v, const in
 }
 
 void run_push(const PushFlags& f) {
-  std::optional<sign::PrivateKey> site_key = load_resign_key(f.resign);
+  std::optional<sign::PrivateKey> site_key = load_resign_key(f.resign, f.trust);
   sign::TrustedKeys keys = trusted_keys(f.trust);
   // Credentials first: a wrong flag should fail before minutes of hashing.
   registry::Credentials credentials = registry::resolve_credentials(
@@ -140,11 +140,12 @@ void add_registry_type_flag(CLI::App* cmd, std::string& type) {
 
 TargetRegistry find_target_registry(const std::string& registry, const std::string& project,
                                     const registry::HttpOptions& http, const registry::Credentials& credentials,
-                                    const std::string& type, const std::vector<std::string>& harbor_only, bool quiet) {
+                                    const std::string& type, const std::vector<std::string>& harbor_only, bool quiet,
+                                    bool harbor_api) {
   TargetRegistry t;
   t.kind = harbor::detect_target(registry, http, credentials, harbor::parse_registry_type(type));
   if (t.kind.harbor) {
-    t.harbor = std::make_unique<harbor::HarborApi>(registry, http, credentials);
+    if (harbor_api) t.harbor = std::make_unique<harbor::HarborApi>(registry, http, credentials);
     return t;
   }
   if (!harbor_only.empty())
@@ -193,17 +194,25 @@ void add_signature_format_flag(CLI::App* cmd, std::string& format) {
 void add_resign_flags(CLI::App* cmd, ResignFlags& flags) {
   cmd->add_option("--resign-key", flags.key,
                   "The site's cosign.key: after the vendor's signatures are verified and pushed, sign every image and "
-                  "the chart with it under its new name, in every signature form pushed");
+                  "the chart with it under its new name, in every signature form pushed (refused with "
+                  "--insecure-skip-signature)");
   cmd->add_option("--resign-password-file", flags.password_file,
                   "Password file of --resign-key (default: COSIGN_PASSWORD, else a prompt)");
 }
 
-std::optional<sign::PrivateKey> load_resign_key(const ResignFlags& flags) {
+std::optional<sign::PrivateKey> load_resign_key(const ResignFlags& flags, const TrustFlags& trust) {
   if (flags.key.empty()) {
     if (!flags.password_file.empty())
       throw Error(ErrorKind::Usage, "--resign-password-file without --resign-key", "name the site's key with --resign-key");
     return std::nullopt;
   }
+  // The cluster trusts the site's key: signing what --insecure-skip-signature let through would
+  // launder it.
+  if (trust.insecure_skip_signature)
+    throw Error(ErrorKind::Usage,
+                "--resign-key with --insecure-skip-signature: the site key signs only what the vendor's signature "
+                "vouches for",
+                "verify with the vendor's key (--key), or push without --resign-key");
   sign::Secret password = sign::read_password({flags.password_file, false});
   return sign::PrivateKey::from_file(flags.key, password);
 }

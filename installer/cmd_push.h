@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 
 #include "bundle/archive_reader.h"
+#include "cmd_verify.h"
 #include "harbor/api.h"
 #include "harbor/detect.h"
 #include "install/push.h"
@@ -41,8 +42,10 @@ struct ResignFlags {
 void add_resign_flags(CLI::App* cmd, ResignFlags& flags);
 // The site's key, decrypted now, so that a wrong password or a bad key file fails before anything
 // is pushed; nullopt without --resign-key. The password comes from --resign-password-file, else
-// COSIGN_PASSWORD, else a prompt, as for `sealift-bundle build --key`.
-std::optional<sign::PrivateKey> load_resign_key(const ResignFlags& flags);
+// COSIGN_PASSWORD, else a prompt, as for `sealift-bundle build --key`. With
+// --insecure-skip-signature it is an Error(Usage), before any password is asked: the site's
+// signature would vouch for content nobody verified.
+std::optional<sign::PrivateKey> load_resign_key(const ResignFlags& flags, const TrustFlags& trust);
 
 // Where and how `push`, `install` and `upgrade` push.
 struct PushTarget {
@@ -61,7 +64,7 @@ install::PushReport push_verified(const bundle::ArchiveReader& reader, const ins
 // What the target registry is, with Harbor's API when it is Harbor.
 struct TargetRegistry {
   harbor::TargetKind kind;
-  std::unique_ptr<harbor::HarborApi> harbor;  // null unless kind.harbor
+  std::unique_ptr<harbor::HarborApi> harbor;  // null unless kind.harbor (and the API was asked for)
 };
 
 // --registry-type auto|harbor|oci, on every command that talks to the target registry.
@@ -70,9 +73,12 @@ void add_registry_type_flag(CLI::App* cmd, std::string& type);
 // Asks `registry` whether it is Harbor (harbor/detect.h), unless --registry-type says. Elsewhere
 // than on Harbor, `harbor_only` (the Harbor-only flags the user gave, e.g. "--create-project") is
 // an Error(Usage) naming the registry found, and one line on stderr says that Harbor's project
-// check is skipped and what --project means there (unless `quiet`).
+// check is skipped and what --project means there (unless `quiet`). Without `harbor_api` (a
+// command that will call none of Harbor's API, e.g. `install --skip-push`), no HarborApi is made,
+// so none of Harbor's credentials are needed.
 TargetRegistry find_target_registry(const std::string& registry, const std::string& project,
                                     const registry::HttpOptions& http, const registry::Credentials& credentials,
-                                    const std::string& type, const std::vector<std::string>& harbor_only, bool quiet);
+                                    const std::string& type, const std::vector<std::string>& harbor_only, bool quiet,
+                                    bool harbor_api = true);
 
 }  // namespace sealift::installer

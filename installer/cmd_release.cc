@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <memory>
+#include <optional>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -108,6 +109,7 @@ struct ReleaseFlags {
   std::string registry_type = "auto";
   bool allow_downgrade = false;
   std::string pull_username;
+  bool pull_secret_from_push_credentials = false;
   int jobs = 8;
   HelmFlags helm;
   cli::RegistryFlags target;
@@ -170,6 +172,47 @@ std::vector<std::string> fingerprints(const sign::TrustedKeys& keys) {
   return out;
 }
 
+// What the chart's pull secret holds, chosen before anything is pushed or installed. Outside
+// Harbor there is no pull robot, and the push credentials (often able to write every repository)
+// go into the cluster only when --pull-secret-from-push-credentials says so.
+struct PullSecret {
+  std::string source = "none";  // install::InstallReport::pull_secret_source
+  std::optional<install::PullCredentials> credentials;  // unset for "none" and "robot" (made later)
+};
+
+PullSecret choose_pull_secret(const ReleaseFlags& f, const TargetRegistry& target,
+                              const registry::Credentials& push_credentials) {
+  if (int{f.create_pull_robot} + int{!f.pull_username.empty()} + int{f.pull_secret_from_push_credentials} > 1)
+    throw Error(ErrorKind::Usage,
+                "--create-pull-robot, --pull-username and --pull-secret-from-push-credentials each choose the chart's "
+                "pull secret",
+                "give one of them");
+  PullSecret p;
+  if (f.create_pull_robot) {
+    p.source = "robot";
+  } else if (!f.pull_username.empty()) {
+    const char* pw = std::getenv("SEALIFT_PULL_PASSWORD");
+    if (!pw) throw Error(ErrorKind::Usage, "--pull-username needs the password in SEALIFT_PULL_PASSWORD");
+    p.source = "pull-username";
+    p.credentials = install::PullCredentials{f.pull_username, pw};
+  } else if (f.pull_secret_from_push_credentials) {
+    if (push_credentials.anonymous())
+      throw Error(ErrorKind::Usage, "--pull-secret-from-push-credentials, but the push is anonymous",
+                  "give the credentials (--username, SEALIFT_REGISTRY_USER), or drop the flag: no pull secret is made");
+    p.source = "push-credentials";
+    p.credentials = install::PullCredentials{push_credentials.username, push_credentials.password};
+  } else if (!target.kind.harbor && !push_credentials.anonymous()) {
+    throw Error(ErrorKind::Usage,
+                fmt::format("{} is {}: it has no pull robots, so say what the chart's pull secret holds", f.registry,
+                            target.kind.describe()),
+                fmt::format("give --pull-username NAME (its password in SEALIFT_PULL_PASSWORD) for a pull-only "
+                            "account, or --pull-secret-from-push-credentials to give the cluster the credentials of "
+                            "\"{}\" (from {})",
+                            push_credentials.username, push_credentials.origin));
+  }
+  return p;
+}
+
 // install and upgrade: verify, push (unless --skip-push), then helm upgrade --install.
 void run_release(const ReleaseFlags& f, bool upgrade) {
   const ReportTarget report_to = report_target(f);
@@ -177,7 +220,7 @@ void run_release(const ReleaseFlags& f, bool upgrade) {
   report.command = upgrade ? "upgrade" : "install";
   report.started = install::utc_now();
   install::PhaseClock clock;
-  std::optional<sign::PrivateKey> site_key = load_resign_key(f.resign);
+  std::optional<sign::PrivateKey> site_key = load_resign_key(f.resign, f.trust);
   if (site_key && f.skip_push)
     throw Error(ErrorKind::Usage, "--resign-key with --skip-push: the site signs the images as it pushes them",
                 "drop --skip-push, or sign with `sealift-install push --resign-key` first");
@@ -188,9 +231,14 @@ void run_release(const ReleaseFlags& f, bool upgrade) {
   if (f.create_project) harbor_only.push_back("--create-project");
   if (f.create_pull_robot) harbor_only.push_back("--create-pull-robot");
   if (f.robot_duration_given) harbor_only.push_back("--robot-duration");
-  TargetRegistry target_registry = find_target_registry(f.registry, f.project, f.target.http(), credentials,
-                                                        f.registry_type, harbor_only, f.out.quiet);
+  // --skip-push calls none of Harbor's API unless a pull robot is to be made: no credentials needed.
+  TargetRegistry target_registry =
+      find_target_registry(f.registry, f.project, f.target.http(), credentials, f.registry_type, harbor_only,
+                           f.out.quiet, !f.skip_push || f.create_pull_robot);
   if (!f.skip_push) note_signature_forms(target_registry.kind, f.signature_format, f.out.quiet);
+  const PullSecret pull = choose_pull_secret(f, target_registry, credentials);
+  report.pull_secret_source = pull.source;
+  if (pull.credentials) report.pull_secret_user = pull.credentials->username;
   // A wrong --helm or SEALIFT_HELM fails before the bundle is read; the bundle's helm is known after.
   std::optional<helm::Located> chosen = helm::locate_chosen(f.helm.helm);
   install::ReleaseOptions ro = release_options(f.helm, f.dry_run);
@@ -247,17 +295,14 @@ void run_release(const ReleaseFlags& f, bool upgrade) {
                    "revision uses it\n",
                    f.project, created.taken);
     }
-  } else if (!f.pull_username.empty()) {
-    const char* pw = std::getenv("SEALIFT_PULL_PASSWORD");
-    if (!pw) throw Error(ErrorKind::Usage, "--pull-username needs the password in SEALIFT_PULL_PASSWORD");
-    ro.pull = install::PullCredentials{f.pull_username, pw};
-  } else if (!target_registry.harbor && !credentials.anonymous()) {
-    // No robot accounts outside Harbor: the cluster pulls with the credentials this push used.
-    ro.pull = install::PullCredentials{credentials.username, credentials.password};
-    if (!f.out.quiet)
+    report.pull_secret_user = created.robot.name;
+  } else if (pull.credentials) {
+    ro.pull = pull.credentials;
+    // Said even under --quiet: the cluster now holds credentials that may write to the registry.
+    if (pull.source == "push-credentials")
       fmt::print(stderr,
-                 "note: the chart's pull secret holds the credentials of \"{}\" (from {}); give --pull-username "
-                 "for a pull-only account\n",
+                 "note: the chart's pull secret holds the push credentials of \"{}\" (from "
+                 "{}; --pull-secret-from-push-credentials)\n",
                  credentials.username, credentials.origin);
   }
 
@@ -336,7 +381,7 @@ void add_release_command(CLI::App& app, bool upgrade) {
   cmd->add_flag("--skip-push", f->skip_push, "The bundle is already pushed; only install");
   cmd->add_flag("--create-pull-robot", f->create_pull_robot,
                 "Create a pull-only Harbor robot account and give the chart its credentials as the pull secret "
-                "(Harbor only; elsewhere the pull secret holds the push credentials)");
+                "(Harbor only)");
   CLI::Option* duration = cmd->add_option("--robot-duration", f->robot_duration_days,
                                           "Days until the pull robot expires (-1: never; `robots prune` deletes unused "
                                           "ones; Harbor only)")
@@ -345,6 +390,9 @@ void add_release_command(CLI::App& app, bool upgrade) {
   add_registry_type_flag(cmd, f->registry_type);
   cmd->add_option("--pull-username", f->pull_username,
                   "Existing pull credentials for the chart's pull secret (password in SEALIFT_PULL_PASSWORD)");
+  cmd->add_flag("--pull-secret-from-push-credentials", f->pull_secret_from_push_credentials,
+                "Give the chart's pull secret the credentials this push uses (outside Harbor, with credentials, "
+                "this or --pull-username is required)");
   cmd->add_option("--timeout", f->helm.timeout, "helm --timeout")->capture_default_str();
   cmd->add_flag("--no-wait", f->helm.no_wait, "Do not wait for workloads to be ready");
   cmd->add_flag("--no-atomic", f->helm.no_atomic, "Keep a failed upgrade instead of rolling back");

@@ -227,8 +227,11 @@ ArchiveReader::ArchiveReader(const fs::path& path) : file_(path) {
                              compressed + toc_entry.compressed_size, size - footer.table_size));
     }
     if (toc_entry.compressed_size < kSkippableHeaderSize ||
-        toc_entry.compressed_size - kSkippableHeaderSize > kMaxTocSize) {
-      bad_layout(fmt::format("the table of contents frame is {} bytes", toc_entry.compressed_size));
+        toc_entry.compressed_size - kSkippableHeaderSize > max_toc_size(decompressed)) {
+      bad_layout(fmt::format("the table of contents frame is {} bytes, more than the {} bytes a tar stream of {} "
+                             "bytes can need",
+                             toc_entry.compressed_size, max_toc_size(decompressed) + kSkippableHeaderSize,
+                             decompressed));
     }
     std::vector<std::byte> toc_bytes(toc_entry.compressed_size);
     file_.read_at(compressed, toc_bytes);

@@ -1,5 +1,6 @@
 #include "bundle/toc.h"
 
+#include <algorithm>
 #include <unordered_set>
 
 #include <fmt/format.h>
@@ -73,8 +74,14 @@ std::string encode_toc(const Toc& toc) {
   return doc.dump();
 }
 
+uint64_t max_toc_size(uint64_t tar_size) {
+  return std::min<uint64_t>(kMaxTocSize, kTocOverhead + tar_size / kTarBlock * kMaxTocEntrySize);
+}
+
 Toc parse_toc(std::string_view text, uint64_t tar_size) {
-  if (text.size() > kMaxTocSize) bad_toc(fmt::format("it is larger than {} bytes", kMaxTocSize));
+  if (text.size() > max_toc_size(tar_size))
+    bad_toc(fmt::format("it is {} bytes, more than the {} bytes a tar stream of {} bytes can need", text.size(),
+                        max_toc_size(tar_size), tar_size));
   json doc = json::parse(text, nullptr, false);
   if (doc.is_discarded() || !doc.is_object()) bad_toc("it is not a JSON object");
   auto media_type = doc.find("mediaType");

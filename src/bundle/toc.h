@@ -20,6 +20,15 @@ inline constexpr uint64_t kTarEndSize = 2 * kTarBlock;
 inline constexpr uint64_t kMaxHeaderSize = 64 * 1024;
 inline constexpr size_t kMaxTocSize = 64u << 20;
 inline constexpr size_t kMaxNameSize = 1024;
+// What encode_toc writes at most: per entry, the name with every byte escaped and three 20-digit
+// numbers with their keys; once, the document around the entries.
+inline constexpr uint64_t kMaxTocEntrySize = 2 * kMaxNameSize + 128;
+inline constexpr uint64_t kTocOverhead = 1024;
+
+// The largest TOC a tar stream of `tar_size` bytes can need (each entry takes at least one tar
+// block), and never more than kMaxTocSize. A reader refuses a larger one before reading it, so a
+// small stream cannot make it read and parse megabytes of JSON before the signature is checked.
+uint64_t max_toc_size(uint64_t tar_size);
 
 // One regular file in the tar stream. Offsets count decompressed bytes from the start of the tar.
 struct TocEntry {
@@ -37,9 +46,9 @@ struct Toc {
 
 std::string encode_toc(const Toc& toc);
 
-// Parses and checks a TOC against the length of the tar stream it describes: entries follow each
-// other without gaps or overlaps from offset 0 to the end-of-archive marker, names are safe and
-// unique. Throws Error(Input) naming the problem.
+// Parses and checks a TOC against the length of the tar stream it describes: at most
+// max_toc_size(tar_size) bytes, entries follow each other without gaps or overlaps from offset 0
+// to the end-of-archive marker, names are safe and unique. Throws Error(Input) naming the problem.
 Toc parse_toc(std::string_view json, uint64_t tar_size);
 
 // Throws Error(Input) unless `name` is a safe relative path: no "..", ".", empty components,

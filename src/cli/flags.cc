@@ -16,6 +16,7 @@ registry::HttpOptions RegistryFlags::http() const {
   h.client_key = client_key;
   h.insecure_skip_verify = insecure_skip_tls_verify;
   h.stall_timeout_s = stall_timeout_s;
+  h.min_rate = parse_size(min_rate);
   h.allowed_token_realms = allow_token_realms;
   return h;
 }
@@ -42,6 +43,18 @@ void add_registry_flags(CLI::App* cmd, RegistryFlags& f, const std::string& whic
                   "Seconds without a byte moving before a transfer is cut off and retried")
       ->capture_default_str()
       ->check(CLI::Range(1.0, 3600.0));
+  cmd->add_option("--min-rate", f.min_rate,
+                  "Bytes per second (K, M suffixes) a transfer must keep up over --stall-timeout, else it is cut off "
+                  "and retried; each request must also end within 5 minutes plus its size at this rate")
+      ->capture_default_str()
+      ->check([](const std::string& text) -> std::string {
+        try {
+          parse_size(text);
+          return {};
+        } catch (const Error& e) {
+          return e.what();
+        }
+      });
   cmd->add_option("--allow-token-realm", f.allow_token_realms,
                   fmt::format("Token service host (HOST or HOST:PORT) that may receive the credentials for {} "
                               "although it is neither their host nor in their domain; repeatable",

@@ -24,6 +24,7 @@ struct RegistryFlags {
   std::string username;
   bool password_stdin = false;
   double stall_timeout_s = 60;
+  std::string min_rate = "1K";  // --min-rate: registry::HttpOptions::min_rate, checked by parse_size
   std::vector<std::string> allow_token_realms;
 
   registry::HttpOptions http() const;
@@ -31,7 +32,7 @@ struct RegistryFlags {
 };
 
 // --plain-http, --ca-file, --cert-file, --key-file, --insecure-skip-tls-verify, --username,
-// --password-stdin, --stall-timeout, --allow-token-realm. Passwords are never taken from argv: only stdin, SEALIFT_REGISTRY_PASSWORD or
+// --password-stdin, --stall-timeout, --min-rate, --allow-token-realm. Passwords are never taken from argv: only stdin, SEALIFT_REGISTRY_PASSWORD or
 // the docker config.
 void add_registry_flags(CLI::App* cmd, RegistryFlags& flags, const std::string& which = "registry");
 

@@ -14,6 +14,7 @@
 #include "install/bundle_content.h"
 #include "ref/reference.h"
 #include "registry/transfer.h"
+#include "sign/payload.h"
 #include "sign/sigmanifest.h"
 #include "sign/sigstore_bundle.h"
 #include "util/encoding.h"
@@ -109,7 +110,20 @@ class Pusher {
         progress_(progress),
         content_(reader, bundle),
         targets_(make_targets(bundle, relocation)) {
-    if (options.resign_key) site_keys_.add(options.resign_key->public_key());
+    if (options.resign_key) {
+      // The cluster's admission policy trusts the site's key, so it signs only what the vendor's
+      // signature vouched for, with nothing let through (the command line refuses
+      // --insecure-skip-signature with --resign-key already; this holds for every caller).
+      if (!bundle.signature_verified || !bundle.warnings.empty())
+        throw Error(ErrorKind::Integrity,
+                    fmt::format("{} {}: the site key signs only a bundle whose vendor signature verified{}",
+                                bundle.root.name, bundle.root.version,
+                                bundle.warnings.empty() ? std::string()
+                                                        : fmt::format(" (verification warned: {})",
+                                                                      fmt::join(bundle.warnings, "; "))),
+                    "verify the bundle with the vendor's key (--key), or push without --resign-key");
+      site_keys_.add(options.resign_key->public_key());
+    }
     for (const Target& t : targets_) {
       PushedObject o;
       o.chart = t.chart;
@@ -349,7 +363,7 @@ class Pusher {
     for (const auto& layer : ours.layers()) {
       std::string payload = reader_.read_small(bundle::blob_path(layer.digest), 1 << 20);
       const sign::PublicKey* key = keys_.signer_of(payload, util::base64_decode(layer.signature()));
-      if (!key) continue;
+      if (!key || !claims(payload, t.digest())) continue;
       if (merged.add({payload, layer}, *key)) payloads.push_back(descriptor_of(layer));
     }
     if (payloads.empty()) return;
@@ -357,6 +371,17 @@ class Pusher {
       record(t, d, target_.push_blob(t.repository, d, [&](uint64_t offset) { return content_.open_blob(d, offset); }));
     put_signature_manifest(t, merged);
     ++report_.signatures_merged;
+  }
+
+  // Whether a signed payload is about `image`. Verification needs one layer of the bundle's `.sig`
+  // manifest to claim the image and skips the rest, as cosign does; a layer a trusted key signed
+  // for another image (say, replayed from another `.sig`) must not join the target's.
+  static bool claims(std::string_view payload, const oci::Digest& image) {
+    try {
+      return sign::SimpleSigningPayload::parse(payload).manifest_digest == image;
+    } catch (const Error&) {
+      return false;
+    }
   }
 
   void put_signature_manifest(const Target& t, const sign::SignatureManifest& signatures) {

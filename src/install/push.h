@@ -40,7 +40,8 @@ struct PushOptions {
   // relocated name (registry/repository, as `cosign sign` at the target would), in every form
   // this push writes: the `.sig` tag, and the Sigstore bundle referrer unless
   // legacy_signatures_only. The read-back checks these with its public key too. A re-run finds
-  // the site's signatures there and adds none.
+  // the site's signatures there and adds none. push_bundle refuses it (Error(Integrity), before
+  // anything is contacted) unless the vendor's signature verified without a warning.
   const sign::PrivateKey* resign_key = nullptr;
 };
 

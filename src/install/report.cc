@@ -74,6 +74,14 @@ const PushedObject* pushed(const InstallReport& r, bool chart, const std::string
   return nullptr;
 }
 
+std::string pull_secret_text(const InstallReport& r) {
+  if (r.pull_secret_source == "robot") return fmt::format("pull robot {} (--create-pull-robot)", r.pull_secret_user);
+  if (r.pull_secret_source == "pull-username") return fmt::format("{} (--pull-username)", r.pull_secret_user);
+  if (r.pull_secret_source == "push-credentials")
+    return fmt::format("the push credentials of {} (--pull-secret-from-push-credentials)", r.pull_secret_user);
+  return "none";
+}
+
 json pushed_json(const PushedObject* o) {
   if (!o) return nullptr;
   return {{"blobsUploaded", o->blobs_uploaded}, {"blobsMounted", o->blobs_mounted},
@@ -109,6 +117,8 @@ json report_json(const InstallReport& r) {
                {"upstream", r.upstream_keys},
                {"site", r.site_key.empty() ? json(nullptr) : json(r.site_key)}};
   j["registry"] = {{"host", rel.registry}, {"project", rel.project}};
+  j["pullSecret"] = {{"source", r.pull_secret_source},
+                     {"username", r.pull_secret_user.empty() ? json(nullptr) : json(r.pull_secret_user)}};
   const PushedObject* chart = pushed(r, true, {});
   j["chart"] = {{"name", b.root.chart.name},
                 {"version", b.root.chart.version},
@@ -257,6 +267,7 @@ std::string report_html(const InstallReport& r) {
                                               b.upstream_attestations, b.upstream_attestations_verified));
   item("Site key (--resign-key)", r.site_key.empty() ? "none: images not re-signed" : r.site_key);
   item("Registry", fmt::format("{} (project {})", rel.registry, rel.project));
+  item("Pull secret", pull_secret_text(r));
   item("Helm release", fmt::format("{} in namespace {}: revision {}, {}", r.release, r.namespace_name, r.revision,
                                    r.release_status));
   h += "</dl>\n";

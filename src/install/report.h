@@ -63,6 +63,11 @@ struct InstallReport {
   std::vector<std::string> upstream_keys;  // ... of the --upstream-key keys
   std::string site_key;                    // ... of the --resign-key's public key; empty without one
   std::optional<PushReport> push;          // none with --skip-push
+  // What the chart's pull secret holds, as chosen on the command line: "robot"
+  // (--create-pull-robot), "pull-username" (--pull-username), "push-credentials"
+  // (--pull-secret-from-push-credentials) or "none"; and whose they are.
+  std::string pull_secret_source = "none";
+  std::string pull_secret_user;
   std::string release, namespace_name, release_status;
   int revision = 0;
   std::vector<PhaseTiming> phases;

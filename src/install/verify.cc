@@ -212,7 +212,15 @@ class Verifier {
   }
 
   const oci::Manifest& document(const oci::Descriptor& d, const std::string& owner) {
-    if (auto it = documents_.find(d.digest); it != documents_.end()) return it->second;
+    if (auto it = documents_.find(d.digest); it != documents_.end()) {
+      // One document read as two types (an index here, an image manifest there) would be checked
+      // as one and pushed, or pulled, as the other.
+      const std::string& first = document_types_.at(d.digest);
+      if (d.media_type != first)
+        refuse(fmt::format("manifest {} of {} is listed as {}, and elsewhere in the bundle as {}", d.digest.str(), owner,
+                           d.media_type, first));
+      return it->second;
+    }
     std::string path = bundle::blob_path(d.digest);
     if (!reader_.find(path)) refuse(fmt::format("manifest {} of {} is missing (no entry {})", d.digest.str(), owner, path));
     std::string bytes = read_entry(reader_, path);
@@ -222,6 +230,7 @@ class Verifier {
                          got.str(), bytes.size(), d.digest.str(), d.size));
     oci::Manifest m = about_entry(path, [&] { return oci::Manifest::parse(std::move(bytes), d.media_type); });
     out_.bytes_checked += static_cast<uint64_t>(d.size);
+    document_types_.emplace(d.digest, d.media_type);
     return documents_.emplace(d.digest, std::move(m)).first->second;
   }
 
@@ -523,6 +532,7 @@ class Verifier {
   const std::string name_;
   VerifiedBundle out_;
   std::map<oci::Digest, oci::Manifest> documents_;   // every manifest and index, checked
+  std::map<oci::Digest, std::string> document_types_;  // ... and the media type its first descriptor gave
   std::map<oci::Digest, int64_t> blob_sizes_;        // every config and layer referenced
   std::map<oci::Digest, std::string> blob_owners_;   // the first object referencing each, for messages
   std::set<oci::Digest> layers_;                     // layers of images

@@ -338,6 +338,7 @@ void RegistryClient::fetch_blob(const std::string& repository, const oci::Descri
     req.url = url(fmt::format("/v2/{}/blobs/{}", repository, blob.digest.str()));
     if (done > 0) req.headers.push_back(fmt::format("Range: bytes={}-", done));
     req.sink = &resume;
+    req.expected_bytes = std::max<uint64_t>(total - std::min(done, total), 1);
     uint64_t start = done;
     req.on_headers = [&](const HttpResponse& head) {
       if (head.status == 206) {

@@ -7,6 +7,7 @@
 #include <cctype>
 #include <chrono>
 #include <exception>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -267,6 +268,19 @@ HttpResponse HttpClient::send(const HttpRequest& request) {
   }
 }
 
+namespace {
+
+// HttpOptions::min_rate: the overall deadline of one request; none for a download of unknown size.
+std::optional<double> request_deadline_s(const HttpOptions& options, const HttpRequest& request, bool send_body) {
+  if (request.sink && request.expected_bytes == 0) return std::nullopt;
+  uint64_t expected = request.sink ? request.expected_bytes : request.max_body;
+  if (send_body) expected = std::max(expected, request.body_size);
+  return options.request_base_s +
+         static_cast<double>(expected) / static_cast<double>(std::max<uint64_t>(options.min_rate, 1));
+}
+
+}  // namespace
+
 HttpResponse HttpClient::perform(void* handle, const HttpRequest& request, const std::string& method,
                                  const std::string& url, bool send_body, bool send_authorization) {
   Url parsed = Url::parse(url);
@@ -296,8 +310,10 @@ HttpResponse HttpClient::perform(void* handle, const HttpRequest& request, const
   curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, options_.plain_http ? "http,https" : "https");
   curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout_s * 1000));
-  curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, static_cast<long>(std::max<uint64_t>(options_.min_rate, 1)));
   curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, std::max(1L, static_cast<long>(options_.stall_timeout_s)));
+  if (auto deadline = request_deadline_s(options_, request, send_body))
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(std::min(*deadline * 1000, 1e15)));
   curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 512L * 1024);
   curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, 1024L * 1024);
   curl_easy_setopt(h, CURLOPT_USERAGENT, "sealift/" SEALIFT_VERSION);

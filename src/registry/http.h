@@ -28,7 +28,14 @@ struct HttpOptions {
   std::filesystem::path client_key;     // its key (PEM)
   bool insecure_skip_verify = false;    // accept any server certificate
   double connect_timeout_s = 30;
-  double stall_timeout_s = 60;          // abort when no byte moved for this long
+  // A transfer that moves fewer than min_rate bytes per second for stall_timeout_s seconds is cut
+  // off (and retried by the caller). And every request has an overall deadline of
+  // request_base_s plus its expected bytes at min_rate (HttpRequest::expected_bytes), so one that
+  // keeps that rate always finishes in time, whatever its size, while a server that trickles or
+  // pauses cannot hold a request for ever.
+  double stall_timeout_s = 60;
+  uint64_t min_rate = 1024;
+  double request_base_s = 300;
   // --allow-token-realm: hosts ("auth.example.net", "10.0.0.7:8443") outside the registry's own
   // host and domain that may receive its credentials as its token service (see auth.h).
   std::vector<std::string> allowed_token_realms;
@@ -55,6 +62,10 @@ struct HttpRequest {
   // Called as body bytes go out, with the running count for this request.
   std::function<void(uint64_t sent)> on_upload;
   size_t max_body = 1 << 20;  // cap on a body kept in memory
+  // The bytes the answer is expected to carry into `sink` (a blob's size), for the deadline (see
+  // HttpOptions::min_rate). A request with a sink and none given has no overall deadline; one
+  // without a sink counts max_body, and an upload its body_size.
+  uint64_t expected_bytes = 0;
   bool follow_redirects = true;
 };
 

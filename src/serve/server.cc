@@ -19,6 +19,7 @@
 
 #include "oci/digest.h"
 #include "serve/route.h"
+#include "util/encoding.h"
 #include "util/error.h"
 #include "util/fs.h"
 
@@ -253,7 +254,9 @@ MHD_Result handle(void* cls, MHD_Connection* c, const char* url, const char* met
   try {
     a = st.content.answer(r);
   } catch (const std::exception& e) {
-    fmt::print(stderr, "sealift-install serve: {} {}: {}\n", method, url, e.what());
+    // The URL is the client's, decoded: escaped so that it cannot forge log lines or drive a terminal.
+    fmt::print(stderr, "sealift-install serve: {} {}: {}\n", util::escape_controls(method), util::escape_controls(url),
+               util::escape_controls(e.what()));
     a = Answer{};
     a.status = 500;
     a.headers = {{"Content-Type", "application/json"}};

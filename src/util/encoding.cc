@@ -60,4 +60,20 @@ std::string hex_encode(std::string_view bytes) {
   return out;
 }
 
+std::string escape_controls(std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(text.size());
+  for (unsigned char b : text) {
+    if (b >= 0x20 && b < 0x7f) {
+      out.push_back(static_cast<char>(b));
+    } else {
+      out += "\\x";
+      out.push_back(kHex[b >> 4]);
+      out.push_back(kHex[b & 15]);
+    }
+  }
+  return out;
+}
+
 }  // namespace sealift::util

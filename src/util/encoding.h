@@ -11,5 +11,9 @@ std::string base64_encode(std::string_view bytes);
 // before the padding must be zero (one encoding per byte string). Throws Error(Input) on bad input.
 std::string base64_decode(std::string_view text);
 std::string hex_encode(std::string_view bytes);
+// `text` as it can be shown on a terminal or in a log line: control characters (C0 and DEL) and
+// every byte outside ASCII written as \xNN, so text from an unverified bundle or a client cannot
+// move the cursor, retitle the window or fake a line.
+std::string escape_controls(std::string_view text);
 
 }  // namespace sealift::util

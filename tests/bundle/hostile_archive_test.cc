@@ -216,6 +216,28 @@ TEST(HostileArchiveTest, TablesOfContentsThatLieAreRefused) {
                  "not a sealift table of contents");
 }
 
+// First review, open item 12: the TOC is read and parsed before any signature is checked, so its
+// size is bounded by the tar stream it describes (each entry takes at least one tar block), not
+// only by 64 MiB: a few kilobytes of tar cannot come with megabytes of JSON.
+TEST(HostileArchiveTest, ATableOfContentsLargerThanItsTarCanNeedIsRefused) {
+  CraftedTar tar = three_files();
+  const std::string toc = encode_toc(tar.toc);
+  ASSERT_LE(toc.size(), max_toc_size(tar.bytes.size()));
+  // JSON allows the padding: only the size can tell.
+  const std::string padded = toc + std::string(max_toc_size(tar.bytes.size()) + 1 - toc.size(), ' ');
+  ASSERT_NO_THROW(Written w(with_toc(tar, toc)); ArchiveReader r(w.path));
+  expect_refused(with_toc(tar, padded), ErrorKind::Input,
+                 fmt::format("the table of contents frame is {} bytes, more than the {} bytes a tar stream of {} bytes "
+                             "can need",
+                             padded.size() + 8, max_toc_size(tar.bytes.size()) + 8, tar.bytes.size()));
+  EXPECT_THROW(parse_toc(padded, tar.bytes.size()), Error);
+  // Writers and readers agree: a TOC of the longest names sealift writes fits its bound.
+  std::vector<TarItem> long_names;
+  for (int i = 0; i < 8; ++i) long_names.push_back({std::string(kMaxNameSize - 1, static_cast<char>('a' + i)) + "\"", ""});
+  CraftedTar longest = craft_tar(long_names);
+  EXPECT_LE(encode_toc(longest.toc).size(), max_toc_size(longest.bytes.size()));
+}
+
 TEST(HostileArchiveTest, DuplicateAndUnsafeNamesAreRefused) {
   CraftedTar dup = craft_tar({{"blobs/x", "first"}, {"blobs/x", "second, different"}});
   expect_refused(with_toc(dup, encode_toc(dup.toc)), ErrorKind::Input, "'blobs/x' is listed twice");

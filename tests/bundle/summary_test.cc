@@ -80,7 +80,8 @@ TEST(Inspect, ShowsImagesPlatformsSizesSignaturesAndChart) {
   RunResult text = testenv::run({testenv::bundle_program(), "inspect", b.path.string()});
   EXPECT_EQ(text.exit_code, 0);
   EXPECT_NE(text.out.find("docker.io/library/postgres:16.4"), std::string::npos) << text.out;
-  EXPECT_NE(text.out.find(", signed (.sig + Sigstore bundle)"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find(", signatures listed (.sig + Sigstore bundle), not verified"), std::string::npos) << text.out;
+  EXPECT_EQ(text.out.find("signed"), std::string::npos) << "inspect verifies nothing:\n" << text.out;
   EXPECT_NE(text.out.find("linux/arm64"), std::string::npos);
   EXPECT_NE(text.out.find("saves"), std::string::npos);
 }
@@ -110,6 +111,28 @@ TEST(Inspect, ShowsTheBaseOfADeltaAndAMissingSignature) {
   EXPECT_FALSE(inspect(unsigned_bundle)["signed"].get<bool>());
   RunResult text = testenv::run({testenv::bundle_program(), "inspect", unsigned_bundle.string()});
   EXPECT_NE(text.out.find("unsigned"), std::string::npos) << text.out;
+}
+
+// Review 2026-12-07 I3: inspect reads a bundle nobody verified (here sealift.json was changed
+// after signing): what it prints from it cannot drive the operator's terminal.
+TEST(Inspect, EscapesControlCharactersFromTheBundle) {
+  testenv::TempDir dir("sealift-inspect");
+  testenv::BundleSpec spec;
+  spec.images = {"redis"};
+  auto b = factory().build(spec, dir / "plain.tar.zst");
+  Root root = Root::parse(ArchiveReader(b.path).read_small("sealift.json"));
+  root.tool = "sealift\x1b]0;owned\x07";
+  root.created = "2026-12-07\x1b[2J\r\n";
+  fs::path hostile = dir / "hostile.tar.zst";
+  testenv::rewrite_bundle(b.path, hostile, {{"sealift.json", root.serialize()}});
+
+  RunResult text = testenv::run({testenv::bundle_program(), "inspect", hostile.string()});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  for (char c : text.out) EXPECT_TRUE(c == '\n' || (c >= 0x20 && c < 0x7f)) << "byte " << int{c} << " in\n" << text.out;
+  EXPECT_NE(text.out.find("created 2026-12-07\\x1b[2J\\x0d\\x0a by sealift\\x1b]0;owned\\x07)"), std::string::npos)
+      << text.out;
+  nlohmann::json j = inspect(hostile);
+  EXPECT_EQ(j["tool"], root.tool) << "JSON carries the string as it is, escaped by JSON";
 }
 
 }  // namespace

@@ -250,7 +250,7 @@ PlainInstall install_into(const testenv::Registry& target, const fs::path& bundl
     argv.insert(argv.end(), {"--set", fmt::format("namespaces.{}={}-{}", part, name, part)});
   std::string stdin_data;
   if (target.options().basic_auth) {
-    argv.insert(argv.end(), {"--username", target.options().user, "--password-stdin"});
+    argv.insert(argv.end(), {"--username", target.options().user, "--password-stdin", "--pull-secret-from-push-credentials"});
     stdin_data = target.options().password + "\n";
   }
   return {run(argv, cluster.env(), stdin_data, 900), name};
@@ -275,7 +275,7 @@ TEST_F(EndToEnd, InstallIntoARegistryThatIsNotHarborWithTheUsersPullSecret) {
   const auto& r = i.result;
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.err.find("is an OCI registry that is not Harbor"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("pull secret holds the credentials of \"" + plain.options().user + "\""), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("pull secret holds the push credentials of \"" + plain.options().user + "\""), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find(plain.options().password), std::string::npos) << "the password reached a message";
   expect_pods_pull_from(plain, "plainreg-backend");
   auto secret = testenv::Cluster::shared().kubectl(

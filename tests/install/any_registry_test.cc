@@ -4,6 +4,7 @@
 // and refuses Harbor-only flags there; the Harbor stand-in is still Harbor.
 #include <gtest/gtest.h>
 
+#include "env/cluster.h"
 #include "env/registry.h"
 #include "harness.h"
 #include "ref/reference.h"
@@ -174,6 +175,74 @@ TEST(AnyRegistry, HarborOnlyFlagsAreUsageErrorsNamingTheRegistry) {
   EXPECT_NE(bad.err.find("--registry-type: quay not in {auto,harbor,oci}"), std::string::npos) << said(bad);
 }
 
+// Review 2026-12-07 L6: outside Harbor there is no pull robot, and the push credentials (which
+// may write) reach the cluster's pull secret only when the user says so. Without a choice, a
+// usage error naming both ways, before anything is pushed or installed.
+TEST(AnyRegistry, InstallWithCredentialsMustSayWhatThePullSecretHolds) {
+  PlainTarget t(RegistryOptions{.basic_auth = true});
+  auto args = [&](const std::vector<std::string>& extra) {
+    std::vector<std::string> a = {"install", full_bundle().path.string(), "--key", factory().public_key().string(),
+                                  "--registry", t.registry.host(), "--project", "ai-saas", "--plain-http", "--quiet",
+                                  "--helm", testenv::peer("helm"), "--kubeconfig", "/nonexistent/kubeconfig"};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  };
+  RunResult none = install(args({}), t.env());
+  EXPECT_EQ(none.exit_code, 2) << said(none);
+  EXPECT_NE(none.err.find(t.registry.host() + " is an OCI registry that is not Harbor: it has no pull robots, so say "
+                                              "what the chart's pull secret holds"),
+            std::string::npos)
+      << said(none);
+  EXPECT_NE(none.err.find("--pull-username NAME"), std::string::npos) << said(none);
+  EXPECT_NE(none.err.find("--pull-secret-from-push-credentials to give the cluster the credentials of \"" +
+                          t.registry.options().user + "\""),
+            std::string::npos)
+      << said(none);
+  EXPECT_EQ(none.err.find(t.registry.options().password), std::string::npos) << "the password reached a message";
+
+  auto env = t.env();
+  env["SEALIFT_PULL_PASSWORD"] = "pull-pw";
+  RunResult both = install(args({"--pull-username", "puller", "--pull-secret-from-push-credentials"}), env);
+  EXPECT_EQ(both.exit_code, 2) << said(both);
+  EXPECT_NE(both.err.find("each choose the chart's pull secret"), std::string::npos) << said(both);
+
+  RunResult catalog = testenv::run({testenv::peer("crane"), "catalog", "--insecure", t.registry.host()}, t.env());
+  EXPECT_EQ(catalog.exit_code, 0) << said(catalog);
+  EXPECT_EQ(catalog.out, "") << "pushed before the pull secret was chosen";
+}
+
+// First review, open item 14: `install --skip-push` into Harbor calls none of Harbor's API unless
+// it makes a pull robot, so it needs no credentials (the images are there already and the
+// cluster pulls with its own). Only the anonymous detection asks Harbor anything.
+TEST(AnyRegistry, InstallWithSkipPushNeedsNoHarborCredentials) {
+  testenv::BundleSpec spec;
+  spec.images = {"redis"};
+  auto b = factory().build(spec, factory().dir() / "skip-push.tar.zst");
+  Target target;
+  ASSERT_EQ(target.push(b.path, {"--create-project"}).exit_code, 0);
+  auto api_requests = [&] {
+    size_t n = 0;
+    for (const char* method : {"GET", "HEAD", "POST", "PUT", "DELETE"}) n += target.harbor().count_requests(method, "/api/");
+    return n;
+  };
+  auto systeminfo = [&] { return target.harbor().count_requests("GET", "/api/v2.0/systeminfo"); };
+  const size_t api_before = api_requests(), systeminfo_before = systeminfo();
+  auto& cluster = testenv::Cluster::shared();
+  testenv::TempDir home("sealift-skip-push-client");
+  util::write_file_atomic(home / "config.json", "{}", 0600);
+  auto env = cluster.env();
+  env["DOCKER_CONFIG"] = home.path().string();
+  RunResult r = install({"install", b.path.string(), "--key", factory().public_key().string(), "--registry",
+                         target.host(), "--project", "ai-saas", "--plain-http", "--skip-push", "--dry-run", "-n",
+                         "skip-push", "--helm", testenv::peer("helm"), "--kubeconfig", cluster.kubeconfig().string()},
+                        env);
+  EXPECT_EQ(r.exit_code, 0) << said(r);
+  EXPECT_EQ(r.err.find("needs a user name and password"), std::string::npos) << said(r);
+  EXPECT_EQ(systeminfo() - systeminfo_before, 1u) << target.harbor().request_log();
+  EXPECT_EQ(api_requests() - api_before, 1u) << "more of Harbor's API than the detection\n"
+      << target.harbor().request_log();
+}
+
 TEST(AnyRegistry, TheHarborStandInIsStillHarbor) {
   Target target;
   RunResult r = target.push(full_bundle().path, {"--create-project"});
@@ -182,7 +251,10 @@ TEST(AnyRegistry, TheHarborStandInIsStillHarbor) {
   EXPECT_EQ(j["registryType"], "harbor");
   EXPECT_TRUE(j["projectCreated"].get<bool>());
   EXPECT_EQ(r.err.find("not Harbor"), std::string::npos) << said(r);
-  EXPECT_EQ(target.harbor().count_requests("GET", "/api/v2.0/systeminfo"), 1u);
+  // Asked anonymously, then signed in for its version (Harbor 2.13 and later give it only to
+  // signed-in callers); and Harbor's ping, once.
+  EXPECT_EQ(target.harbor().count_requests("GET", "/api/v2.0/systeminfo"), 2u);
+  EXPECT_EQ(target.harbor().count_requests("GET", "/api/v2.0/ping"), 1u);
 }
 
 }  // namespace

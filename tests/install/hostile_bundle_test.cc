@@ -13,6 +13,8 @@
 #include "bundle/archive_fixtures.h"
 #include "harness.h"
 #include "install/verify.h"
+#include "lock/image_lock.h"
+#include "ref/reference.h"
 #include "sign/blob.h"
 #include "sign/key.h"
 #include "sign/password.h"
@@ -546,11 +548,25 @@ class ResignedBundle {
     changes_[bundle::blob_path(m.layers().at(0).digest)] = bundle_json;
     root_.images.at(i).sboms.at(0) = m.digest();
   }
-  // Image i's .sig manifest becomes one signature by `key`.
-  void set_legacy(size_t i, const sign::PrivateKey& key) {
+  // Image i's .sig manifest becomes one signature by `key`, then one by `key` over each of
+  // `others` (payloads that claim other images).
+  void set_legacy(size_t i, const sign::PrivateKey& key, const std::vector<oci::Digest>& others = {}) {
+    // The old manifest's blobs go (those the new one shares are put back below): an entry nothing
+    // refers to is refused.
+    const std::string old_path = bundle::blob_path(image(i).signature);
+    sign::SignatureManifest old = sign::SignatureManifest::parse(entry_text(from_, old_path));
+    changes_[old_path] = std::nullopt;
+    changes_[bundle::blob_path(oci::Manifest::parse(entry_text(from_, old_path), oci::media::kOciManifest).config().digest)] =
+        std::nullopt;
+    for (const auto& layer : old.layers()) changes_[bundle::blob_path(layer.digest)] = std::nullopt;
     sign::ImageSignature sig = sign::sign_image(key, name(i), image(i).digest);
     sign::SignatureManifest sm;
     sm.add(sig, key.public_key());
+    for (const auto& other : others) {
+      sign::ImageSignature o = sign::sign_image(key, name(i), other);
+      sm.add(o, key.public_key());
+      changes_[bundle::blob_path(o.layer.digest)] = o.payload;
+    }
     oci::Manifest m = oci::Manifest::parse(sm.manifest(), oci::media::kOciManifest);
     std::string ref = name(i) + ":" + image(i).digest.tag_form() + ".sig";
     replace_entry("signature", ref, m, ref);
@@ -559,6 +575,40 @@ class ResignedBundle {
     changes_[bundle::blob_path(m.config().digest)] = sm.config();
     root_.images.at(i).signature = m.digest();
   }
+  // A second image, `source`, made of image i's very objects (manifest, .sig, referrer) except that
+  // its top manifest is listed under `media_type`; appended to the lock, sealift.json and
+  // index.json.
+  void add_alias(size_t i, const std::string& source, const std::string& media_type) {
+    const std::string old_name = name(i);
+    bundle::RootImage alias = image(i);
+    alias.source = source;
+    alias.media_type = media_type;
+    const std::string new_name = ref::Reference::parse(source).name();
+    lock::ImageLock lock = lock::ImageLock::parse(root_.lock);
+    lock::LockedImage locked = *std::find_if(lock.images.begin(), lock.images.end(),
+                                             [&](const lock::LockedImage& l) { return l.source.str() == image(i).source; });
+    locked.name += "-alias";
+    locked.source = ref::Reference::parse(source);
+    locked.values_paths = {"alias.image"};
+    lock.images.push_back(locked);
+    root_.lock = lock.to_yaml();
+    nlohmann::ordered_json added = nlohmann::ordered_json::array();
+    for (const auto& e : index_["manifests"]) {
+      std::string ref = e["annotations"]["org.opencontainers.image.ref.name"];
+      if (ref != image(i).source && ref.rfind(old_name + ":sha256-", 0) != 0 && ref.rfind(old_name + "@", 0) != 0) continue;
+      nlohmann::ordered_json copy = e;
+      if (ref == image(i).source) {
+        copy["annotations"]["org.opencontainers.image.ref.name"] = source;
+        copy["mediaType"] = media_type;
+      } else {
+        copy["annotations"]["org.opencontainers.image.ref.name"] = new_name + ref.substr(old_name.size());
+      }
+      added.push_back(copy);
+    }
+    for (auto& e : added) index_["manifests"].push_back(e);
+    root_.images.push_back(alias);
+  }
+
   fs::path write(const std::string& name) {
     std::string index = index_.dump();
     root_.index = oci::Digest::of(index);
@@ -639,6 +689,63 @@ TEST(HostileBundle, EitherSignatureFormLyingIsRefusedBeforeAnyTag) {
     expect_refused_by_both(r.write("forged-sig.tar.zst"), target, r.image(1).source);
   }
   target.expect_untouched(b);
+}
+
+// First review, open item 11: the verifier parsed each manifest once, under the media type of the
+// first descriptor naming it, and took any later descriptor of the same digest whatever type it
+// gave, so one document could be checked as an OCI index and pushed as a Docker manifest list.
+TEST(HostileBundle, OneManifestUnderTwoMediaTypesIsRefused) {
+  testenv::BundleSpec spec;
+  spec.images = {"redis", "backend"};
+  auto b = factory().build(spec, scratch("two-types.tar.zst"));
+  ResignedBundle r(b.path);
+  const std::string type = r.image(0).media_type;
+  const std::string alias = r.name(0) + "-alias:" + ref::Reference::parse(r.image(0).source).tag;
+  const std::string other(type == oci::media::kOciIndex          ? oci::media::kDockerManifestList
+                          : type == oci::media::kOciManifest    ? oci::media::kDockerManifest
+                          : type == oci::media::kDockerManifest ? oci::media::kOciManifest
+                                                                : oci::media::kOciIndex);
+  // The harness is faithful: the same alias under the same type verifies.
+  {
+    ResignedBundle same(b.path);
+    same.add_alias(0, alias, type);
+    ASSERT_EQ(verify_error(same.write("alias-same-type.tar.zst")), "");
+  }
+  r.add_alias(0, alias, other);
+  const std::string error = verify_error(r.write("alias-other-type.tar.zst"));
+  EXPECT_NE(error.find(fmt::format("manifest {} of {} is listed as {}, and elsewhere in the bundle as {}",
+                                   r.image(0).digest.str(), alias, other, type)),
+            std::string::npos)
+      << error;
+}
+
+// First review, open item 10: a `.sig` layer the vendor's key signed for another image (replayed
+// from that image's `.sig`) passes verify, which needs one layer that claims the image and skips
+// the rest as cosign does. When the push merges the bundle's signatures into the target's, that
+// layer must not join them.
+TEST(HostileBundle, AVendorSignatureForAnotherImageDoesNotJoinTheTargets) {
+  testenv::BundleSpec spec;
+  spec.images = {"redis", "backend"};
+  auto b = factory().build(spec, scratch("replayed.tar.zst"));
+  const sign::PrivateKey vendor = key_of(factory().public_key());
+  Target target;
+  RunResult first = target.push(b.path, {"--create-project"});
+  ASSERT_EQ(first.exit_code, 0) << said(first);
+
+  ResignedBundle r(b.path);
+  r.set_legacy(0, vendor, {r.image(1).digest});
+  const fs::path replayed = r.write("replayed-sig.tar.zst");
+  ASSERT_EQ(verify_error(replayed), "");
+  RunResult again = target.push(replayed);
+  ASSERT_EQ(again.exit_code, 0) << said(again);
+
+  const oci::Digest other_payload = sign::sign_image(vendor, r.name(0), r.image(1).digest).layer.digest;
+  const std::string repository = "ai-saas/" + ref::Reference::parse(r.image(0).source).repository;
+  sign::SignatureManifest at_target = sign::SignatureManifest::parse(
+      target.client().get_manifest(repository, r.image(0).digest.tag_form() + ".sig").bytes());
+  ASSERT_FALSE(at_target.layers().empty());
+  for (const auto& layer : at_target.layers())
+    EXPECT_NE(layer.digest, other_payload) << "the signature of " << r.image(1).source << " joined " << r.image(0).source;
 }
 
 // An SBOM that lies about its image, its signer or what it is: refused by verify and push, naming

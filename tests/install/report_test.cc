@@ -171,6 +171,26 @@ TEST(Report, ListsEachImagesSbomsAndAttestations) {
   EXPECT_NE(html.find("1 carried from the images&#39; publishers, 0 verified with --upstream-key"), std::string::npos) << html;
 }
 
+// Review 2026-12-07 L6: the report records what the chart's pull secret holds, as chosen on the
+// command line (push credentials only with --pull-secret-from-push-credentials).
+TEST(Report, SaysWhatThePullSecretHolds) {
+  VerifiedBundle bundle;
+  bundle.root.name = "app";
+  Relocation relocation;
+  relocation.registry = "registry.example.com";
+  InstallReport report;
+  report.command = "install";
+  report.bundle = &bundle;
+  report.relocation = &relocation;
+  EXPECT_EQ(report_json(report)["pullSecret"], (nlohmann::ordered_json{{"source", "none"}, {"username", nullptr}}));
+  report.pull_secret_source = "push-credentials";
+  report.pull_secret_user = "deploy";
+  auto j = report_json(report);
+  EXPECT_EQ(j["pullSecret"], (nlohmann::ordered_json{{"source", "push-credentials"}, {"username", "deploy"}}));
+  const std::string html = report_html(report);
+  EXPECT_NE(html.find("the push credentials of deploy (--pull-secret-from-push-credentials)"), std::string::npos) << html;
+}
+
 TEST(Report, BadReportPathsAreRefusedBeforeAnythingMoves) {
   testenv::BundleSpec spec;
   spec.images = {"redis"};

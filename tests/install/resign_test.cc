@@ -7,8 +7,13 @@
 
 #include "env/registry.h"
 #include "harness.h"
+#include "install/push.h"
+#include "install/relocation.h"
+#include "install/verify.h"
 #include "ref/reference.h"
+#include "sign/password.h"
 #include "sign/sigmanifest.h"
+#include "util/error.h"
 
 namespace sealift::install::testing {
 namespace {
@@ -124,6 +129,69 @@ TEST(Resign, EveryImageInHarborVerifiesWithTheSiteKeyAndStillWithTheVendors) {
 
   // A key the site did not sign with is refused by cosign: the check can fail.
   EXPECT_NE(target.cosign_verify(chart, factory().other_key("stranger"), "cosign3").exit_code, 0);
+}
+
+// Review 2026-12-07 M1: the site's key must not launder a bundle nobody verified. A bundle signed
+// by a stranger, pushed with --insecure-skip-signature and --resign-key, would otherwise reach the
+// cluster signed by the key its admission policy trusts.
+TEST(Resign, RefusedWithInsecureSkipSignature) {
+  testenv::BundleSpec spec;
+  spec.images = {"redis"};
+  spec.signing_key = factory().other_key("stranger").parent_path() / "cosign.key";
+  auto b = factory().build(spec, scratch("stranger.tar.zst"));
+  Target target;
+  target.harbor().create_project("ai-saas");
+  const fs::path site = factory().other_key("site");
+
+  // The command line: a usage error before any password is asked or the registry hears a word.
+  const std::string log_at_start = target.harbor().request_log();
+  auto env = target.env();
+  env["COSIGN_PASSWORD"] = factory().key_password();
+  for (const std::string command : {"push", "install"}) {
+    SCOPED_TRACE(command);
+    std::vector<std::string> args = {command, b.path.string(), "--insecure-skip-signature", "--registry", target.host(),
+                                     "--project", "ai-saas", "--plain-http"};
+    for (const auto& a : resign_args(site)) args.push_back(a);
+    RunResult r = install(args, env);
+    EXPECT_EQ(r.exit_code, 2) << said(r);
+    EXPECT_NE(r.err.find("--resign-key with --insecure-skip-signature"), std::string::npos) << said(r);
+  }
+  EXPECT_EQ(target.harbor().request_log(), log_at_start) << "the registry was contacted";
+  const std::string image = target.host() + "/ai-saas/library/redis:" + b.lock.images.at(0).source.tag;
+  EXPECT_NE(target.cosign_verify(image, site, "cosign3-legacy").exit_code, 0) << "the site signed the stranger's bundle";
+  EXPECT_TRUE(target.tags("ai-saas/library/redis").empty());
+
+  // The push itself, for any caller: the same bundle verified with the insecure flag (warnings,
+  // no signature) is refused before the target is contacted.
+  bundle::ArchiveReader reader(b.path);
+  util::Progress quiet(util::Progress::Mode::Quiet);
+  VerifyOptions insecure;
+  insecure.insecure_skip_signature = true;
+  const sign::TrustedKeys none;
+  VerifiedBundle verified = verify_bundle(reader, none, insecure, quiet);
+  ASSERT_FALSE(verified.signature_verified);
+  ASSERT_FALSE(verified.warnings.empty());
+  Relocation relocation = relocate(verified.root, verified.lock, {target.host(), "ai-saas", false});
+  registry::RegistryOptions ro;
+  ro.http.plain_http = true;
+  ro.credentials = {target.harbor().admin_user(), target.harbor().admin_password(), "test"};
+  registry::RegistryClient client(target.host(), ro);
+  const sign::PrivateKey site_key =
+      sign::PrivateKey::from_file(site.parent_path() / "cosign.key", sign::Secret::copy_of(factory().key_password()));
+  PushOptions po;
+  po.resign_key = &site_key;
+  const std::string log_before = target.harbor().request_log();
+  try {
+    push_bundle(reader, verified, relocation, client, nullptr, none, po, quiet);
+    ADD_FAILURE() << "pushed and re-signed an unverified bundle";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Integrity) << e.what();
+    EXPECT_NE(std::string(e.what()).find("the site key signs only a bundle whose vendor signature verified"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(target.harbor().request_log(), log_before) << "the registry was contacted";
+  EXPECT_TRUE(target.tags("ai-saas/library/redis").empty());
 }
 
 // The same on registries that are not Harbor, with a key cosign generated itself: ociregistry

@@ -2,6 +2,8 @@
 // another host, 429/503 with Retry-After, stalls) and a TLS docker-registry.
 #include "registry/http.h"
 
+#include <chrono>
+
 #include <gtest/gtest.h>
 
 #include "env/harbor.h"
@@ -97,6 +99,41 @@ TEST(Http, StalledTransfersAreCutOff) {
   EXPECT_TRUE(r.failed());
   EXPECT_TRUE(r.retryable);
   EXPECT_NE(r.error.find("timed out"), std::string::npos) << r.error;
+}
+
+// First review, open item 13: a server that trickles (here 50 bytes/s) was never cut off, as
+// the guard was 1 byte/s; now a transfer must keep HttpOptions::min_rate (1 KiB/s by default)
+// over the stall timeout.
+TEST(Http, TricklingTransfersAreCutOff) {
+  HarborLike harbor;
+  HttpOptions o = plain();
+  o.stall_timeout_s = 2;
+  ASSERT_EQ(o.min_rate, 1024u) << "the documented default";
+  HttpClient http(o);
+  const auto start = std::chrono::steady_clock::now();
+  HttpResponse r = get(http, harbor.url() + "/_test/trickle?bytes=10&every_ms=200");
+  EXPECT_TRUE(r.failed()) << "status " << r.status << ", " << r.body.size() << " bytes";
+  EXPECT_TRUE(r.retryable);
+  EXPECT_NE(r.error.find("timed out"), std::string::npos) << r.error;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30));
+}
+
+// ... and every request has an overall deadline: here 1 s plus 1 MiB (the in-memory cap) at
+// 1 MiB/s, for an answer that stalls after its first bytes, while the stall timeout alone would
+// wait a minute.
+TEST(Http, EveryRequestHasADeadlineScaledByItsSize) {
+  HarborLike harbor;
+  HttpOptions o = plain();
+  o.stall_timeout_s = 60;
+  o.min_rate = 1 << 20;
+  o.request_base_s = 1;
+  HttpClient http(o);
+  const auto start = std::chrono::steady_clock::now();
+  HttpResponse r = get(http, harbor.url() + "/_test/stall");
+  EXPECT_TRUE(r.failed());
+  EXPECT_TRUE(r.retryable);
+  EXPECT_NE(r.error.find("timed out"), std::string::npos) << r.error;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30));
 }
 
 TEST(Http, PlainHttpIsRefusedUnlessAskedFor) {

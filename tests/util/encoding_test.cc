@@ -84,5 +84,16 @@ TEST(Hex, EncodesLowercase) {
   EXPECT_EQ(hex_encode("abc"), "616263");
 }
 
+// Review 2026-12-07 I3: what inspect and serve print from untrusted input cannot drive a terminal.
+TEST(EscapeControls, EveryControlAndNonAsciiByteIsWrittenAsHex) {
+  EXPECT_EQ(escape_controls("docker.io/library/redis:7.4 ~!"), "docker.io/library/redis:7.4 ~!");
+  EXPECT_EQ(escape_controls("a\x1b]0;owned\x07" "b\r\nc"), "a\\x1b]0;owned\\x07b\\x0d\\x0ac");
+  EXPECT_EQ(escape_controls(std::string("\x00\x7f\xc2\x9b", 4)), "\\x00\\x7f\\xc2\\x9b");
+  for (int b = 0; b < 256; ++b) {
+    const std::string out = escape_controls(std::string(1, static_cast<char>(b)));
+    for (unsigned char c : out) EXPECT_TRUE(c >= 0x20 && c < 0x7f) << "byte " << b << " came out as " << int{c};
+  }
+}
+
 }  // namespace
 }  // namespace sealift::util

@@ -4,12 +4,13 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
 
 // Endpoints under /_test/ are NOT part of Harbor: they let sealift's tests provoke what real
-// networks do (redirects to other hosts, 429/503 with Retry-After, stalled transfers) on demand.
+// networks do (redirects to other hosts, 429/503 with Retry-After, stalled and trickling transfers) on demand.
 type testingHandler struct {
 	mu    sync.Mutex
 	calls map[string]int
@@ -55,6 +56,26 @@ func (h *testingHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
 		case <-time.After(120 * time.Second):
+		}
+	case "/_test/trickle":
+		// ?bytes= bytes every ?every_ms= milliseconds for up to a minute: a server that is slow but
+		// never silent.
+		n, _ := strconv.Atoi(q.Get("bytes"))
+		every, _ := strconv.Atoi(q.Get("every_ms"))
+		w.WriteHeader(http.StatusOK)
+		deadline := time.After(60 * time.Second)
+		for {
+			fmt.Fprint(w, strings.Repeat("x", n))
+			if f, ok := w.(http.Flusher); ok {
+				f.Flush()
+			}
+			select {
+			case <-r.Context().Done():
+				return
+			case <-deadline:
+				return
+			case <-time.After(time.Duration(every) * time.Millisecond):
+			}
 		}
 	default:
 		http.NotFound(w, r)
