@@ -213,7 +213,7 @@ TEST(AnyRegistry, InstallWithCredentialsMustSayWhatThePullSecretHolds) {
 
 // First review, open item 14: `install --skip-push` into Harbor calls none of Harbor's API unless
 // it makes a pull robot, so it needs no credentials (the images are there already and the
-// cluster pulls with its own). Only the anonymous detection asks Harbor anything.
+// cluster pulls with its own). Only the anonymous detection (systeminfo, ping) asks Harbor anything.
 TEST(AnyRegistry, InstallWithSkipPushNeedsNoHarborCredentials) {
   testenv::BundleSpec spec;
   spec.images = {"redis"};
@@ -226,7 +226,8 @@ TEST(AnyRegistry, InstallWithSkipPushNeedsNoHarborCredentials) {
     return n;
   };
   auto systeminfo = [&] { return target.harbor().count_requests("GET", "/api/v2.0/systeminfo"); };
-  const size_t api_before = api_requests(), systeminfo_before = systeminfo();
+  auto ping = [&] { return target.harbor().count_requests("GET", "/api/v2.0/ping"); };
+  const size_t api_before = api_requests(), systeminfo_before = systeminfo(), ping_before = ping();
   auto& cluster = testenv::Cluster::shared();
   testenv::TempDir home("sealift-skip-push-client");
   util::write_file_atomic(home / "config.json", "{}", 0600);
@@ -238,8 +239,10 @@ TEST(AnyRegistry, InstallWithSkipPushNeedsNoHarborCredentials) {
                         env);
   EXPECT_EQ(r.exit_code, 0) << said(r);
   EXPECT_EQ(r.err.find("needs a user name and password"), std::string::npos) << said(r);
+  // The anonymous detection: systeminfo and ping (no credentials, so no signed-in systeminfo).
   EXPECT_EQ(systeminfo() - systeminfo_before, 1u) << target.harbor().request_log();
-  EXPECT_EQ(api_requests() - api_before, 1u) << "more of Harbor's API than the detection\n"
+  EXPECT_EQ(ping() - ping_before, 1u) << target.harbor().request_log();
+  EXPECT_EQ(api_requests() - api_before, 2u) << "more of Harbor's API than the detection\n"
       << target.harbor().request_log();
 }
 
