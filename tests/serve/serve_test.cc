@@ -754,7 +754,9 @@ TEST(Serve, ABundleReFramedWithoutChecksumsOrWithLargeFramesIsRefused) {
     writer.finish();
   }
   bool has_large_frame = false;
-  for (const auto& f : bundle::ArchiveReader(large).frames()) has_large_frame |= f.size > (4u << 20);
+  // A named reader: a range-for over what a temporary returns by reference outlives it.
+  const bundle::ArchiveReader large_reader(large);
+  for (const auto& f : large_reader.frames()) has_large_frame |= f.size > (4u << 20);
   ASSERT_TRUE(has_large_frame) << "the fixture bundle is too small to make a frame over 4 MiB";
   RunResult big = serve_refused(large, {"--listen", "127.0.0.1:0"});
   EXPECT_EQ(big.exit_code, 4) << said(big);
