@@ -65,23 +65,7 @@ TEST(BlobCacheDir, ADirectoryOthersCanWriteIsRefusedNamingItAndTheFix) {
   }
 }
 
-// Sets (or unsets, with nullopt) an environment variable for the scope.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, std::optional<std::string> value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    if (value) setenv(name, value->c_str(), 1);
-    else unsetenv(name);
-  }
-  ~ScopedEnv() {
-    if (old_) setenv(name_, old_->c_str(), 1);
-    else unsetenv(name_);
-  }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
+using testenv::ScopedEnv;
 
 TEST(BlobCacheDir, WithoutHomeThereIsNoDefaultAndTheBuildAsksForCache) {
   {

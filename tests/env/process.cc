@@ -279,4 +279,15 @@ std::string bundle_program() { return std::string(SEALIFT_BINARY_DIR) + "/sealif
 std::string install_program() { return std::string(SEALIFT_BINARY_DIR) + "/sealift-install"; }
 fs::path source_dir() { return SEALIFT_SOURCE_DIR; }
 
+ScopedEnv::ScopedEnv(const char* name, std::optional<std::string> value) : name_(name) {
+  if (const char* old = std::getenv(name)) old_ = old;
+  if (value) setenv(name, value->c_str(), 1);
+  else unsetenv(name);
+}
+
+ScopedEnv::~ScopedEnv() {
+  if (old_) setenv(name_, old_->c_str(), 1);
+  else unsetenv(name_);
+}
+
 }  // namespace sealift::testenv

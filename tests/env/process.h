@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -82,5 +83,18 @@ std::string helm_case_name(const std::string& helm_peer);
 std::string bundle_program();   // sealift-bundle
 std::string install_program();  // sealift-install
 std::filesystem::path source_dir();
+
+// Sets (or, with nullopt, removes) an environment variable for one scope.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, std::optional<std::string> value);
+  ~ScopedEnv();
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
 
 }  // namespace sealift::testenv
