@@ -2,8 +2,8 @@
 # Installs what sealift needs to build and test on Debian 12, and builds the real test peers
 # from the Go module proxy into a cache outside the repository. Idempotent; quiet when all is there.
 #
-#   scripts/setup.sh            packages + core peers (helm 3 and 4, cosign 2 and 3, crane, oras, ociregistry)
-#   scripts/setup.sh --cluster  also etcd, kube-apiserver & co., kwok (for install/upgrade tests)
+#   scripts/setup.sh            packages + core peers (helm 3 and 4, cosign 2 and 3, crane, oras, ociregistry, syft)
+#   scripts/setup.sh --cluster  also etcd, kube-apiserver & co., kubelet, kwok (for install/upgrade tests)
 #   scripts/setup.sh --bench    also the benchmark packages
 #   scripts/setup.sh --all      everything
 #   scripts/setup.sh --packages-only   only the Debian packages
@@ -16,12 +16,13 @@
 #   - modules without replaces are built with `go install PKG@vX.Y.Z` (exact: the module's own
 #     go.mod fixes its dependencies, and go.sum lines are checked against the checksum database);
 #     their versions are the *_VERSION lines below;
-#   - peers that need a wrapper module (etcd, the Kubernetes control plane, oras, ociregistry) are built from
-#     scripts/peers/<name>/ (go.mod, go.sum, main.go where needed) with `go build -mod=readonly`,
-#     so a build that would need any module version not in go.mod/go.sum fails instead.
-# Bumping a peer: edit its *_VERSION line here, or the `require` line of scripts/peers/<name>/go.mod
-# and run `scripts/peers/update.sh <name>` (regenerates go.sum; for kubernetes also the replaces);
-# commit both files. `scripts/check-pins.sh` (run by the suite) refuses unpinned go commands.
+#   - every other peer (the Kubernetes control plane and kubelet, etcd, kwok, helm 3, cosign 2 and
+#     3, crane, oras, ociregistry) is built from the locked module scripts/peers/tools/ (go.mod,
+#     go.sum, main.go of the two small wrappers) with `go build -mod=readonly`, so a build that
+#     would need any module version not in go.mod/go.sum fails instead.
+# Bumping a peer: edit its *_VERSION line here (helm 4, syft), or its `require` line in
+# scripts/peers/tools/go.mod and run `scripts/peers/update.sh tools` (regenerates go.sum and the
+# Kubernetes staging replaces); commit both files. `scripts/check-pins.sh` (run by the suite) refuses unpinned go commands.
 #
 # When a peer fails to build, setup prints its name, its version and the last 40 lines of the
 # go command's output, and exits non-zero.
@@ -31,12 +32,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 
 PEERS=${SEALIFT_PEERS:-$HOME/.cache/sealift/peers}
-HELM_VERSION=v3.21.4
 HELM4_VERSION=v4.3.1
-COSIGN_VERSION=v2.6.4
-COSIGN3_VERSION=v3.1.3
-CRANE_VERSION=v0.21.9
-KWOK_VERSION=v0.8.0
 SYFT_VERSION=v1.57.1
 
 want_cluster=0 want_bench=0 want_peers=1 want_packages=1
@@ -112,7 +108,7 @@ run_go() {
 }
 
 # go_install NAME VERSION PACKAGE [LDFLAGS]: builds PACKAGE@VERSION into $PEERS/NAME-VERSION/BIN,
-# BIN being the package's last path element (helm4 v4.3.1 is $PEERS/helm4-v4.3.1/helm).
+# unless it is there. The module's own go.mod fixes its dependencies.
 go_install() {
   local name=$1 version=$2 pkg=$3 ld=${4:-}
   local dir="$PEERS/$name-$version" bin=${pkg##*/}
@@ -136,103 +132,85 @@ wrapper_version() {
   echo "$v"
 }
 
-# go_wrapped NAME VERSION LDFLAGS PACKAGE...: builds PACKAGEs of the locked wrapper module
-# scripts/peers/NAME into $PEERS/NAME-VERSION-<hash of the wrapper>/, and sets PEER_DIR to it.
+# wrapper_dir NAME: $PEERS/NAME-<hash of the locked wrapper scripts/peers/NAME>, where its
+# binaries live; a change to its go.mod, go.sum or Go files makes a new directory.
+wrapper_dir() {
+  local src="$ROOT/scripts/peers/$1"
+  echo "$PEERS/$1-$(find "$src" -type f \( -name go.mod -o -name go.sum -o -name '*.go' \) -print0 |
+                     LC_ALL=C sort -z | xargs -0 cat | sha256sum | cut -c1-12)"
+}
+
+# go_wrapped NAME LDFLAGS [-o BIN] PACKAGE...: builds the PACKAGEs of the locked wrapper module
+# scripts/peers/NAME that are not in `wrapper_dir NAME` yet, in one go command (each binary named
+# after its package, or BIN for a single package), and moves each into that directory.
 go_wrapped() {
-  local name=$1 version=$2 ld=$3; shift 3
-  local src="$ROOT/scripts/peers/$name"
-  local files=("$src"/go.mod "$src"/go.sum) f
-  for f in "$src"/*.go; do if [ -e "$f" ]; then files+=("$f"); fi; done
-  local hash; hash=$(cat "${files[@]}" | sha256sum | cut -c1-12)
-  local dir="$PEERS/$name-$version-$hash"
-  local b ok=1
-  for b in "$@"; do [ -x "$dir/$(basename "$b")" ] || ok=0; done
-  if [ "$ok" = 0 ]; then
-    log "building $name $version (locked wrapper module scripts/peers/$name)"
-    local tmp t0=$SECONDS; tmp=$(mktemp -d "$PEERS/.build-$name.XXXXXX")
-    (cd "$src" && run_go "$name" "$version" go build -mod=readonly -trimpath -ldflags "-s -w $ld" -o "$tmp/" "$@") ||
-      { rm -rf "$tmp"; exit 1; }
-    rm -rf "$dir.new" && mv "$tmp" "$dir.new" && rm -rf "$dir" && mv "$dir.new" "$dir"
-    log "built $name $version in $((SECONDS - t0)) s"
-  fi
-  PEER_DIR=$dir
+  local name=$1 ld=$2; shift 2
+  local dir out="" p; dir=$(wrapper_dir "$name")
+  if [ "$1" = -o ]; then out=$2; shift 2; fi
+  local want=()
+  for p in "$@"; do [ -x "$dir/${out:-${p##*/}}" ] || want+=("$p"); done
+  [ ${#want[@]} -gt 0 ] || return 0
+  log "building ${out:-${want[*]##*/}} (locked wrapper module scripts/peers/$name)"
+  local tmp t0=$SECONDS; tmp=$(mktemp -d "$PEERS/.build-$name.XXXXXX")
+  (cd "$ROOT/scripts/peers/$name" &&
+     run_go "$name" "$(basename "$dir")" go build -mod=readonly -trimpath -ldflags "-s -w $ld" -o "$tmp/$out" "${want[@]}") ||
+    { rm -rf "$tmp"; exit 1; }
+  mkdir -p "$dir"
+  for p in "$tmp"/*; do mv "$p" "$dir/$(basename "$p").new" && mv "$dir/$(basename "$p").new" "$dir/$(basename "$p")"; done
+  rm -rf "$tmp"
+  log "built ${out:-${want[*]##*/}} in $((SECONDS - t0)) s"
 }
 
 link_peer() { ln -sfn "$1" "$PEERS/bin/$2"; }
 
-# The peers build in three streams at once. One go command alone leaves much of the machine idle
-# (module downloads, one long link at the end of each binary), and a cold set-up is the largest
-# part of a CI run. Each stream groups peers that share dependencies at the same versions, so the
-# go build cache compiles them once; separate streams share little. A failing peer fails its
-# stream; the others finish, then set-up exits non-zero.
-
-# helm 3 and cosign 3 share the Kubernetes client libraries (v0.36.2) and much else; crane; syft.
-stream_helm3_cosign3_syft() {
-  go_install helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
-  link_peer "$PEERS/helm-$HELM_VERSION/helm" helm
-  # cosign v3 (sigstore bundles, OCI 1.1 referrers) beside v2: both read what sealift writes.
-  go_install cosign "$COSIGN3_VERSION" github.com/sigstore/cosign/v3/cmd/cosign "-X sigs.k8s.io/release-utils/version.gitVersion=$COSIGN3_VERSION"
-  link_peer "$PEERS/cosign-$COSIGN3_VERSION/cosign" cosign3
-  go_install crane "$CRANE_VERSION" github.com/google/go-containerregistry/cmd/crane
-  link_peer "$PEERS/crane-$CRANE_VERSION/crane" crane
-  # syft makes the images' SBOMs (sealift-bundle build --sbom); pure Go (its SQLite is modernc's).
-  go_install syft "$SYFT_VERSION" github.com/anchore/syft/cmd/syft "-X main.version=$SYFT_VERSION"
-  link_peer "$PEERS/syft-$SYFT_VERSION/syft" syft
+# The locked module scripts/peers/tools holds every peer that can share one set of dependencies:
+# the Kubernetes control plane and kubelet (v1.36.3, whose staging modules it pins), etcd, kwok,
+# helm 3, cosign 2 and 3, crane and oras. Built apart, their modules asked for five versions of the
+# Kubernetes client libraries, seven of golang.org/x/net and six of gRPC, and the go build cache
+# compiled each version once: about 38,000 Go files in all. Together, minimal version selection
+# picks one version of each, and the same peers compile about 28,000 files (one go command, so
+# nothing is compiled twice by two processes at once). Each peer keeps its own source at its
+# released version; only shared dependencies may be newer than that release asked for, as a Go
+# program built in a larger module would. helm 4 stays apart (it needs the v0.37 client
+# libraries, which the v1.36 control plane cannot take), and so does syft (its own large tree).
+k8s_version=$(wrapper_version tools k8s.io/kubernetes)
+helm3_version=$(wrapper_version tools helm.sh/helm/v3)
+cosign2_version=$(wrapper_version tools github.com/sigstore/cosign/v2)
+cosign3_version=$(wrapper_version tools github.com/sigstore/cosign/v3)
+kwok_version=$(wrapper_version tools sigs.k8s.io/kwok)
+tools_core() {
+  local dir; dir=$(wrapper_dir tools)
+  go_wrapped tools "-X helm.sh/helm/v3/internal/version.version=$helm3_version" \
+    helm.sh/helm/v3/cmd/helm github.com/google/go-containerregistry/cmd/crane oras.land/oras/cmd/oras \
+    example.local/sealift-peers/tools/ociregistry
+  # The two cosigns set the same version variable to different values: one go command each.
+  go_wrapped tools "-X sigs.k8s.io/release-utils/version.gitVersion=$cosign2_version" -o cosign \
+    github.com/sigstore/cosign/v2/cmd/cosign
+  go_wrapped tools "-X sigs.k8s.io/release-utils/version.gitVersion=$cosign3_version" -o cosign3 \
+    github.com/sigstore/cosign/v3/cmd/cosign
+  local b; for b in helm crane oras ociregistry cosign cosign3; do link_peer "$dir/$b" "$b"; done
 }
-
-# helm 4 and cosign 2 (older and newer Kubernetes libraries than the rest); the two small registries.
-stream_helm4_cosign2_registries() {
-  # Helm 4 beside helm 3: sites run either, and the installer drives both (helm/helm.h).
-  go_install helm4 "$HELM4_VERSION" helm.sh/helm/v4/cmd/helm "-X helm.sh/helm/v4/internal/version.version=$HELM4_VERSION"
-  link_peer "$PEERS/helm4-$HELM4_VERSION/helm" helm4
-  go_install cosign "$COSIGN_VERSION" github.com/sigstore/cosign/v2/cmd/cosign "-X sigs.k8s.io/release-utils/version.gitVersion=$COSIGN_VERSION"
-  link_peer "$PEERS/cosign-$COSIGN_VERSION/cosign" cosign
-  # A registry with the OCI 1.1 referrers API (docker-registry 2.8 has none): CUE's ociregistry
-  # through a wrapper that adds a listen address and htpasswd Basic auth. zot is not served by the
-  # module proxy, and distribution v3.1.2 has no referrers route.
-  local v
-  v=$(wrapper_version ociregistry cuelabs.dev/go/oci/ociregistry)
-  go_wrapped ociregistry "$v" "" example.local/sealift-peers/ociregistry
-  link_peer "$PEER_DIR/ociregistry" ociregistry
-  # oras (a client of `sealift-install serve` in tests/serve, and a benchmark peer) through a wrapper:
-  # the proxy refuses oras.land/oras's version list, which `go install` reads to check deprecation.
-  v=$(wrapper_version oras oras.land/oras)
-  go_wrapped oras "$v" "" oras.land/oras/cmd/oras
-  link_peer "$PEER_DIR/oras" oras
-}
-
-# The cluster: etcd, the Kubernetes control plane and kubectl, kwok and its stages.
-stream_cluster() {
-  # etcd: server/go.mod has replaces, so it is built through a wrapper (test-peers.md §6).
-  local v minor ld p b
-  v=$(wrapper_version etcd go.etcd.io/etcd/server/v3)
-  go_wrapped etcd "$v" "" example.local/sealift-peers/etcd
-  link_peer "$PEER_DIR/etcd" etcd
-
-  # Kubernetes control plane: the root go.mod replaces its staging modules with ./staging paths;
-  # the wrapper restates them against the published v0.X.Y modules (test-peers.md §7.4).
-  v=$(wrapper_version kubernetes k8s.io/kubernetes)
-  minor=${v#v1.}; minor=${minor%%.*}
-  ld=""
+tools_cluster() {
+  local dir minor ld="" p b; dir=$(wrapper_dir tools)
+  minor=${k8s_version#v1.}; minor=${minor%%.*}
   for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-    ld="$ld -X $p.gitVersion=$v -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
+    ld="$ld -X $p.gitVersion=$k8s_version -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
   done
-  go_wrapped kubernetes "$v" "$ld" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
-        k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
-  for b in kube-apiserver kube-controller-manager kube-scheduler kubectl; do link_peer "$PEER_DIR/$b" "$b"; done
+  go_wrapped tools "$ld" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl k8s.io/kubernetes/cmd/kubelet \
+    example.local/sealift-peers/tools/etcd sigs.k8s.io/kwok/cmd/kwok
+  for b in kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet etcd kwok; do link_peer "$dir/$b" "$b"; done
 
-  go_install kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok
-  link_peer "$PEERS/kwok-$KWOK_VERSION/kwok" kwok
   # kwok's stage definitions ship in its module zip; keep the ones the test cluster needs beside
-  # the binary: what kwokctl's "fast" set uses (node-initialize, node heartbeat with leases, so
+  # the binaries: what kwokctl's "fast" set uses (node-initialize, node heartbeat with leases, so
   # the node lifecycle controller keeps the nodes Ready as long as kwok renews their Leases, which
   # it does when started with --node-lease-duration-seconds; pod ready/complete/delete) plus the
   # volume stages, which provision a bound hostPath PV for each PVC of class kwok-volume.
   # Only Stage documents: the directories also hold kustomizations and a StorageClass.
-  local st="$PEERS/kwok-$KWOK_VERSION/stages.yaml" dl src f
+  local st="$dir/kwok-stages.yaml" dl src f
   if [ ! -f "$st" ]; then
     dl=$(mktemp "$PEERS/.log-kwok.XXXXXX")
-    run_go kwok-stages "$KWOK_VERSION" sh -c "go mod download -json 'sigs.k8s.io/kwok@$KWOK_VERSION' > '$dl'" ||
+    run_go kwok-stages "$kwok_version" sh -c "cd '$ROOT/scripts/peers/tools' && go mod download -json 'sigs.k8s.io/kwok@$kwok_version' > '$dl'" ||
       { rm -f "$dl"; exit 1; }
     src=$(sed -n 's/.*"Dir": "\(.*\)".*/\1/p' "$dl"); rm -f "$dl"
     { for f in "$src"/kustomize/stage/{node/fast,node/heartbeat-with-lease,pod/fast,volume/fast}/*.yaml; do
@@ -243,8 +221,21 @@ stream_cluster() {
   link_peer "$st" kwok-stages.yaml
 }
 
-streams=(stream_helm3_cosign3_syft stream_helm4_cosign2_registries)
-[ "$want_cluster" = 1 ] && streams+=(stream_cluster)
+# Two streams at once: one go command alone leaves part of the machine idle (module downloads,
+# the single-threaded end of each link). A failing peer fails its stream; the other finishes,
+# then set-up exits non-zero.
+stream_tools() {
+  tools_core
+  if [ "$want_cluster" = 1 ]; then tools_cluster; fi
+}
+stream_helm4_syft() {
+  go_install helm4 "$HELM4_VERSION" helm.sh/helm/v4/cmd/helm "-X helm.sh/helm/v4/internal/version.version=$HELM4_VERSION"
+  link_peer "$PEERS/helm4-$HELM4_VERSION/helm" helm4
+  go_install syft "$SYFT_VERSION" github.com/anchore/syft/cmd/syft "-X main.version=$SYFT_VERSION"
+  link_peer "$PEERS/syft-$SYFT_VERSION/syft" syft
+}
+
+streams=(stream_tools stream_helm4_syft)
 pids=()
 for s in "${streams[@]}"; do ( "$s" ) & pids+=($!); done
 failed=()

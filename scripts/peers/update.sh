@@ -6,8 +6,9 @@
 #   2. scripts/peers/update.sh NAME
 #   3. git add scripts/peers/NAME && git commit
 #
-# For kubernetes it also rewrites the replace block: every staging module that the upstream go.mod
-# replaces with ./staging/src/k8s.io/<m> is pinned to the published k8s.io/<m> v0.MINOR.PATCH.
+# For a wrapper that requires k8s.io/kubernetes (tools) it also rewrites the replace block: every
+# staging module that the upstream go.mod replaces with ./staging/src/k8s.io/<m> is pinned to the
+# published k8s.io/<m> v0.MINOR.PATCH.
 # Peers built with `go install PKG@vX.Y.Z` (no wrapper) are bumped in scripts/setup.sh instead.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -15,7 +16,7 @@ name=${1:?usage: scripts/peers/update.sh NAME (one of: $(ls -d */ | tr -d / | tr
 [ -f "$name/go.mod" ] || { echo "update.sh: no wrapper scripts/peers/$name" >&2; exit 2; }
 export PATH=/usr/local/go/bin:$PATH GOTOOLCHAIN=auto GOFLAGS=-mod=mod
 cd "$name"
-if [ "$name" = kubernetes ]; then
+if grep -q "^[[:space:]]*k8s.io/kubernetes v" go.mod; then
   k=$(awk '$1 == "k8s.io/kubernetes" && $2 ~ /^v/ { print $2; exit }' go.mod)
   [[ "$k" =~ ^v1\.[0-9]+\.[0-9]+$ ]] || { echo "update.sh: go.mod requires k8s.io/kubernetes '$k', not an exact v1.X.Y" >&2; exit 2; }
   s=v0.${k#v1.}

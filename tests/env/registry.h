@@ -2,7 +2,7 @@
 //   - Debian's docker-registry (CNCF distribution 2.8, no OCI 1.1 referrers API), with its own
 //     temp storage, optionally htpasswd Basic auth, TLS from a throwaway CA, or token auth against
 //     a token service (see harbor.h);
-//   - the referrers-capable peer `ociregistry` (scripts/peers/ociregistry: CUE's ociserver over an
+//   - the referrers-capable peer `ociregistry` (scripts/peers/tools/ociregistry: CUE's ociserver over an
 //     in-memory store), optionally with htpasswd Basic auth; no TLS or token auth. Its content
 //     lives in the process, so kill() loses it.
 // Stopped by its own pid on destruction, which also removes its directory; if the test process
