@@ -90,6 +90,10 @@ export PATH=/usr/local/go/bin:$PATH
 # readonly: no go command here may add to or change a go.mod/go.sum. GOTOOLCHAIN=auto lets a
 # module that says `go 1.26.N` (newer than the local toolchain) fetch that toolchain from the proxy.
 export GOFLAGS="-mod=readonly -buildvcs=false" GOTOOLCHAIN=auto CGO_ENABLED=0
+# The Go compiler spends a fifth of its CPU collecting garbage at the default GOGC=100; at 400 a
+# cold build of k8s.io/client-go took 174 CPU-s instead of 214 (peak 0.6 GB instead of 0.45 per
+# compile; 1000 saved only 5 % more).
+export GOGC=${GOGC:-400}
 mkdir -p "$PEERS/bin"
 
 # run_go NAME VERSION CMD...: runs a go command quietly; on failure prints the peer, its version
