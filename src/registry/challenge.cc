@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "util/encoding.h"
 #include "util/error.h"
 
 namespace sealift::registry {
@@ -12,12 +13,6 @@ namespace {
 
 bool is_tchar(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) || std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 class Parser {
@@ -31,7 +26,7 @@ class Parser {
       Challenge c;
       std::string scheme = token();
       if (scheme.empty()) fail("expected an authentication scheme");
-      c.scheme = lower(scheme);
+      c.scheme = util::ascii_lower(scheme);
       skip_spaces();
       parse_params(c);
       out.push_back(std::move(c));
@@ -75,7 +70,7 @@ class Parser {
         value = token();
         if (value.empty()) fail(fmt::format("parameter '{}' has no value", pname));
       }
-      c.params[lower(pname)] = value;
+      c.params[util::ascii_lower(pname)] = value;
       skip_spaces();
       if (at_end()) return;
       if (peek() != ',') fail(fmt::format("unexpected '{}' after parameter '{}'", peek(), pname));

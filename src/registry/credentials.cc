@@ -19,18 +19,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 // "https://index.docker.io/v1/" -> "index.docker.io"; docker's own key normalisation.
 std::string config_key_host(std::string_view key) {
   size_t scheme = key.find("://");
   if (scheme != std::string_view::npos) key.remove_prefix(scheme + 3);
   key = key.substr(0, key.find('/'));
-  return lower(key);
+  return util::ascii_lower(key);
 }
 
 bool is_docker_hub(std::string_view host) {
@@ -39,7 +33,7 @@ bool is_docker_hub(std::string_view host) {
 
 bool key_matches(std::string_view key, std::string_view registry) {
   std::string host = config_key_host(key);
-  std::string want = lower(registry);
+  std::string want = util::ascii_lower(registry);
   if (host == want) return true;
   return is_docker_hub(host) && is_docker_hub(want);
 }

@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "registry/url.h"
+#include "util/encoding.h"
 #include "util/error.h"
 
 namespace sealift::registry {
@@ -21,12 +22,6 @@ namespace sealift::registry {
 namespace {
 
 constexpr int kMaxRedirects = 10;
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
@@ -84,7 +79,7 @@ size_t on_header(char* data, size_t size, size_t n, void* user) {
   }
   size_t colon = t.find(':');
   if (colon != std::string_view::npos)
-    x->response->headers.emplace_back(lower(trim(t.substr(0, colon))), std::string(trim(t.substr(colon + 1))));
+    x->response->headers.emplace_back(util::ascii_lower(trim(t.substr(0, colon))), std::string(trim(t.substr(colon + 1))));
   return size * n;
 }
 
@@ -361,7 +356,7 @@ HttpResponse HttpClient::perform(void* handle, const HttpRequest& request, const
   add("Expect:");
   if (send_authorization) add("Authorization: " + request.authorization);
   bool has_content_type = std::any_of(request.headers.begin(), request.headers.end(), [](const std::string& line) {
-    return lower(std::string_view(line).substr(0, 13)) == "content-type:";
+    return util::ascii_lower(std::string_view(line).substr(0, 13)) == "content-type:";
   });
   // libcurl would label an empty POST as a form; an empty body has no type.
   if (!send_body && method != "GET" && method != "HEAD" && !has_content_type) add("Content-Type:");

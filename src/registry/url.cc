@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "util/encoding.h"
 #include "util/error.h"
 
 namespace sealift::registry {
@@ -13,12 +14,6 @@ namespace {
 
 [[noreturn]] void bad_url(std::string_view text, std::string_view why) {
   throw Error(ErrorKind::Remote, fmt::format("malformed URL '{}': {}", text, why));
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 // RFC 3986 §5.2.4.
@@ -81,7 +76,7 @@ Url Url::parse(std::string_view text) {
   size_t colon = text.find("://");
   if (colon == std::string_view::npos) bad_url(text, "no scheme");
   Url u;
-  u.scheme = lower(text.substr(0, colon));
+  u.scheme = util::ascii_lower(text.substr(0, colon));
   if (u.scheme != "http" && u.scheme != "https") bad_url(text, "only http and https are supported");
   std::string_view rest = text.substr(colon + 3);
   size_t end = rest.find_first_of("/?#");
@@ -103,7 +98,7 @@ std::string Url::str() const {
 }
 
 std::string Url::origin() const {
-  std::string host = lower(authority);
+  std::string host = util::ascii_lower(authority);
   bool bracketed = !host.empty() && host[0] == '[';
   size_t colon = host.rfind(':');
   bool has_port = colon != std::string::npos && (!bracketed || host.rfind(']') < colon);
@@ -112,7 +107,7 @@ std::string Url::origin() const {
 }
 
 std::string Url::host() const {
-  std::string h = lower(authority);
+  std::string h = util::ascii_lower(authority);
   if (!h.empty() && h[0] == '[') {
     size_t close = h.find(']');
     return close == std::string::npos ? h.substr(1) : h.substr(1, close - 1);

@@ -15,5 +15,7 @@ std::string hex_encode(std::string_view bytes);
 // every byte outside ASCII written as \xNN, so text from an unverified bundle or a client cannot
 // move the cursor, retitle the window or fake a line.
 std::string escape_controls(std::string_view text);
+// ASCII A-Z to a-z, whatever the locale: for header names, schemes, host names and the like.
+std::string ascii_lower(std::string_view text);
 
 }  // namespace sealift::util
