@@ -6,6 +6,9 @@
 #   SEALIFT_SANITIZE=OFF scripts/test.sh   plain gcc build (faster locally; fuzzing is skipped)
 #   scripts/test.sh -R registry            pass extra arguments to ctest (fuzzing is skipped)
 #
+# The library and the programs build as a unity build (batches of 8 sources behind the precompiled
+# header): 8 sources of src/ took 51 CPU-s that way instead of 75 one by one, sanitized. A developer's
+# own build (README) compiles file by file, which is better for small changes.
 # The sanitized run builds once, with clang: the core library carries ASan, UBSan and libFuzzer's
 # coverage instrumentation, so the same objects serve the test suites and the fuzz targets
 # (scripts/fuzz.sh reuses the build directory instead of compiling the library a second time).
@@ -66,11 +69,11 @@ if [ "$SANITIZE" = ON ]; then
   # -O1 and line tables: fast to compile, still file:line in every sanitizer report.
   cmake -S . -B "$BUILD" -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" \
-    -DSEALIFT_SANITIZE=ON -DSEALIFT_FUZZ=ON -DSEALIFT_WERROR=ON -DSEALIFT_PCH=ON >/dev/null
+    -DSEALIFT_SANITIZE=ON -DSEALIFT_FUZZ=ON -DSEALIFT_WERROR=ON -DSEALIFT_PCH=ON -DCMAKE_UNITY_BUILD=ON >/dev/null
 else
   BUILD=${SEALIFT_BUILD_DIR:-build/test-plain}
   cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSEALIFT_SANITIZE=OFF -DSEALIFT_WERROR=ON \
-    -DSEALIFT_PCH=ON >/dev/null
+    -DSEALIFT_PCH=ON -DCMAKE_UNITY_BUILD=ON >/dev/null
 fi
 ninja -C "$BUILD"
 phase_done "build ($( [ "$SANITIZE" = ON ] && echo "clang, ASan+UBSan+fuzzer coverage" || echo "gcc, plain"), beside the Go peers)"
