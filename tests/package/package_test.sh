@@ -47,11 +47,13 @@ deb_files=$(dpkg-deb -c "$deb" | awk '$1 !~ /^d/ { sub(/^\./, "", $6); print $6 
 $deb_files
 expected
 $expected"
+# The rpm also owns its own doc directory, and no directory the system owns.
+rpm_expected=$(printf '%s\n/usr/share/doc/sealift\n' "$expected" | sort)
 rpm_files=$(rpm -qlp "$rpm" 2>/dev/null | sort)
-[[ $rpm_files == "$expected" ]] || fail "the .rpm holds
+[[ $rpm_files == "$rpm_expected" ]] || fail "the .rpm holds
 $rpm_files
 expected
-$expected"
+$rpm_expected"
 
 # Metadata: the project's version, the programs' architecture, and no dependency computed from the
 # binaries (those would be this build machine's sonames: see cmake/packaging.cmake).
@@ -84,7 +86,7 @@ complete_bash() { # PROGRAM WORDS... (the last is the word being completed)
 [[ $(complete_bash sealift-bundle ki) == "kit" ]] || fail "bash: sealift-bundle ki -> $(complete_bash sealift-bundle ki)"
 [[ $(complete_bash sealift-bundle kit --inst) == "--installer" ]] || fail "bash: kit --inst"
 [[ $(complete_bash sealift-install robots pr) == "prune" ]] || fail "bash: robots pr"
-[[ $(complete_bash sealift-install robots prune --min) == "--min-age" ]] || fail "bash: robots prune --min"
+[[ $(complete_bash sealift-install robots prune --min) == "--min-age --min-rate" ]] || fail "bash: robots prune --min"
 [[ $(complete_bash sealift-install verify --ca) == "" ]] || fail "bash: verify has no --ca-file"
 [[ $(complete_bash sealift-install push --ca) == "--ca-file" ]] || fail "bash: push --ca"
 complete_zsh() { # PROGRAM WORDS...: the candidates zsh's function offers (compadd replaced by a printer)
