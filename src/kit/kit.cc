@@ -185,10 +185,13 @@ Kit write_kit(const KitOptions& o, const sign::PrivateKey& key) {
 }
 
 std::string readme(const std::string& bundle_name, const std::vector<Installer>& installers, const sign::PublicKey& key) {
-  std::string check = key.type() == sign::KeyType::EcdsaP256
-                          ? "openssl dgst -sha256 -verify cosign.pub -signature <(base64 -d SHA256SUMS.sig) SHA256SUMS"
-                          : "openssl pkeyutl -verify -pubin -inkey cosign.pub -rawin -in SHA256SUMS -sigfile <(base64 -d "
-                            "SHA256SUMS.sig)";
+  // ECDSA signs the SHA-256 of the file; Ed25519 signs the file itself (pure Ed25519, as cosign's
+  // sign-blob), which openssl checks with pkeyutl -rawin.
+  bool ecdsa = key.type() == sign::KeyType::EcdsaP256;
+  std::string check = ecdsa ? "openssl dgst -sha256 -verify cosign.pub -signature <(base64 -d SHA256SUMS.sig) SHA256SUMS"
+                            : "openssl pkeyutl -verify -pubin -inkey cosign.pub -rawin -in SHA256SUMS -sigfile <(base64 -d "
+                              "SHA256SUMS.sig)";
+  std::string verified = ecdsa ? "Verified OK" : "Signature Verified Successfully";
   std::string s = fmt::format(
       "sealift transfer kit: {}\n"
       "\n"
@@ -199,7 +202,7 @@ std::string readme(const std::string& bundle_name, const std::vector<Installer>&
       "\n"
       "Run these in this directory, in bash, in order; stop at the first that fails.\n"
       "\n"
-      "1. The signature of the checksums (prints \"Verified OK\"):\n"
+      "1. The signature of the checksums (prints \"{}\"):\n"
       "\n"
       "    {}\n"
       "\n"
@@ -209,7 +212,7 @@ std::string readme(const std::string& bundle_name, const std::vector<Installer>&
       "\n"
       "3. Unpack the installer for this host's platform (uname -m: x86_64 is amd64, aarch64 is arm64):\n"
       "\n",
-      bundle_name, key.fingerprint(), check);
+      bundle_name, key.fingerprint(), verified, check);
   for (const auto& i : installers)
     s += fmt::format("    tar -xf {}    # {}\n", i.file.filename().string(), i.platform);
   s += "\n4. Verify, push and install (sealift-install --help, and README.md of sealift, say more):\n\n";

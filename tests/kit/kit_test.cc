@@ -11,6 +11,9 @@
 
 #include "env/bundles.h"
 #include "env/process.h"
+#include "io/stream.h"
+#include "kit/kit.h"
+#include "sign/blob.h"
 #include "sign/key.h"
 #include "util/fs.h"
 
@@ -105,8 +108,11 @@ TEST(Kit, TheSiteChecksItWithReadmesCommandsAndAFlippedByteAnywhereIsCaught) {
   EXPECT_EQ(std::distance(fs::directory_iterator(out.path()), fs::directory_iterator()), 1) << "no temporary directory left";
   EXPECT_EQ(util::read_file(dir / "cosign.pub"), util::read_file(factory().public_key()));
   std::string sums = util::read_file(dir / "SHA256SUMS");
-  for (const auto& f : files)
-    if (f != "SHA256SUMS" && f != "SHA256SUMS.sig") EXPECT_NE(sums.find("  " + f + "\n"), std::string::npos) << f;
+  for (const auto& f : files) {
+    if (f != "SHA256SUMS" && f != "SHA256SUMS.sig") {
+      EXPECT_NE(sums.find("  " + f + "\n"), std::string::npos) << f;
+    }
+  }
   std::string readme = util::read_file(dir / "README.txt");
   EXPECT_NE(readme.find(sign::PublicKey::from_file(factory().public_key()).fingerprint()), std::string::npos) << readme;
   EXPECT_NE(readme.find("sealift-0.1.0-linux-amd64/sealift-install install app-1.0.0.tar.zst --key cosign.pub"),
@@ -199,6 +205,27 @@ TEST(Kit, RefusesWhatWouldMakeABadKitAndLeavesNothing) {
   EXPECT_EQ(wrong.exit_code, 4) << said(wrong);
   EXPECT_NE(wrong.err.find("the bundle is not signed by the key"), std::string::npos) << said(wrong);
   nothing_left("another key");
+}
+
+// An Ed25519 key signs the file itself, not its digest: README.txt then gives openssl's pkeyutl
+// line, which accepts the signature and rejects a changed file.
+TEST(Kit, ReadmesOpensslLineForAnEd25519Key) {
+  testenv::TempDir dir("sealift-kit-ed25519");
+  const sign::PrivateKey key = sign::PrivateKey::generate(sign::KeyType::Ed25519);
+  util::write_file_atomic(dir / "cosign.pub", key.public_key().pem());
+  const std::string sums = std::string(64, 'a') + "  app.tar.zst\n";
+  util::write_file_atomic(dir / "SHA256SUMS", sums);
+  io::MemorySource content(sums);
+  util::write_file_atomic(dir / "SHA256SUMS.sig", sign::sign_blob(key, content));
+  util::write_file_atomic(dir / "README.txt", readme("app.tar.zst", {}, key.public_key()));
+  std::string script = "cd \"$1\" && " + command_in_readme(dir.path(), "openssl");
+  RunResult good = run({"bash", "-c", script, "check", dir.path().string()});
+  EXPECT_EQ(good.exit_code, 0) << said(good);
+  EXPECT_NE(util::read_file(dir / "README.txt").find("(prints \"" + good.out.substr(0, good.out.find('\n')) + "\")"),
+            std::string::npos)
+      << "README.txt says what openssl prints: " << good.out;
+  util::write_file_atomic(dir / "SHA256SUMS", std::string(64, 'b') + "  app.tar.zst\n");
+  EXPECT_NE(run({"bash", "-c", script, "check", dir.path().string()}).exit_code, 0);
 }
 
 }  // namespace

@@ -27,16 +27,22 @@ Verdicts verify_all(const fs::path& home, const fs::path& pub, const fs::path& s
     RunResult r = run({testenv::peer(cosign), "verify-blob", "--key", pub.string(), "--signature", sig.string(),
                        "--insecure-ignore-tlog=true", file.string()},
                       env);
-    if (r.exit_code == 0) EXPECT_NE(r.err.find("Verified OK"), std::string::npos) << cosign << said(r);
+    if (r.exit_code == 0) {
+      EXPECT_NE(r.err.find("Verified OK"), std::string::npos) << cosign << said(r);
+    }
     (cosign == "cosign" ? v.cosign2 : v.cosign3) = r.exit_code == 0;
   }
   RunResult o = run({"bash", "-c", "openssl dgst -sha256 -verify \"$1\" -signature <(base64 -d \"$2\") \"$3\"", "verify",
                      pub.string(), sig.string(), file.string()});
-  if (o.exit_code == 0) EXPECT_EQ(o.out, "Verified OK\n") << said(o);
+  if (o.exit_code == 0) {
+    EXPECT_EQ(o.out, "Verified OK\n") << said(o);
+  }
   v.openssl = o.exit_code == 0;
   RunResult s = run({testenv::install_program(), "verify-blob", "--key", pub.string(), "--signature", sig.string(),
                      file.string()});
-  if (s.exit_code != 0) EXPECT_EQ(s.exit_code, 4) << said(s);
+  if (s.exit_code != 0) {
+    EXPECT_EQ(s.exit_code, 4) << said(s);
+  }
   v.sealift = s.exit_code == 0;
   return v;
 }
