@@ -5,8 +5,10 @@
 #include "cmd_build.h"
 #include "cmd_inspect.h"
 #include "cmd_keygen.h"
+#include "cmd_kit.h"
 #include "cmd_lint.h"
 #include "cmd_lock.h"
+#include "cmd_sign.h"
 #include "util/error.h"
 
 int main(int argc, char** argv) {
@@ -18,6 +20,8 @@ int main(int argc, char** argv) {
   sealift::bundler::add_inspect_command(app);
   sealift::bundler::add_lock_command(app);
   sealift::bundler::add_lint_command(app);
+  sealift::bundler::add_sign_commands(app);
+  sealift::bundler::add_kit_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

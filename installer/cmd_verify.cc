@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/flags.h"
+#include "sign/blob.h"
+#include "util/fs.h"
 
 namespace sealift::installer {
 
@@ -110,6 +112,24 @@ void run_verify(const VerifyFlags& f) {
                root.base->version, v.omitted.size());
 }
 
+struct VerifyBlobFlags {
+  std::string key;
+  std::string signature;
+  std::string file;
+  cli::OutputFlags out;
+};
+
+void run_verify_blob(const VerifyBlobFlags& f) {
+  const sign::TrustedKeys keys = sign::TrustedKeys::from_files({f.key});
+  util::FileSource content(f.file);
+  const sign::PublicKey& signer = sign::verify_blob(keys, content, util::read_file(f.signature), f.file);
+  if (f.out.json) {
+    fmt::print("{}\n", nlohmann::ordered_json{{"file", f.file}, {"verified", true}, {"key", signer.fingerprint()}}.dump());
+  } else if (!f.out.quiet) {
+    fmt::print("Verified OK: {} signed by {}\n", f.file, signer.fingerprint());
+  }
+}
+
 }  // namespace
 
 void add_verify_command(CLI::App& app) {
@@ -120,6 +140,17 @@ void add_verify_command(CLI::App& app) {
   cmd->add_option("-j,--jobs", f->jobs, "Entries hashed in parallel")->capture_default_str()->check(CLI::Range(1, 64));
   cli::add_output_flags(cmd, f->out);
   cmd->callback([f] { run_verify(*f); });
+
+  auto b = std::make_shared<VerifyBlobFlags>();
+  CLI::App* blob = app.add_subcommand(
+      "verify-blob", "Check a file's detached signature, as `cosign verify-blob` does (e.g. a transfer kit's SHA256SUMS)");
+  blob->add_option("FILE", b->file, "The signed file")->required()->check(CLI::ExistingFile);
+  blob->add_option("--key", b->key, "The signer's cosign.pub")->required();
+  blob->add_option("--signature", b->signature, "The signature file (base64, as cosign sign-blob writes it)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cli::add_output_flags(blob, b->out);
+  blob->callback([b] { run_verify_blob(*b); });
 }
 
 }  // namespace sealift::installer

@@ -59,6 +59,7 @@ packages=(
   libsodium-dev libgtest-dev libgmock-dev libcli11-dev libfmt-dev libmicrohttpd-dev libcrypt-dev libpsl-dev
   docker-registry skopeo umoci zstd apache2-utils jq python3 ccache golang-go
   chromium
+  help2man rpm zsh  # man pages, rpmbuild for the .rpm, the zsh completion test (cmake/packaging.cmake)
   clang-14 libclang-rt-14-dev lld-14
 )
 [ "$want_bench" = 1 ] && packages+=(hyperfine time linux-perf valgrind)

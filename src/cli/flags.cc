@@ -30,7 +30,10 @@ registry::CredentialFlags RegistryFlags::credentials() const {
 
 void add_registry_flags(CLI::App* cmd, RegistryFlags& f, const std::string& which) {
   cmd->add_flag("--plain-http", f.plain_http, fmt::format("Talk plain HTTP to the {} (never chosen silently)", which));
-  cmd->add_option("--ca-file", f.ca_file, fmt::format("PEM bundle of a private CA that signed the server certificate"));
+  cmd->add_option("--ca-file", f.ca_file,
+                  fmt::format("CA certificates (PEM) the {} is checked against, instead of SSL_CERT_FILE/SSL_CERT_DIR "
+                              "or the system's CA bundle (a private CA)",
+                              which));
   cmd->add_option("--cert-file", f.client_cert, "Client certificate (PEM) for mutual TLS");
   cmd->add_option("--key-file", f.client_key, "Key of the client certificate (PEM)");
   cmd->add_flag("--insecure-skip-tls-verify", f.insecure_skip_tls_verify,

@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "registry/trust.h"
 #include "registry/url.h"
 #include "util/encoding.h"
 #include "util/error.h"
@@ -123,16 +124,19 @@ size_t on_read(char* data, size_t size, size_t n, void* user) {
   }
 }
 
-// Transport failures in the user's words, and whether another attempt may help.
-void describe_failure(CURLcode rc, const char* detail, const HttpOptions& o, HttpResponse& r) {
+// Transport failures in the user's words, and whether another attempt may help. `host` is the
+// one this exchange went to (a redirect may have left the registry's).
+void describe_failure(CURLcode rc, const char* detail, const HttpOptions& o, const Trust& trust, const std::string& host,
+                      HttpResponse& r) {
   std::string d = detail && *detail ? detail : curl_easy_strerror(rc);
   switch (rc) {
     case CURLE_PEER_FAILED_VERIFICATION:
-      r.error = o.ca_file.empty() ? "TLS certificate not trusted (use --ca-file)"
-                                  : fmt::format("TLS certificate not trusted by {}", o.ca_file.string());
+      r.error = fmt::format("the TLS certificate of {} is not trusted: checked against {}; pass the CA that signed it "
+                            "with --ca-file FILE (PEM), or set SSL_CERT_FILE",
+                            host, trust.describe());
       return;
     case CURLE_SSL_CACERT_BADFILE:
-      r.error = fmt::format("cannot use the CA file {}: {}", o.ca_file.string(), d);
+      r.error = fmt::format("cannot use the CA certificates {}: {}", trust.describe(), d);
       return;
     case CURLE_SSL_CERTPROBLEM:
       r.error = fmt::format("cannot use the client certificate {}: {}", o.client_cert.string(), d);
@@ -194,7 +198,8 @@ bool HttpResponse::has_header(std::string_view name) const {
   return std::any_of(headers.begin(), headers.end(), [&](const auto& h) { return h.first == name; });
 }
 
-HttpClient::HttpClient(HttpOptions options) : options_(std::move(options)), shared_(std::make_unique<Shared>()) {
+HttpClient::HttpClient(HttpOptions options)
+    : options_(std::move(options)), trust_(find_trust(options_.ca_file)), shared_(std::make_unique<Shared>()) {
   global_init();
   shared_->share = curl_share_init();
   if (!shared_->share) throw Error(ErrorKind::Internal, "libcurl: cannot create a share handle");
@@ -312,7 +317,12 @@ HttpResponse HttpClient::perform(void* handle, const HttpRequest& request, const
   curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 512L * 1024);
   curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, 1024L * 1024);
   curl_easy_setopt(h, CURLOPT_USERAGENT, "sealift/" SEALIFT_VERSION);
-  if (!options_.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, options_.ca_file.c_str());
+  // Exactly what find_trust chose, never libcurl's built-in default next to it (that path is the
+  // build machine's); libcurl's default stays only when nothing was found.
+  if (!trust_.origin.empty()) {
+    curl_easy_setopt(h, CURLOPT_CAINFO, trust_.file.empty() ? nullptr : trust_.file.c_str());
+    curl_easy_setopt(h, CURLOPT_CAPATH, trust_.dir.empty() ? nullptr : trust_.dir.c_str());
+  }
   if (!options_.client_cert.empty()) curl_easy_setopt(h, CURLOPT_SSLCERT, options_.client_cert.c_str());
   if (!options_.client_key.empty()) curl_easy_setopt(h, CURLOPT_SSLKEY, options_.client_key.c_str());
   if (options_.insecure_skip_verify) {
@@ -371,7 +381,7 @@ HttpResponse HttpClient::perform(void* handle, const HttpRequest& request, const
     if (x.body_too_large) {
       response.error = fmt::format("the answer is larger than {} bytes", request.max_body);
     } else {
-      describe_failure(rc, errbuf, options_, response);
+      describe_failure(rc, errbuf, options_, trust_, parsed.authority, response);
     }
   }
   if (options_.log) {

@@ -18,12 +18,13 @@
 
 #include "io/stream.h"
 #include "registry/retry.h"
+#include "registry/trust.h"
 
 namespace sealift::registry {
 
 struct HttpOptions {
   bool plain_http = false;              // allow http:// (never chosen silently)
-  std::filesystem::path ca_file;        // extra trust anchor for a private CA (PEM)
+  std::filesystem::path ca_file;        // --ca-file: the CAs trusted instead of the system's (trust.h)
   std::filesystem::path client_cert;    // optional client certificate (PEM)
   std::filesystem::path client_key;     // its key (PEM)
   bool insecure_skip_verify = false;    // accept any server certificate
@@ -107,6 +108,7 @@ class HttpClient {
   void give_back(void* handle);
 
   HttpOptions options_;
+  Trust trust_;
   std::unique_ptr<Shared> shared_;
   std::mutex mu_;
   std::vector<void*> idle_;

@@ -32,6 +32,32 @@ constexpr uint16_t kMachineAArch64 = 183;
               "give the helm binary itself (a 64-bit Linux executable for amd64 or arm64), not a wrapper script");
 }
 
+// The platform of the ELF header `h` (`got` bytes of it read), or "" with the reason in `why`.
+std::string platform_of(const unsigned char* h, size_t got, std::string& why) {
+  if (got < 4 || h[0] != 0x7f || h[1] != 'E' || h[2] != 'L' || h[3] != 'F') {
+    why = "not an ELF executable";
+  } else if (got < kHeaderSize) {
+    why = "too short to be an ELF executable";
+  } else if (h[4] != kClass64 || h[5] != kLittleEndian) {
+    why = "not a 64-bit little-endian ELF executable";
+  } else if (h[7] != kAbiSystemV && h[7] != kAbiLinux) {
+    why = fmt::format("not a Linux executable (ELF OS ABI {})", h[7]);
+  } else {
+    auto le16 = [&](size_t at) { return static_cast<uint16_t>(h[at] | (h[at + 1] << 8)); };
+    uint16_t type = le16(16);
+    if (type != kTypeExecutable && type != kTypeSharedObject) {
+      why = fmt::format("not an ELF executable (ELF type {})", type);
+    } else if (le16(18) == kMachineX86_64) {
+      return "linux/amd64";
+    } else if (le16(18) == kMachineAArch64) {
+      return "linux/arm64";
+    } else {
+      why = fmt::format("an ELF executable for machine {}, neither x86-64 nor AArch64", le16(18));
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 std::string elf_platform(const std::filesystem::path& file) {
@@ -50,19 +76,17 @@ std::string elf_platform(const std::filesystem::path& file) {
     got += static_cast<size_t>(n);
   }
   ::close(fd);
-  if (got < 4 || h[0] != 0x7f || h[1] != 'E' || h[2] != 'L' || h[3] != 'F') refuse(file, "not an ELF executable");
-  if (got < h.size()) refuse(file, "too short to be an ELF executable");
-  if (h[4] != kClass64 || h[5] != kLittleEndian) refuse(file, "not a 64-bit little-endian ELF executable");
-  if (h[7] != kAbiSystemV && h[7] != kAbiLinux) refuse(file, fmt::format("not a Linux executable (ELF OS ABI {})", h[7]));
-  auto le16 = [&](size_t at) { return static_cast<uint16_t>(h[at] | (h[at + 1] << 8)); };
-  uint16_t type = le16(16);
-  if (type != kTypeExecutable && type != kTypeSharedObject)
-    refuse(file, fmt::format("not an ELF executable (ELF type {})", type));
-  switch (le16(18)) {
-    case kMachineX86_64: return "linux/amd64";
-    case kMachineAArch64: return "linux/arm64";
-    default: refuse(file, fmt::format("an ELF executable for machine {}, neither x86-64 nor AArch64", le16(18)));
-  }
+  std::string why;
+  std::string platform = platform_of(h.data(), got, why);
+  if (platform.empty()) refuse(file, why);
+  return platform;
+}
+
+std::string elf_platform_of(std::string_view header, const std::string& what) {
+  std::string why;
+  std::string platform = platform_of(reinterpret_cast<const unsigned char*>(header.data()), header.size(), why);
+  if (platform.empty()) throw Error(ErrorKind::Input, fmt::format("{}: {}", what, why));
+  return platform;
 }
 
 std::string host_platform() {

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <string>
+#include <string_view>
 
 namespace sealift::tool {
 
@@ -11,6 +12,9 @@ namespace sealift::tool {
 // those machines; throws Error(Input) naming the file for anything else (a script, a 32-bit or
 // big-endian binary, a shared library, another operating system's ABI) or when it cannot be read.
 std::string elf_platform(const std::filesystem::path& file);
+// The same from the first bytes of an executable that is not a file here (an entry of a tarball):
+// `header` holds at least its first 64 bytes when it has them; `what` names it in errors.
+std::string elf_platform_of(std::string_view header, const std::string& what);
 
 // This host's platform in the same form ("linux/amd64").
 std::string host_platform();

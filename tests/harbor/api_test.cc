@@ -11,6 +11,7 @@
 
 #include "env/harbor.h"
 #include "registry/client.h"
+#include "registry/trust.h"
 #include "util/error.h"
 
 namespace sealift::harbor {
@@ -255,9 +256,10 @@ TEST(HarborApi, OverTls) {
   HarborApi bad(harbor.host(), untrusted, admin(harbor));
   Error e = error_of([&] { bad.project_exists("x"); });
   EXPECT_EQ(e.kind(), ErrorKind::Network);
-  EXPECT_EQ(std::string(e.what()), harbor.host() +
-                                       ": TLS certificate not trusted (use --ca-file), while trying to look up project "
-                                       "\"x\"");
+  EXPECT_EQ(std::string(e.what()), harbor.host() + ": the TLS certificate of " + harbor.host() + " is not trusted: checked against " +
+                                       registry::find_trust({}).describe() +
+                                       "; pass the CA that signed it with --ca-file FILE (PEM), or set SSL_CERT_FILE, "
+                                       "while trying to look up project \"x\"");
   registry::HttpOptions trusted;
   trusted.ca_file = harbor.ca_file();
   HarborApi api(harbor.host(), trusted, admin(harbor));

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "env/harbor.h"
+#include "env/process.h"
 #include "env/registry.h"
 #include "registry/client.h"
 #include "registry/url.h"
@@ -16,6 +17,7 @@ namespace sealift::registry {
 namespace {
 
 using testenv::HarborLike;
+namespace fs = std::filesystem;
 
 HttpOptions plain() {
   HttpOptions o;
@@ -164,9 +166,39 @@ TEST(Tls, VerifiedByDefaultWithAPrivateCaFromCaFile) {
   testenv::Registry reg(ro);
   RegistryOptions untrusted;
   untrusted.retry.retries = 0;
-  RegistryClient a(reg.host(), untrusted);
-  EXPECT_EQ(error_of([&] { a.ping(); }),
-            reg.host() + ": TLS certificate not trusted (use --ca-file), while trying to reach " + reg.host());
+  {
+    testenv::ScopedEnv file("SSL_CERT_FILE", std::nullopt);
+    testenv::ScopedEnv dir("SSL_CERT_DIR", std::nullopt);
+    RegistryClient a(reg.host(), untrusted);
+    EXPECT_EQ(error_of([&] { a.ping(); }),
+              reg.host() + ": the TLS certificate of " + reg.host() +
+                  " is not trusted: checked against /etc/ssl/certs/ca-certificates.crt (the system's CA bundle); pass "
+                  "the CA that signed it with --ca-file FILE (PEM), or set SSL_CERT_FILE, while trying to reach " +
+                  reg.host());
+  }
+  {
+    // The environment's choice, as OpenSSL's own tools take it: a PEM file, or a hashed directory.
+    testenv::ScopedEnv file("SSL_CERT_FILE", reg.ca_file().string());
+    RegistryClient a(reg.host(), untrusted);
+    a.ping();
+  }
+  {
+    testenv::TempDir hashed("sealift-cert-dir");
+    fs::copy_file(reg.ca_file(), hashed / "private-ca.pem");
+    testenv::RunResult rehash = testenv::run({"openssl", "rehash", hashed.path().string()});
+    ASSERT_EQ(rehash.exit_code, 0) << rehash.err;
+    testenv::ScopedEnv dir("SSL_CERT_DIR", hashed.path().string());
+    RegistryClient a(reg.host(), untrusted);
+    a.ping();
+    // SSL_CERT_FILE beside it is trusted too; the system bundle is not.
+    testenv::ScopedEnv file("SSL_CERT_FILE", "/etc/ssl/certs/ca-certificates.crt");
+    RegistryClient both(reg.host(), untrusted);
+    both.ping();
+    testenv::ScopedEnv no_dir("SSL_CERT_DIR", std::nullopt);
+    RegistryClient system(reg.host(), untrusted);
+    EXPECT_NE(error_of([&] { system.ping(); }).find("checked against /etc/ssl/certs/ca-certificates.crt (SSL_CERT_FILE)"),
+              std::string::npos);
+  }
 
   RegistryOptions trusted;
   trusted.http.ca_file = reg.ca_file();
@@ -182,7 +214,8 @@ TEST(Tls, VerifiedByDefaultWithAPrivateCaFromCaFile) {
   RegistryOptions bad_ca;
   bad_ca.http.ca_file = "/nonexistent/ca.pem";
   RegistryClient d(reg.host(), bad_ca);
-  EXPECT_NE(error_of([&] { d.ping(); }).find("cannot use the CA file /nonexistent/ca.pem"), std::string::npos);
+  EXPECT_NE(error_of([&] { d.ping(); }).find("cannot use the CA certificates /nonexistent/ca.pem (--ca-file)"),
+            std::string::npos);
 
   RegistryOptions bad_cert = trusted;
   bad_cert.http.client_cert = "/nonexistent/client.pem";
