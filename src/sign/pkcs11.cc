@@ -22,6 +22,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// What libp11 0.4.12 does with key types it does not know: it cannot list a token that holds one.
+constexpr const char* kUnknownKeyTypes =
+    "libp11 0.4.12 knows RSA and EC keys only: a token holding an Ed25519 (or other) key cannot be listed "
+    "through it; sign with a P-256 key in a token without such keys";
+
 std::string openssl_reason() {
   unsigned long e = ERR_get_error();
   ERR_clear_error();
@@ -227,12 +232,9 @@ std::unique_ptr<Pkcs11Key> Pkcs11Key::open(std::string_view uri, const Pkcs11Opt
   PKCS11_KEY* keys = nullptr;
   unsigned int n = 0;
   if (PKCS11_enumerate_keys(s->slot->token, &keys, &n) < 0)
-    throw Error(ErrorKind::Input, fmt::format("{}: cannot list the private keys: {}", name, openssl_reason()));
+    throw Error(ErrorKind::Input, fmt::format("{}: libp11 cannot list the token's private keys", name), kUnknownKeyTypes);
   PKCS11_KEY* key = s->find(u, keys, n);
-  if (!key)
-    throw Error(ErrorKind::Input, fmt::format("{}: no such private key in the token", name),
-                "libp11 (0.4.12) sees RSA and EC key objects only: an Ed25519 key in a token cannot be used; "
-                "create a P-256 key with the token's tool");
+  if (!key) throw Error(ErrorKind::Input, fmt::format("{}: no such private key in the token", name), kUnknownKeyTypes);
   int type = PKCS11_get_key_type(key);
   if (type != EVP_PKEY_EC)
     throw Error(ErrorKind::Input, fmt::format("{} is {}: sealift signs with ECDSA P-256 or Ed25519", name, describe_type(type)),

@@ -3,9 +3,9 @@
 //   pkcs11:token=release;object=vendor-2026?module-path=/usr/lib/softhsm/libsofthsm2.so
 // libp11 loads the module, logs in and hands OpenSSL a key whose signing runs in the token.
 //
-// libp11 0.4.12 (Debian 12) knows RSA and EC key objects only, and cannot create EC keys: sealift
-// signs with a P-256 key that the token's own tool made (softhsm2-util, pkcs11-tool
-// --keypairgen, the HSM's console); an Ed25519 key object is invisible through it.
+// libp11 0.4.12 (Debian 12) knows RSA and EC key objects only (a token that also holds an Ed25519
+// key cannot even be listed through it), and cannot create EC keys: sealift signs with a P-256
+// key that the token's own tool made (softhsm2-util, pkcs11-tool --keypairgen, the HSM's console).
 #pragma once
 
 #include <filesystem>

@@ -36,7 +36,9 @@ TEST(CommandSigner, AcceptsOnlySignaturesThatVerify) {
     EXPECT_EQ(testenv::run({"openssl", "pkey", "-in", key.string(), "-pubout", "-out", pub.string()}).exit_code, 0);
     return std::make_pair(key, pub);
   };
-  const auto [key, pub] = key_pair("vendor");
+  // Plain variables, not a structured binding: clang 14 cannot capture those in a lambda.
+  const auto vendor = key_pair("vendor");
+  const fs::path key = vendor.first, pub = vendor.second;
   const auto other = key_pair("other");
   const PublicKey expected = PublicKey::from_file(pub);
   auto script = [&](const std::string& name, const std::string& body) {

@@ -20,14 +20,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// One token for the suite, with a P-256 key, an RSA key and an Ed25519 key in it.
+// One token for the suite, with a P-256 key and an RSA key in it.
 class Pkcs11Test : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     hsm_ = new testenv::SoftHsm();
     p256_pub_ = new fs::path(hsm_->import_key("vendor", "P-256", "01"));
     hsm_->import_key("rsa", "RSA", "02");
-    hsm_->import_key("ed", "ED25519", "03");
   }
   static void TearDownTestSuite() {
     delete p256_pub_;
@@ -92,13 +91,21 @@ TEST_F(Pkcs11Test, KeysOtherThanP256AreRefused) {
   ExpectError([&] { Pkcs11Key::open(hsm_->uri("rsa"), options()); }, ErrorKind::Input,
               "token \"release\", object \"rsa\" is an RSA key: sealift signs with ECDSA P-256 or Ed25519");
   ExpectError([&] { Pkcs11Key::read_public_key(hsm_->uri("rsa"), options()); }, ErrorKind::Input, "is an RSA key");
-  // libp11 0.4.12 does not see Ed25519 objects; the message says so.
-  try {
-    Pkcs11Key::open(hsm_->uri("ed"), options());
-    ADD_FAILURE() << "an Ed25519 object in the token was used";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("object \"ed\": no such private key"), std::string::npos) << e.what();
-    EXPECT_NE(e.hint().find("Ed25519"), std::string::npos) << e.hint();
+  ExpectError([&] { Pkcs11Key::open("pkcs11:token=release;object=nosuch", options()); }, ErrorKind::Input,
+              "object \"nosuch\": no such private key in the token");
+  // libp11 0.4.12 cannot list a token that holds an Ed25519 key (seen with SoftHSM2 2.6); the
+  // message says so. A token of its own, so the suite's stays usable.
+  {
+    testenv::SoftHsm edwards("edwards", "1357");
+    edwards.import_key("ed", "ED25519", "03");
+    try {
+      Pkcs11Key::open(edwards.uri("ed"), options(edwards.pin_file()));
+      ADD_FAILURE() << "an Ed25519 object in the token was used";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::Input) << e.what();
+      EXPECT_NE(std::string(e.what()).find("token \"edwards\", object \"ed\""), std::string::npos) << e.what();
+      EXPECT_NE(e.hint().find("Ed25519"), std::string::npos) << e.hint();
+    }
   }
   ExpectError([&] { Pkcs11Key::open("pkcs11:token=nosuch;object=vendor", options()); }, ErrorKind::Input,
               "PKCS#11 token \"nosuch\" not found");
@@ -143,7 +150,8 @@ TEST(SignerCheck, ASignatureThatDoesNotVerifyIsNeverUsed) {
     LyingSigner liar(garbage);
     ExpectError([&] { sign(liar, "payload"); }, ErrorKind::Integrity,
                 "the lying signer made a signature that does not verify with its public key sha256:");
-    io::MemorySource content("payload");
+    const std::string payload = "payload";  // MemorySource keeps a view: not of a temporary
+    io::MemorySource content(payload);
     ExpectError([&] { sign_blob(liar, content); }, ErrorKind::Integrity, "does not verify");
   }
 }
