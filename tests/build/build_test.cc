@@ -496,8 +496,8 @@ TEST_F(BuildTest, ACacheFileSwappedAfterItsCheckFailsTheBuildNamingTheBlob) {
   bundle::BuildOptions o;
   o.chart_dir = testenv::source_dir() / "chart";
   o.lock_file = *dir_ / "images.lock";
-  o.key_file = *dir_ / "ed25519" / "cosign.key";
-  o.password.password_file = work / "password";
+  o.signer.key = *dir_ / "ed25519" / "cosign.key";
+  o.signer.password.password_file = work / "password";
   o.output = work / "out.tar.zst";
   o.cache_dir = work / "cache";
   const std::string host = upstream_->host();
