@@ -16,8 +16,7 @@ namespace {
 struct BuildFlags {
   std::string chart = "chart";
   std::string lock = "images.lock";
-  std::string key;
-  std::string password_file;
+  cli::SignerFlags signer;
   std::string output;
   std::string name;
   std::string version;
@@ -41,8 +40,7 @@ void run_build(const BuildFlags& f) {
   bundle::BuildOptions o;
   o.chart_dir = f.chart;
   o.lock_file = f.lock;
-  o.key_file = f.key;
-  o.password.password_file = f.password_file;
+  o.signer = f.signer.options();
   o.output = f.output;
   o.name = f.name;
   o.version = f.version;
@@ -123,8 +121,7 @@ void add_build_command(CLI::App& app) {
   auto f = std::make_shared<BuildFlags>();
   CLI::App* cmd = app.add_subcommand("build", "Pull every locked image, sign images and chart, write one bundle");
   cmd->add_option("-o,--output", f->output, "Bundle file to write (e.g. ai-saas-1.0.0.tar.zst)")->required();
-  cmd->add_option("--key", f->key, "cosign.key to sign with")->required();
-  cmd->add_option("--password-file", f->password_file, "Key password file (default: COSIGN_PASSWORD, else a prompt)");
+  cli::add_signer_flags(cmd, f->signer);
   cmd->add_option("--chart", f->chart, "Chart directory")->capture_default_str();
   cmd->add_option("--lock", f->lock, "images.lock")->capture_default_str();
   cmd->add_option("--name", f->name, "Bundle name (default: the chart's name)");

@@ -9,6 +9,8 @@
 #include "sign/key.h"
 #include "sign/keypair.h"
 #include "sign/password.h"
+#include "sign/signer.h"
+#include "util/fs.h"
 #include "util/error.h"
 
 namespace sealift::bundler {
@@ -49,7 +51,34 @@ void run_keygen(const KeygenFlags& f) {
   if (f.out.quiet) return;
   fmt::print("Private key written to {}\nPublic key written to {}\n", files.private_key.string(), files.public_key.string());
 }
+struct PublicKeyFlags {
+  cli::SignerFlags signer;
+  std::string output;
+  cli::OutputFlags out;
+};
+
+void run_public_key(const PublicKeyFlags& f) {
+  sign::PublicKey key = sign::signer_public_key(f.signer.options());
+  if (f.output.empty()) {
+    if (!f.out.json) fmt::print("{}", key.pem());
+  } else {
+    util::write_file_atomic(f.output, key.pem(), 0644);
+  }
+  if (f.out.json)
+    fmt::print("{}\n", nlohmann::ordered_json{{"publicKey", f.output.empty() ? key.pem() : f.output},
+                                              {"fingerprint", key.fingerprint()}}
+                           .dump());
+}
 }  // namespace
+
+void add_public_key_command(CLI::App& app) {
+  auto flags = std::make_shared<PublicKeyFlags>();
+  CLI::App* cmd = app.add_subcommand("public-key", "Write the cosign.pub of a signing key (a key file or a PKCS#11 URI)");
+  cli::add_signer_flags(cmd, flags->signer);
+  cmd->add_option("-o,--output", flags->output, "Write the public key to this file (default: standard output)");
+  cli::add_output_flags(cmd, flags->out);
+  cmd->callback([flags] { run_public_key(*flags); });
+}
 
 void add_keygen_command(CLI::App& app) {
   auto flags = std::make_shared<KeygenFlags>();

@@ -6,5 +6,7 @@
 namespace sealift::bundler {
 
 void add_keygen_command(CLI::App& app);
+// `public-key --key KEY`: cosign.pub of a key file or of a key in a PKCS#11 token.
+void add_public_key_command(CLI::App& app);
 
 }  // namespace sealift::bundler

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", SEALIFT_VERSION);
   app.require_subcommand(1);
   sealift::bundler::add_keygen_command(app);
+  sealift::bundler::add_public_key_command(app);
   sealift::bundler::add_build_command(app);
   sealift::bundler::add_inspect_command(app);
   sealift::bundler::add_lock_command(app);

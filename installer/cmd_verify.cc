@@ -13,6 +13,9 @@ namespace sealift::installer {
 
 void add_trust_flags(CLI::App* cmd, TrustFlags& f) {
   cmd->add_option("--key", f.keys, "The vendor's public key (cosign.pub); repeatable, any one may have signed");
+  cmd->add_option("--key-dir", f.key_dirs,
+                  "A directory of the vendor's trusted public keys (every *.pub in it; not writable by other users), "
+                  "for key rotation; repeatable, with --key");
   cmd->add_option("--upstream-key", f.upstream_keys,
                   "An image publisher's public key: every image carrying upstream signatures must have one that "
                   "verifies with it (repeatable)");
@@ -22,7 +25,9 @@ void add_trust_flags(CLI::App* cmd, TrustFlags& f) {
 
 sign::TrustedKeys trusted_keys(const TrustFlags& f) {
   std::vector<std::filesystem::path> paths(f.keys.begin(), f.keys.end());
-  return sign::TrustedKeys::from_files(paths);
+  sign::TrustedKeys keys = sign::TrustedKeys::from_files(paths);
+  for (const auto& dir : f.key_dirs) keys.add_dir(dir);
+  return keys;
 }
 
 install::VerifiedBundle verify_for_command(const bundle::ArchiveReader& reader, const sign::TrustedKeys& keys,

@@ -16,6 +16,7 @@ namespace sealift::installer {
 // The flags every command that reads a bundle shares.
 struct TrustFlags {
   std::vector<std::string> keys;
+  std::vector<std::string> key_dirs;  // --key-dir: every *.pub in it
   std::vector<std::string> upstream_keys;  // --upstream-key: the images' publishers
   bool insecure_skip_signature = false;
 };

@@ -236,7 +236,7 @@ bool compressed_media_type(std::string_view media_type) {
   return false;
 }
 
-void add_signature(const sign::PrivateKey& key, const std::string& docker_reference, const oci::Digest& subject,
+void add_signature(const sign::Signer& key, const std::string& docker_reference, const oci::Digest& subject,
                    Content& content, oci::Descriptor& manifest_out) {
   sign::ImageSignature sig = sign::sign_image(key, docker_reference, subject);
   sign::SignatureManifest sm;
@@ -249,7 +249,7 @@ void add_signature(const sign::PrivateKey& key, const std::string& docker_refere
 }
 
 // The same signature in cosign v3's form: a Sigstore bundle in a referrer manifest over `subject`.
-void add_sigstore_signature(const sign::PrivateKey& key, const oci::Descriptor& subject, const std::string& created,
+void add_sigstore_signature(const sign::Signer& key, const oci::Descriptor& subject, const std::string& created,
                             Content& content, oci::Descriptor& manifest_out) {
   sign::SigstoreSignature sig = sign::sign_sigstore(key, subject, created);
   content.add_document(sig.bundle);
@@ -405,7 +405,7 @@ std::vector<oci::Descriptor> carry_upstream_attestations(registry::RegistryClien
 // carried image (as `cosign attest --type spdxjson` would sign it) and added to `content`.
 std::vector<oci::Descriptor> generate_sboms(const sbom::Syft& syft, const sbom::SbomCache& sboms, const PulledImage& img,
                                             const BlobCache& cache, registry::ImagePuller& puller,
-                                            const sign::PrivateKey& key, const std::string& created,
+                                            const sign::Signer& key, const std::string& created,
                                             const fs::path& scratch, const BuildOptions::Seams& seams, Content& content,
                                             uint64_t& cached) {
   std::vector<std::pair<oci::Descriptor, std::string>> platforms;
@@ -527,11 +527,9 @@ class CheckedSource : public io::Source {
 
 BuildResult build(const BuildOptions& o, util::Progress& progress) {
   if (o.output.empty()) throw Error(ErrorKind::Usage, "no output path given (--output)");
-  if (o.key_file.empty())
-    throw Error(ErrorKind::Usage, "no signing key given (--key)", "make one with `sealift-bundle keygen`");
 
   const fs::path cache_dir = o.cache_dir.empty() ? default_cache_dir() : o.cache_dir;
-  // Inputs first: a stale lock or a wrong password should fail before any download.
+  // Inputs first: a stale lock, a wrong password or PIN should fail before any download.
   lock::ImageLock lock = lock::ImageLock::load(o.lock_file);
   std::string lock_text = util::read_file(o.lock_file);
   chart::Metadata metadata = chart::Metadata::load(o.chart_dir);
@@ -542,8 +540,8 @@ BuildResult build(const BuildOptions& o, util::Progress& progress) {
                 fmt::format("{} has changed since {} was written: it packages to {}, the lock says {}",
                             o.chart_dir.string(), o.lock_file.string(), pkg.digest.str(), lock.chart.digest.str()),
                 "run `sealift-bundle lock` and review the new lock");
-  sign::Secret password = sign::read_password(o.password);
-  sign::PrivateKey key = sign::PrivateKey::from_file(o.key_file, password);
+  const std::unique_ptr<sign::Signer> signer = sign::open_signer(o.signer);
+  const sign::Signer& key = *signer;
   // Read before anything is pulled: a wrong path is a usage error, not a late surprise.
   const sign::TrustedKeys upstream_keys = sign::TrustedKeys::from_files(o.upstream_keys);
   std::optional<sbom::Syft> syft;

@@ -13,7 +13,7 @@
 #include "oci/manifest.h"
 #include "registry/client.h"
 #include "registry/credentials.h"
-#include "sign/password.h"
+#include "sign/signer.h"
 #include "util/progress.h"
 
 namespace sealift::bundle {
@@ -21,8 +21,7 @@ namespace sealift::bundle {
 struct BuildOptions {
   std::filesystem::path chart_dir = "chart";
   std::filesystem::path lock_file = "images.lock";
-  std::filesystem::path key_file;
-  sign::PasswordOptions password;
+  sign::SignerOptions signer;  // --key: a cosign.key or a pkcs11: URI, with its password or PIN
   std::filesystem::path output;
   std::string name;     // bundle name; default: the chart's name
   std::string version;  // default: the chart's version

@@ -81,6 +81,35 @@ void add_output_flags(CLI::App* cmd, OutputFlags& f) {
   cmd->add_flag("--json", f.json, "Machine-readable output: JSON lines for progress, a JSON result");
 }
 
+sign::SignerOptions SignerFlags::options() const {
+  sign::SignerOptions o;
+  o.key = key;
+  o.password.password_file = password_file;
+  o.pkcs11.module = pkcs11_module;
+  o.pkcs11.pin.password_file = pin_file;
+  o.command.command = signer_command;
+  o.command.public_key = signer_public_key;
+  o.command.timeout_seconds = signer_timeout_s;
+  return o;
+}
+
+void add_signer_flags(CLI::App* cmd, SignerFlags& f) {
+  cmd->add_option("--key", f.key,
+                              "cosign.key to sign with, or a key in a PKCS#11 token: pkcs11:token=LABEL;object=KEY "
+                              "(RFC 7512; the key stays in the token)");
+  cmd->add_option("--password-file", f.password_file, "Key password file (default: COSIGN_PASSWORD, else a prompt)");
+  cmd->add_option("--pin-file", f.pin_file, "PKCS#11: the token's PIN file (default: COSIGN_PKCS11_PIN, else a prompt)");
+  cmd->add_option("--pkcs11-module", f.pkcs11_module,
+                  "PKCS#11: the token's module (default: the URI's module-path, else COSIGN_PKCS11_MODULE_PATH)");
+  cmd->add_option("--signer-command", f.signer_command,
+                  "Sign by running this command (split into words, no shell): the SHA-256 (P-256) or the message "
+                  "(Ed25519) on its stdin, the signature (DER, raw or base64) on its stdout; instead of --key");
+  cmd->add_option("--signer-public-key", f.signer_public_key,
+                  "The public key (cosign.pub) of --signer-command: every signature is checked with it");
+  cmd->add_option("--signer-timeout", f.signer_timeout_s, "Seconds one --signer-command run may take")
+      ->capture_default_str();
+}
+
 uint64_t parse_size(const std::string& text) {
   size_t i = 0;
   while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;

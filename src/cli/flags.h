@@ -11,6 +11,7 @@
 
 #include "registry/credentials.h"
 #include "registry/http.h"
+#include "sign/signer.h"
 #include "util/progress.h"
 
 namespace sealift::cli {
@@ -42,6 +43,22 @@ struct OutputFlags {
   util::Progress::Mode mode() const;
 };
 void add_output_flags(CLI::App* cmd, OutputFlags& flags);
+
+// How the vendor signs (sealift-bundle build, public-key): a cosign key file or a key in a PKCS#11
+// token.
+struct SignerFlags {
+  std::string key;
+  std::string password_file;
+  std::string pin_file;
+  std::string pkcs11_module;
+  std::string signer_command;
+  std::string signer_public_key;
+  double signer_timeout_s = 60;
+  sign::SignerOptions options() const;
+};
+// --key, --password-file, --pin-file, --pkcs11-module, --signer-command, --signer-public-key,
+// --signer-timeout.
+void add_signer_flags(CLI::App* cmd, SignerFlags& flags);
 
 // "4G", "500M", "1024" (binary units: 4G = 4 GiB). Throws Error(Usage).
 uint64_t parse_size(const std::string& text);

@@ -420,7 +420,7 @@ class Pusher {
   // layers, a verified bundle among the referrers for the Sigstore form (ECDSA signatures and
   // the creation time differ on every signing, so bytes would never match).
   void resign(const Target& t) {
-    const sign::PrivateKey& key = *options_.resign_key;
+    const sign::Signer& key = *options_.resign_key;
     sign::SignatureManifest signatures =
         sign::SignatureManifest::parse(target_.get_manifest(t.repository, t.signature_tag()).bytes());
     sign::ImageSignature sig = sign::sign_image(key, fmt::format("{}/{}", relocation_.registry, t.repository), t.digest());

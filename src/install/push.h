@@ -42,7 +42,7 @@ struct PushOptions {
   // legacy_signatures_only. The read-back checks these with its public key too. A re-run finds
   // the site's signatures there and adds none. push_bundle refuses it (Error(Integrity), before
   // anything is contacted) unless the vendor's signature verified without a warning.
-  const sign::PrivateKey* resign_key = nullptr;
+  const sign::Signer* resign_key = nullptr;
 };
 
 // A signature the push read back from the target and verified.

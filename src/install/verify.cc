@@ -113,11 +113,34 @@ class Verifier {
     } catch (const Error& e) {
       if (e.kind() == ErrorKind::Usage) throw;
       std::string problem = fmt::format("{}: sealift.json.sig: {}", name_, e.what());
+      if (std::string signer = claimed_signer(); !signer.empty())
+        problem += fmt::format("; the bundle's Sigstore signatures name the key {} (their key hint, unverified)", signer);
       if (!options_.insecure_skip_signature)
         throw Error(ErrorKind::Integrity, problem,
                     "the bundle was altered, or signed with another key than the one given with --key");
       out_.warnings.push_back(problem);
     }
+  }
+
+  // The key the vendor's cosign v3 signature of the chart names in its hint, for the message of a
+  // refusal: sealift.json.sig itself carries no hint (a cosign blob signature has none). Read
+  // from a bundle that failed verification, so nothing here is trusted and any problem means
+  // "unknown". Upstream referrers are the publishers' and never name the chart.
+  std::string claimed_signer() const {
+    try {
+      const bundle::Root root = bundle::Root::parse(out_.root_bytes);
+      for (const auto& entry : bundle::parse_index_json(read_entry(reader_, bundle::kIndexFile))) {
+        if (entry.kind != bundle::EntryKind::Referrer) continue;
+        oci::Manifest m = oci::Manifest::parse(read_entry(reader_, bundle::blob_path(entry.descriptor.digest), 1 << 20),
+                                               entry.descriptor.media_type);
+        if (!m.subject() || m.subject()->digest != root.chart.manifest) continue;
+        if (m.layers().size() != 1 || m.layers()[0].media_type != sign::kSigstoreBundleMediaType) continue;
+        std::string fp = sign::key_hint_fingerprint(read_entry(reader_, bundle::blob_path(m.layers()[0].digest), 1 << 20));
+        if (!fp.empty()) return fp;
+      }
+    } catch (const std::exception&) {
+    }
+    return "";
   }
 
   void check_index() {

@@ -7,7 +7,7 @@
 
 namespace sealift::sign {
 
-std::string sign_blob(const PrivateKey& key, io::Source& content) { return util::base64_encode(sign(key, content)); }
+std::string sign_blob(const Signer& key, io::Source& content) { return util::base64_encode(sign(key, content)); }
 
 const PublicKey& verify_blob(const TrustedKeys& trusted, io::Source& content, std::string_view signature_text,
                              std::string_view what) {
@@ -26,7 +26,9 @@ const PublicKey& verify_blob(const TrustedKeys& trusted, io::Source& content, st
   }
   const PublicKey* key = trusted.signer_of(content, raw);
   if (!key)
-    throw Error(ErrorKind::Integrity, fmt::format("the signature of {} does not verify with any trusted key", what),
+    throw Error(ErrorKind::Integrity,
+                fmt::format("the signature of {} does not verify with any trusted key (tried {})", what,
+                            trusted.fingerprints()),
                 "the file may have been altered, or was signed with a key you do not trust");
   return *key;
 }

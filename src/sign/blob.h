@@ -13,7 +13,7 @@
 namespace sealift::sign {
 
 // What `cosign sign-blob --output-signature FILE` writes: base64 of the signature, no newline.
-std::string sign_blob(const PrivateKey& key, io::Source& content);
+std::string sign_blob(const Signer& key, io::Source& content);
 
 // What `cosign verify-blob --signature FILE` accepts: the base64 signature text (surrounding
 // whitespace such as a trailing newline is ignored). Returns the trusted key that signed the

@@ -179,7 +179,7 @@ PrivateKey PrivateKey::generate(KeyType type) {
   EVP_PKEY* raw = type == KeyType::Ed25519 ? EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519")
                                            : EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
   if (!raw) throw Error(ErrorKind::Internal, "key generation failed: " + openssl_reason());
-  return PrivateKey(std::unique_ptr<EVP_PKEY, Free>(raw), type);
+  return PrivateKey(std::unique_ptr<EVP_PKEY, Free>(raw), type, "a generated key");
 }
 
 PrivateKey PrivateKey::from_encrypted_pem(std::string_view text, const Secret& password, std::string_view what) {
@@ -216,7 +216,7 @@ PrivateKey PrivateKey::from_encrypted_pem(std::string_view text, const Secret& p
   }
   std::unique_ptr<EVP_PKEY, Free> pkey(raw);
   KeyType type = key_type_of(raw, what);
-  return PrivateKey(std::move(pkey), type);
+  return PrivateKey(std::move(pkey), type, std::string(what));
 }
 
 PrivateKey PrivateKey::from_file(const fs::path& path, const Secret& password) {

@@ -6,6 +6,7 @@
 
 #include <openssl/types.h>
 
+#include <array>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -56,7 +57,36 @@ class PublicKey {
   std::string der_;
 };
 
-class PrivateKey {
+// Whatever makes the vendor's signatures: a cosign key file (PrivateKey below), a key that stays
+// in a PKCS#11 token (Pkcs11Key, pkcs11.h), an external command (CommandSigner, command_signer.h).
+// Everything sealift signs goes through sign() of signature.h, which checks each signature
+// against the signer's public key before it is used: a token or command that answers with another
+// key's signature, or with garbage, stops the build.
+using Sha256Bytes = std::array<unsigned char, 32>;
+
+class Signer {
+ public:
+  virtual ~Signer() = default;
+
+  virtual KeyType type() const = 0;
+  virtual PublicKey public_key() const = 0;
+  // Names the key in messages, never its secret: "cosign.key", "pkcs11:token=…;object=…".
+  virtual std::string name() const = 0;
+
+  // The raw signature (not base64): ECDSA P-256 over `sha256`, the SHA-256 of the message, as
+  // ASN.1 DER; Ed25519 over `message` itself (passed only to Ed25519 signers: ECDSA needs only
+  // the digest, so a large message is never held in memory for it).
+  virtual std::string sign_prepared(const Sha256Bytes& sha256, std::string_view message) const = 0;
+
+ protected:
+  Signer() = default;
+  Signer(const Signer&) = default;
+  Signer(Signer&&) = default;
+  Signer& operator=(const Signer&) = default;
+  Signer& operator=(Signer&&) = default;
+};
+
+class PrivateKey final : public Signer {
  public:
   static PrivateKey generate(KeyType type);
   // Decrypts a cosign key file: either PEM label, any of the three scrypt parameter sets,
@@ -71,8 +101,10 @@ class PrivateKey {
   // PKCS#8 PrivateKeyInfo DER, as Go's x509.MarshalPKCS8PrivateKey writes it.
   Secret pkcs8() const;
 
-  KeyType type() const { return type_; }
-  PublicKey public_key() const;
+  KeyType type() const override { return type_; }
+  PublicKey public_key() const override;
+  std::string name() const override { return name_; }
+  std::string sign_prepared(const Sha256Bytes& sha256, std::string_view message) const override;
 
   EVP_PKEY* evp() const { return pkey_.get(); }
 
@@ -80,9 +112,11 @@ class PrivateKey {
   struct Free {
     void operator()(EVP_PKEY* p) const;
   };
-  PrivateKey(std::unique_ptr<EVP_PKEY, Free> pkey, KeyType type) : pkey_(std::move(pkey)), type_(type) {}
+  PrivateKey(std::unique_ptr<EVP_PKEY, Free> pkey, KeyType type, std::string name)
+      : pkey_(std::move(pkey)), type_(type), name_(std::move(name)) {}
   std::unique_ptr<EVP_PKEY, Free> pkey_;
   KeyType type_;
+  std::string name_;
 };
 
 }  // namespace sealift::sign

@@ -43,13 +43,13 @@ void drop_newline(Secret& s) {
   if (!v.empty() && v.back() == '\r') s.truncate(s.size() - 1);
 }
 
-Secret from_file(const fs::path& path) {
+Secret from_file(const fs::path& path, std::string_view what) {
   Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
   struct stat st {};
   if (fd.get() < 0 || fstat(fd.get(), &st) != 0)
-    throw Error(ErrorKind::Io, fmt::format("cannot read the password file {}: {}", path.string(), std::strerror(errno)));
+    throw Error(ErrorKind::Io, fmt::format("cannot read the {} file {}: {}", what, path.string(), std::strerror(errno)));
   if (!S_ISREG(st.st_mode) || static_cast<size_t>(st.st_size) > kMaxPassword)
-    throw Error(ErrorKind::Usage, fmt::format("the password file {} is not a regular file of at most 64 KiB", path.string()));
+    throw Error(ErrorKind::Usage, fmt::format("the {} file {} is not a regular file of at most 64 KiB", what, path.string()));
   // Read straight into the wiped buffer: no intermediate std::string copy of the password.
   Secret s(static_cast<size_t>(st.st_size));
   size_t got = 0;
@@ -57,7 +57,7 @@ Secret from_file(const fs::path& path) {
     ssize_t n = read(fd.get(), s.data() + got, s.size() - got);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0)
-      throw Error(ErrorKind::Io, fmt::format("cannot read the password file {}: {}", path.string(), std::strerror(errno)));
+      throw Error(ErrorKind::Io, fmt::format("cannot read the {} file {}: {}", what, path.string(), std::strerror(errno)));
     if (n == 0) break;
     got += static_cast<size_t>(n);
   }
@@ -90,9 +90,9 @@ class EchoOff {
   bool ok_ = false;
 };
 
-Secret prompt_once(int tty, std::string_view prompt) {
+Secret prompt_once(int tty, std::string_view prompt, std::string_view what) {
   if (write(tty, prompt.data(), prompt.size()) < 0)
-    throw Error(ErrorKind::Io, fmt::format("cannot write the password prompt: {}", std::strerror(errno)));
+    throw Error(ErrorKind::Io, fmt::format("cannot write the {} prompt: {}", what, std::strerror(errno)));
   Secret line(4096);
   size_t len = 0;
   {
@@ -101,9 +101,9 @@ Secret prompt_once(int tty, std::string_view prompt) {
       unsigned char c = 0;
       ssize_t n = read(tty, &c, 1);
       if (n < 0 && errno == EINTR) continue;
-      if (n < 0) throw Error(ErrorKind::Io, fmt::format("cannot read the password: {}", std::strerror(errno)));
+      if (n < 0) throw Error(ErrorKind::Io, fmt::format("cannot read the {}: {}", what, std::strerror(errno)));
       if (n == 0 || c == '\n') break;
-      if (len == line.size()) throw Error(ErrorKind::Usage, "the password is longer than 4096 bytes");
+      if (len == line.size()) throw Error(ErrorKind::Usage, fmt::format("the {} is longer than 4096 bytes", what));
       line.data()[len++] = c;
     }
   }
@@ -112,26 +112,29 @@ Secret prompt_once(int tty, std::string_view prompt) {
   return line;
 }
 
-Secret from_terminal(bool confirm) {
+std::string missing(const PasswordOptions& o) {
+  return fmt::format("no {}: set {} or --{}-file", o.what, o.env_var, o.what == "password" ? "password" : "pin");
+}
+
+Secret from_terminal(const PasswordOptions& o) {
   Fd tty(open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY));
-  if (tty.get() < 0)
-    throw Error(ErrorKind::Usage, "no password: set COSIGN_PASSWORD or --password-file",
-                "no terminal is available to prompt for it");
-  Secret first = prompt_once(tty.get(), "Enter password for private key: ");
-  if (!confirm) return first;
-  Secret second = prompt_once(tty.get(), "Enter password for private key again: ");
-  if (!first.equals(second)) throw Error(ErrorKind::Usage, "the passwords do not match");
+  if (tty.get() < 0) throw Error(ErrorKind::Usage, missing(o), "no terminal is available to prompt for it");
+  Secret first = prompt_once(tty.get(), o.prompt, o.what);
+  if (!o.confirm) return first;
+  Secret second = prompt_once(tty.get(), o.confirm_prompt, o.what);
+  if (!first.equals(second)) throw Error(ErrorKind::Usage, fmt::format("the {}s do not match", o.what));
   return first;
 }
 
 }  // namespace
 
 Secret read_password(const PasswordOptions& options) {
-  if (!options.password_file.empty()) return from_file(options.password_file);
-  if (const char* env = std::getenv("COSIGN_PASSWORD")) return Secret::copy_of(env);
-  if (isatty(STDIN_FILENO)) return from_terminal(options.confirm);
-  throw Error(ErrorKind::Usage, "no password: set COSIGN_PASSWORD or --password-file",
-              "COSIGN_PASSWORD may be set to an empty value for a key without a password");
+  if (!options.password_file.empty()) return from_file(options.password_file, options.what);
+  if (const char* env = std::getenv(options.env_var.c_str())) return Secret::copy_of(env);
+  if (isatty(STDIN_FILENO)) return from_terminal(options);
+  throw Error(ErrorKind::Usage, missing(options),
+              options.what == "password" ? "COSIGN_PASSWORD may be set to an empty value for a key without a password"
+                                         : "");
 }
 
 }  // namespace sealift::sign

@@ -95,7 +95,7 @@ std::string SignatureLayer::signature() const {
   return it == annotations.end() ? std::string() : it->second;
 }
 
-ImageSignature sign_image(const PrivateKey& key, std::string_view docker_reference, const oci::Digest& image,
+ImageSignature sign_image(const Signer& key, std::string_view docker_reference, const oci::Digest& image,
                           const std::map<std::string, std::string>& annotations) {
   SimpleSigningPayload p{std::string(docker_reference), image, annotations};
   ImageSignature sig;

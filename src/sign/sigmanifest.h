@@ -48,7 +48,7 @@ struct ImageSignature {
 };
 
 // Signs `image` (a manifest or index digest) under `docker_reference` (registry/repository, no tag).
-ImageSignature sign_image(const PrivateKey& key, std::string_view docker_reference, const oci::Digest& image,
+ImageSignature sign_image(const Signer& key, std::string_view docker_reference, const oci::Digest& image,
                           const std::map<std::string, std::string>& annotations = {});
 
 class SignatureManifest {

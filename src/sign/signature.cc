@@ -4,10 +4,15 @@
 #include <openssl/evp.h>
 #include <sodium.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <array>
 #include <memory>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "util/error.h"
 
@@ -16,7 +21,6 @@ namespace sealift::sign {
 namespace {
 
 constexpr size_t kMaxInMemoryMessage = size_t{256} << 20;
-using Sha256Bytes = std::array<unsigned char, 32>;
 
 struct MdCtxFree {
   void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
@@ -134,15 +138,44 @@ bool verify_read(const PublicKey& key, const Message& m, std::string_view signat
 
 }  // namespace
 
-std::string sign(const PrivateKey& key, std::string_view message) {
-  if (key.type() == KeyType::EcdsaP256) return ecdsa_sign(key.evp(), sha256_of(message));
-  return ed25519_sign(key.evp(), message);
+std::string sign_with_evp(EVP_PKEY* pkey, KeyType type, const Sha256Bytes& sha256, std::string_view message) {
+  if (type == KeyType::EcdsaP256) return ecdsa_sign(pkey, sha256);
+  return ed25519_sign(pkey, message);
 }
 
-std::string sign(const PrivateKey& key, io::Source& message) {
-  Message m = read_message(message, key.type() == KeyType::Ed25519);
-  if (key.type() == KeyType::EcdsaP256) return ecdsa_sign(key.evp(), m.sha256);
-  return ed25519_sign(key.evp(), m.bytes);
+std::string PrivateKey::sign_prepared(const Sha256Bytes& sha256, std::string_view message) const {
+  return sign_with_evp(evp(), type(), sha256, message);
+}
+
+namespace {
+
+// Only pure Ed25519 counts here: sealift writes nothing else, and what it writes must verify
+// with every cosign release.
+std::string checked_signature(const Signer& signer, const Message& m) {
+  std::string sig = signer.sign_prepared(m.sha256, m.bytes);
+  PublicKey key = signer.public_key();
+  bool good = key.type() == KeyType::EcdsaP256 ? ecdsa_verify(key.evp(), m.sha256, sig)
+                                               : ed25519_verify(key.evp(), m.bytes, sig);
+  if (!good)
+    throw Error(ErrorKind::Integrity,
+                fmt::format("{} made a signature that does not verify with its public key {}", signer.name(),
+                            key.fingerprint()),
+                "the signer uses another key than the public key it was given with, or answered with something "
+                "that is not a signature; nothing was written");
+  return sig;
+}
+
+}  // namespace
+
+std::string sign(const Signer& signer, std::string_view message) {
+  Message m;
+  m.sha256 = sha256_of(message);
+  if (signer.type() == KeyType::Ed25519) m.bytes = message;
+  return checked_signature(signer, m);
+}
+
+std::string sign(const Signer& signer, io::Source& message) {
+  return checked_signature(signer, read_message(message, signer.type() == KeyType::Ed25519));
 }
 
 bool verify(const PublicKey& key, std::string_view message, std::string_view signature) {
@@ -154,6 +187,47 @@ TrustedKeys TrustedKeys::from_files(const std::vector<std::filesystem::path>& pa
   TrustedKeys keys;
   for (const auto& p : paths) keys.add(PublicKey::from_file(p));
   return keys;
+}
+
+namespace {
+
+// Whoever can write `path` (besides this user and root) could plant a trusted key.
+void require_private(const std::filesystem::path& path, const struct stat& st, std::string_view what) {
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 || (st.st_uid != geteuid() && st.st_uid != 0))
+    throw Error(ErrorKind::Usage,
+                fmt::format("the trusted key {} {} is writable by other users (mode {:04o}, owner uid {})", what,
+                            path.string(), st.st_mode & 07777, st.st_uid),
+                "whoever can write there can make sealift trust any bundle: chmod go-w it, owned by you or root");
+}
+
+}  // namespace
+
+void TrustedKeys::add_dir(const std::filesystem::path& dir) {
+  struct stat st {};
+  if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    throw Error(ErrorKind::Usage, fmt::format("--key-dir {} is not a directory", dir.string()));
+  require_private(dir, st, "directory");
+  std::vector<std::filesystem::path> files;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec))
+    if (e.path().extension() == ".pub") files.push_back(e.path());
+  if (ec) throw Error(ErrorKind::Io, fmt::format("cannot list {}: {}", dir.string(), ec.message()));
+  if (files.empty())
+    throw Error(ErrorKind::Usage, fmt::format("--key-dir {} holds no *.pub", dir.string()),
+                "put the vendor's public keys there, one cosign.pub-style file each, named *.pub");
+  std::sort(files.begin(), files.end());
+  for (const auto& f : files) {
+    if (stat(f.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
+      throw Error(ErrorKind::Usage, fmt::format("{} is not a regular file", f.string()));
+    require_private(f, st, "file");
+    add(PublicKey::from_file(f));
+  }
+}
+
+std::string TrustedKeys::fingerprints() const {
+  std::vector<std::string> out;
+  for (const auto& k : keys_) out.push_back(k.fingerprint());
+  return fmt::format("{}", fmt::join(out, ", "));
 }
 
 void TrustedKeys::require_keys() const {

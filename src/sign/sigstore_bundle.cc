@@ -65,7 +65,7 @@ std::string dsse_pae(std::string_view payload_type, std::string_view payload) {
 
 namespace {
 
-SigstoreSignature sign_statement(const PrivateKey& key, const oci::Descriptor& subject, std::string_view created,
+SigstoreSignature sign_statement(const Signer& key, const oci::Descriptor& subject, std::string_view created,
                                  std::string_view predicate_type, const ordered_json& predicate,
                                  const std::map<std::string, std::string>& annotations) {
   std::string payload = statement(subject.digest, predicate_type, predicate);
@@ -108,11 +108,23 @@ SigstoreSignature sign_statement(const PrivateKey& key, const oci::Descriptor& s
 
 }  // namespace
 
-SigstoreSignature sign_sigstore(const PrivateKey& key, const oci::Descriptor& subject, std::string_view created) {
+std::string key_hint_fingerprint(std::string_view bundle_json) {
+  try {
+    nlohmann::json b = nlohmann::json::parse(bundle_json);
+    const std::string hint = b.at("verificationMaterial").at("publicKey").at("hint").get<std::string>();
+    std::string raw = util::base64_decode(hint);
+    if (raw.size() != 32) return "";
+    return "sha256:" + util::hex_encode(raw);
+  } catch (const std::exception&) {
+    return "";
+  }
+}
+
+SigstoreSignature sign_sigstore(const Signer& key, const oci::Descriptor& subject, std::string_view created) {
   return sign_statement(key, subject, created, kCosignSignPredicateType, ordered_json::object(), {});
 }
 
-SigstoreSignature sign_attestation(const PrivateKey& key, const oci::Descriptor& subject, std::string_view created,
+SigstoreSignature sign_attestation(const Signer& key, const oci::Descriptor& subject, std::string_view created,
                                    std::string_view predicate_type, std::string_view predicate,
                                    const std::map<std::string, std::string>& annotations) {
   ordered_json p;

@@ -49,13 +49,13 @@ struct SigstoreSignature {
 // Signs `subject` (an image manifest or index, or the chart's manifest) as cosign v3 does with a
 // key and no transparency log. `created` is the RFC 3339 time of the referrer's
 // org.opencontainers.image.created annotation.
-SigstoreSignature sign_sigstore(const PrivateKey& key, const oci::Descriptor& subject, std::string_view created);
+SigstoreSignature sign_sigstore(const Signer& key, const oci::Descriptor& subject, std::string_view created);
 
 // An attestation over `subject` as `cosign attest --new-bundle-format` of cosign v3 stores it: the
 // same bundle and referrer, the statement's predicate being `predicate` (a JSON document, e.g. an
 // SPDX SBOM) of `predicate_type`. `cosign verify-attestation --type T --key K` accepts it.
 // `annotations` are added to the referrer manifest's.
-SigstoreSignature sign_attestation(const PrivateKey& key, const oci::Descriptor& subject, std::string_view created,
+SigstoreSignature sign_attestation(const Signer& key, const oci::Descriptor& subject, std::string_view created,
                                    std::string_view predicate_type, std::string_view predicate,
                                    const std::map<std::string, std::string>& annotations = {});
 
@@ -89,6 +89,12 @@ std::string announced_predicate_type(const oci::Manifest& referrer);
 // `trusted` is empty.
 const PublicKey& verify_sigstore_bundle(std::string_view bundle_json, const oci::Digest& subject_digest,
                                         const TrustedKeys& trusted, std::string_view name);
+
+// The fingerprint ("sha256:<hex>", as PublicKey::fingerprint) of the key a bundle's
+// verificationMaterial.publicKey.hint names (cosign writes base64 of the SHA-256 of the key's
+// DER), or "" when the bundle has no such hint. Unverified: for messages only (which key signed
+// a bundle that no trusted key verifies).
+std::string key_hint_fingerprint(std::string_view bundle_json);
 
 struct VerifiedAttestation {
   const PublicKey* signer = nullptr;

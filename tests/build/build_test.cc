@@ -18,8 +18,10 @@
 #include "env/fixture_lock.h"
 #include "env/fixtures.h"
 #include "env/process.h"
+#include "env/softhsm.h"
 #include "env/registry.h"
 #include "oci/digest.h"
+#include "sign/key.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/progress.h"
@@ -316,6 +318,104 @@ TEST_F(BuildTest, FailuresLeaveNoBundleBehind) {
   EXPECT_FALSE(leftovers(work.path()));
 }
 
+// The vendor's key in a PKCS#11 token (SoftHSM2): `public-key` exports cosign.pub, the build
+// signs everything through the token, and the customer's verify and cosign (v2 and v3) accept
+// it; a wrong PIN or an RSA key stop the build before anything is pulled, leaving no file.
+TEST_F(BuildTest, AKeyInAPkcs11TokenSignsTheBundle) {
+  testenv::TempDir work("sealift-build-pkcs11");
+  testenv::SoftHsm hsm;
+  const fs::path openssl_pub = hsm.import_key("vendor-2026", "P-256", "2026");
+  hsm.import_key("rsa", "RSA", "0bad");
+  const std::vector<std::string> token = {"--pkcs11-module", testenv::SoftHsm::kModule, "--pin-file",
+                                          hsm.pin_file().string()};
+  auto with_key = [&](std::vector<std::string> argv, const std::string& key) {
+    auto at = std::find(argv.begin(), argv.end(), "--key");
+    *(at + 1) = key;
+    argv.insert(argv.end(), token.begin(), token.end());
+    return argv;
+  };
+
+  const fs::path pub = work / "cosign.pub";
+  auto exported = run({testenv::bundle_program(), "public-key", "--key", hsm.uri("vendor-2026"), "--pkcs11-module",
+                       testenv::SoftHsm::kModule, "-o", pub.string()});
+  ASSERT_EQ(exported.exit_code, 0) << exported.err;
+  EXPECT_EQ(sign::PublicKey::from_file(pub).fingerprint(), sign::PublicKey::from_file(openssl_pub).fingerprint());
+
+  const fs::path bundle = work / "hsm.tar.zst";
+  std::vector<std::string> argv = with_key(build_argv(bundle, *dir_ / "images.lock", upstream_->host()), hsm.uri("vendor-2026"));
+  argv.insert(argv.end(), {"--cache", (*dir_ / "cache").string(), "--sbom", "none"});
+  auto built = run(argv, {{"SOURCE_DATE_EPOCH", "1767225600"}});
+  ASSERT_EQ(built.exit_code, 0) << built.err;
+  auto v = run({testenv::install_program(), "verify", bundle.string(), "--key", pub.string()});
+  EXPECT_EQ(v.exit_code, 0) << v.err;
+  auto stranger = run({testenv::install_program(), "verify", bundle.string(), "--key", (*dir_ / "ecdsa-p256" / "cosign.pub").string()});
+  EXPECT_EQ(stranger.exit_code, static_cast<int>(ErrorKind::Integrity)) << stranger.err;
+  fs::path x = work / "x";
+  fs::create_directories(x);
+  ASSERT_EQ(run({"tar", "--zstd", "-xf", bundle.string(), "-C", x.string(), "sealift.json", "sealift.json.sig"}).exit_code, 0);
+  for (const char* cosign : {"cosign", "cosign3"}) {
+    auto c = run({testenv::peer(cosign), "verify-blob", "--key", pub.string(), "--signature",
+                  (x / "sealift.json.sig").string(), "--insecure-ignore-tlog=true", (x / "sealift.json").string()},
+                 {{"HOME", work.path().string()}});
+    EXPECT_EQ(c.exit_code, 0) << cosign << ": " << c.err;
+  }
+
+  // Refusals come before any pull: the mirror is a dead port, so a pull would fail differently.
+  const std::string dead = "127.0.0.1:" + std::to_string(testenv::free_port());
+  const fs::path wrong_pin = work / "wrong-pin";
+  util::write_file_atomic(wrong_pin, "1111\n", 0600);
+  std::vector<std::string> refused_argv = with_key(build_argv(work / "out.tar.zst", *dir_ / "images.lock", dead), hsm.uri("vendor-2026"));
+  refused_argv.insert(refused_argv.end(), {"--cache", (work / "cache").string()});
+  auto pin_at = std::find(refused_argv.begin(), refused_argv.end(), "--pin-file");
+  *(pin_at + 1) = wrong_pin.string();
+  auto r = run(refused_argv, {});
+  EXPECT_EQ(r.exit_code, static_cast<int>(ErrorKind::Remote)) << r.err;
+  EXPECT_NE(r.err.find("PKCS#11 token \"release\" refused the PIN"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find(dead), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(work / "cache"));
+  EXPECT_FALSE(leftovers(work.path()));
+
+  std::vector<std::string> rsa_argv = with_key(build_argv(work / "out.tar.zst", *dir_ / "images.lock", dead), hsm.uri("rsa"));
+  rsa_argv.insert(rsa_argv.end(), {"--cache", (work / "cache").string()});
+  auto rsa = run(rsa_argv, {});
+  EXPECT_EQ(rsa.exit_code, static_cast<int>(ErrorKind::Input)) << rsa.err;
+  EXPECT_NE(rsa.err.find("object \"rsa\" is an RSA key"), std::string::npos) << rsa.err;
+  EXPECT_FALSE(fs::exists(work / "cache"));
+  EXPECT_FALSE(leftovers(work.path()));
+}
+
+// An external signer (here a script around `openssl pkeyutl`, standing in for a KMS client) signs
+// the whole bundle; one that signs with another key stops the build, leaving no file.
+TEST_F(BuildTest, AnExternalSignerSignsTheBundle) {
+  testenv::TempDir work("sealift-build-signer");
+  for (const char* name : {"kms", "other"}) {
+    const fs::path key = work / (std::string(name) + ".pem");
+    ASSERT_EQ(run({"openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", key.string()}).exit_code, 0);
+    ASSERT_EQ(run({"openssl", "pkey", "-in", key.string(), "-pubout", "-out", (work / (std::string(name) + ".pub")).string()}).exit_code, 0);
+  }
+  const fs::path script = work / "sign.sh";
+  util::write_file_atomic(script, "#!/bin/sh\nexec openssl pkeyutl -sign -inkey \"$1\"\n", 0755);
+  auto with_signer = [&](const fs::path& out, const std::string& key) {
+    std::vector<std::string> argv = build_argv(out, *dir_ / "images.lock", upstream_->host());
+    auto at = std::find(argv.begin(), argv.end(), "--key");
+    argv.erase(at, at + 2);
+    argv.insert(argv.end(), {"--signer-command", script.string() + " '" + (work / (key + ".pem")).string() + "'",
+                             "--signer-public-key", (work / "kms.pub").string(), "--cache", (*dir_ / "cache").string(),
+                             "--sbom", "none"});
+    return run(argv, {{"SOURCE_DATE_EPOCH", "1767225600"}});
+  };
+  auto built = with_signer(work / "kms.tar.zst", "kms");
+  ASSERT_EQ(built.exit_code, 0) << built.err;
+  auto v = run({testenv::install_program(), "verify", (work / "kms.tar.zst").string(), "--key", (work / "kms.pub").string()});
+  EXPECT_EQ(v.exit_code, 0) << v.err;
+
+  auto lied = with_signer(work / "out.tar.zst", "other");
+  EXPECT_EQ(lied.exit_code, static_cast<int>(ErrorKind::Integrity)) << lied.err;
+  EXPECT_NE(lied.err.find("does not verify with its public key " + sign::PublicKey::from_file(work / "kms.pub").fingerprint()),
+            std::string::npos) << lied.err;
+  EXPECT_FALSE(leftovers(work.path()));
+}
+
 TEST_F(BuildTest, CorruptUpstreamBlobIsRefused) {
   // Damage one layer inside the upstream registry's own storage: it then serves bytes that do not
   // match their digest, and the build must refuse them.
@@ -396,8 +496,8 @@ TEST_F(BuildTest, ACacheFileSwappedAfterItsCheckFailsTheBuildNamingTheBlob) {
   bundle::BuildOptions o;
   o.chart_dir = testenv::source_dir() / "chart";
   o.lock_file = *dir_ / "images.lock";
-  o.key_file = *dir_ / "ed25519" / "cosign.key";
-  o.password.password_file = work / "password";
+  o.signer.key = *dir_ / "ed25519" / "cosign.key";
+  o.signer.password.password_file = work / "password";
   o.output = work / "out.tar.zst";
   o.cache_dir = work / "cache";
   const std::string host = upstream_->host();

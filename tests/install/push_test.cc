@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "env/fault_proxy.h"
+#include "env/softhsm.h"
 #include "harbor/api.h"
 #include "harness.h"
 #include "install/relocation.h"
@@ -127,6 +128,28 @@ TEST(Push, IntoAHarborProjectThatCosignThenVerifies) {
   EXPECT_EQ(again["manifestsPushed"].get<int>(), 0);
   EXPECT_EQ(again["tagsWritten"].get<int>(), 0);
   EXPECT_EQ(again["tagsUnchanged"].get<size_t>(), b.lock.images.size() + 1);
+
+  // A bundle signed through a PKCS#11 token (SoftHSM2, the key never out of it): the push
+  // verifies it with the token's public key, and cosign v2 and v3 accept its signatures here.
+  testenv::SoftHsm hsm;
+  const fs::path hsm_pub = hsm.import_key("vendor", "P-256", "01");
+  testenv::BundleSpec spec;
+  spec.images = {"redis"};
+  spec.chart_version = "1.0.1";
+  spec.signing_key = hsm.uri("vendor");
+  spec.build_args = {"--pkcs11-module", testenv::SoftHsm::kModule, "--pin-file", hsm.pin_file().string()};
+  const auto hb = factory().build(spec, scratch("hsm.tar.zst"));
+  EXPECT_EQ(pushed(target.push(hb.path, {}, hsm_pub))["signaturesVerified"].get<size_t>(), 2u);
+  const bundle::Root hsm_root = root_of(hb.path);
+  for (const std::string cosign : {"cosign", "cosign3", "cosign3-legacy"}) {
+    for (const auto& image : hsm_root.images) {
+      std::string pinned = target.host() + "/ai-saas/" + ref::Reference::parse(image.source).repository + "@" + image.digest.str();
+      RunResult ok = target.cosign_verify(pinned, hsm_pub, cosign);
+      EXPECT_EQ(ok.exit_code, 0) << cosign << " " << image.source << "\n" << said(ok);
+    }
+    RunResult chart_ok = target.cosign_verify(chart + "@" + hsm_root.chart.manifest.str(), hsm_pub, cosign);
+    EXPECT_EQ(chart_ok.exit_code, 0) << cosign << "\n" << said(chart_ok);
+  }
 }
 
 TEST(Push, AlteredOrWronglySignedBundlesPushNothing) {

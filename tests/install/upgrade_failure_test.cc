@@ -8,6 +8,7 @@
 #include "env/cluster.h"
 #include "harness.h"
 #include "install/release.h"
+#include "sign/key.h"
 #include "util/error.h"
 
 namespace sealift::install::testing {
@@ -144,6 +145,82 @@ TEST_P(UpgradeFailureWith, ThePreviousReleaseKeepsRunningAndOlderBundlesNeedAFla
   // The kept pod that never got a node, with the scheduler's reason.
   EXPECT_NE(kept.err.find(": Pending: PodScheduled=False (Unschedulable"), std::string::npos) << said(kept);
   expect_backend_runs(backend_v1, "after the failed, kept upgrade");
+}
+
+// A vendor rotates its signing key: 1.0.0 is signed with key A, 1.1.0 with key B. A site that
+// trusts both (--key-dir) installs one and upgrades to the other, and the report names the key
+// that verified each; a site that trusts only A refuses 1.1.0 before anything is pushed, naming
+// the key that signed (from the chart signature's key hint) and the key it tried.
+TEST(KeyRotation, TheUpgradeSignedWithTheNewKeyNeedsItTrusted) {
+  testenv::BundleSpec one;
+  one.images = {"backend"};
+  auto r1 = factory().build(one, scratch("rot-1.0.0.tar.zst"));
+  testenv::BundleSpec two = one;
+  two.release = 2;
+  two.chart_version = "1.1.0";
+  const fs::path key_b = factory().other_key("rotated-b");
+  two.signing_key = key_b.parent_path() / "cosign.key";
+  auto r2 = factory().build(two, scratch("rot-1.1.0.tar.zst"));
+  const std::string fp_a = sign::PublicKey::from_file(factory().public_key()).fingerprint();
+  const std::string fp_b = sign::PublicKey::from_file(key_b).fingerprint();
+
+  // The site's directory of trusted vendor keys: both, private to the site's admin.
+  const fs::path keys = scratch("vendor-keys");
+  fs::create_directories(keys);
+  fs::permissions(keys, fs::perms::owner_all);
+  fs::copy_file(factory().public_key(), keys / "vendor-2025.pub");
+  fs::copy_file(key_b, keys / "vendor-2026.pub");
+  for (const char* f : {"vendor-2025.pub", "vendor-2026.pub"})
+    fs::permissions(keys / f, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read);
+
+  Target target;
+  target.harbor().create_project("ai-saas");
+  auto& cluster = testenv::Cluster::shared();
+  const std::string ns = "key-rotation";
+  auto release = [&](const std::string& verb, const fs::path& bundle, std::vector<std::string> trust,
+                     const fs::path& report) {
+    std::vector<std::string> args = {verb, bundle.string(), "--registry", target.host(), "--project", "ai-saas",
+                                     "--plain-http", "-n", ns, "--helm", testenv::peer("helm"), "--kubeconfig",
+                                     cluster.kubeconfig().string(), "--kubectl", testenv::peer("kubectl"), "--quiet",
+                                     "--timeout", "2m", "--report", report.string()};
+    args.insert(args.end(), trust.begin(), trust.end());
+    auto env = target.env();
+    for (const auto& [k, v] : cluster.env()) env[k] = v;
+    return install(args, env);
+  };
+  auto signer_in = [](const fs::path& report) {
+    return nlohmann::json::parse(util::read_file(report))["bundle"]["signer"].get<std::string>();
+  };
+
+  RunResult installed = release("install", r1.path, {"--key-dir", keys.string()}, scratch("rot-install.json"));
+  ASSERT_EQ(installed.exit_code, 0) << said(installed);
+  EXPECT_EQ(signer_in(scratch("rot-install.json")), fp_a);
+
+  // Only the old key trusted: refused before any push, naming both keys.
+  const size_t puts = target.harbor().count_requests("PUT", "/v2/");
+  const size_t posts = target.harbor().count_requests("POST", "/blobs/uploads");
+  RunResult refused = release("upgrade", r2.path, {"--key", factory().public_key().string()}, scratch("rot-refused.json"));
+  EXPECT_EQ(refused.exit_code, static_cast<int>(sealift::ErrorKind::Integrity)) << said(refused);
+  EXPECT_NE(refused.err.find("does not verify with any trusted key (tried " + fp_a + ")"), std::string::npos) << said(refused);
+  EXPECT_NE(refused.err.find("signatures name the key " + fp_b), std::string::npos) << said(refused);
+  EXPECT_EQ(target.harbor().count_requests("PUT", "/v2/"), puts);
+  EXPECT_EQ(target.harbor().count_requests("POST", "/blobs/uploads"), posts);
+
+  RunResult upgraded = release("upgrade", r2.path, {"--key-dir", keys.string()}, scratch("rot-upgrade.json"));
+  ASSERT_EQ(upgraded.exit_code, 0) << said(upgraded);
+  EXPECT_EQ(signer_in(scratch("rot-upgrade.json")), fp_b);
+
+  // A key directory others can write to is refused, as is a key file in it they can write to.
+  fs::permissions(keys, fs::perms::group_write, fs::perm_options::add);
+  RunResult open_dir = install({"verify", r2.path.string(), "--key-dir", keys.string()});
+  EXPECT_EQ(open_dir.exit_code, static_cast<int>(sealift::ErrorKind::Usage)) << said(open_dir);
+  EXPECT_NE(open_dir.err.find("the trusted key directory " + keys.string() + " is writable by other users"),
+            std::string::npos) << said(open_dir);
+  fs::permissions(keys, fs::perms::group_write, fs::perm_options::remove);
+  fs::permissions(keys / "vendor-2026.pub", fs::perms::others_write, fs::perm_options::add);
+  RunResult open_file = install({"verify", r2.path.string(), "--key-dir", keys.string()});
+  EXPECT_EQ(open_file.exit_code, static_cast<int>(sealift::ErrorKind::Usage)) << said(open_file);
+  EXPECT_NE(open_file.err.find("vendor-2026.pub is writable by other users"), std::string::npos) << said(open_file);
 }
 
 INSTANTIATE_TEST_SUITE_P(HelmVersions, UpgradeFailureWith, ::testing::ValuesIn(testenv::helm_peers()),

@@ -327,8 +327,8 @@ TEST(Sbom, AStagingDirectorySwappedBeforeSyftStartsDoesNotChangeTheSbom) {
   bundle::BuildOptions o;
   o.chart_dir = inputs.chart_dir;
   o.lock_file = inputs.lock_file;
-  o.key_file = factory().private_key();
-  o.password.password_file = password;
+  o.signer.key = factory().private_key();
+  o.signer.password.password_file = password;
   o.output = scratch("staged-swapped.tar.zst");
   const std::string host = factory().upstream().host();
   o.mirrors = {{"docker.io", host}, {"ghcr.io", host}, {"registry.k8s.io", host}};
