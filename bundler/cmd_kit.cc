@@ -7,8 +7,7 @@
 
 #include "cli/flags.h"
 #include "kit/kit.h"
-#include "sign/key.h"
-#include "sign/password.h"
+#include "sign/signer.h"
 
 namespace sealift::bundler {
 
@@ -16,8 +15,7 @@ namespace {
 struct KitFlags {
   std::string bundle;
   std::vector<std::string> installers;
-  std::string key;
-  std::string password_file;
+  cli::SignerFlags signer;
   std::string output;
   cli::OutputFlags out;
 };
@@ -27,8 +25,8 @@ void run_kit(const KitFlags& f) {
   o.bundle = f.bundle;
   o.installers.assign(f.installers.begin(), f.installers.end());
   o.output = f.output;
-  const sign::PrivateKey key = sign::PrivateKey::from_file(f.key, sign::read_password({f.password_file}));
-  kit::Kit k = kit::write_kit(o, key);
+  const std::unique_ptr<sign::Signer> signer = sign::open_signer(f.signer.options());
+  kit::Kit k = kit::write_kit(o, *signer);
   if (f.out.json) {
     nlohmann::ordered_json installers = nlohmann::ordered_json::array();
     for (const auto& i : k.installers)
@@ -56,8 +54,8 @@ void add_kit_command(CLI::App& app) {
   cmd->add_option("--installer", f->installers,
                   "A release tarball holding sealift-install (dist/sealift-<version>-linux-<arch>.tar.gz); repeatable")
       ->required();
-  cmd->add_option("--key", f->key, "The cosign.key the bundle was signed with; it signs SHA256SUMS")->required();
-  cmd->add_option("--password-file", f->password_file, "Key password file (default: COSIGN_PASSWORD, else a prompt)");
+  // The key the bundle was signed with (a file, a PKCS#11 URI or an external signer) signs SHA256SUMS.
+  cli::add_signer_flags(cmd, f->signer);
   cmd->add_option("-o,--output", f->output, "The kit's directory (must not exist, or be empty)")->required();
   cli::add_output_flags(cmd, f->out);
   cmd->callback([f] { run_kit(*f); });

@@ -126,7 +126,7 @@ Installer inspect_installer(const fs::path& tarball) {
   not_an_installer(tarball, fmt::format("it holds no {}", kProgram));
 }
 
-Kit write_kit(const KitOptions& o, const sign::PrivateKey& key) {
+Kit write_kit(const KitOptions& o, const sign::Signer& key) {
   std::error_code ec;
   if (fs::exists(fs::symlink_status(o.output, ec)) &&
       !(fs::is_directory(o.output, ec) && fs::is_empty(o.output, ec)))

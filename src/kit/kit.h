@@ -44,7 +44,7 @@ struct Kit {
 // Error(Usage) for an output that exists and is not an empty directory, or two files of one name;
 // Error(Input) for an installer that is not one (inspect_installer); Error(Integrity) when the
 // bundle is not signed by `key`.
-Kit write_kit(const KitOptions& options, const sign::PrivateKey& key);
+Kit write_kit(const KitOptions& options, const sign::Signer& key);
 
 // README.txt of a kit: the commands a site runs, in order, with the kit's file names in them;
 // `bundle_name` is what sealift-install is given (the first part of a split bundle).
