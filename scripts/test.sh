@@ -82,6 +82,8 @@ phase_done "set-up: Go peers (what was left after the build)"
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+# Leaks of third-party libraries that sealift cannot free (each explained in the file).
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp}
 ctest --test-dir "$BUILD" --output-on-failure -j"$JOBS" "$@"
 phase_done "test suites (ctest -j$JOBS)"
 

@@ -22,15 +22,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string openssl_reason() {
-  unsigned long e = ERR_get_error();
-  ERR_clear_error();
-  if (e == 0) return "unknown OpenSSL error";
-  char buf[256];
-  ERR_error_string_n(e, buf, sizeof buf);
-  return buf;
-}
-
 // P-256 and Ed25519 only: what cosign's SIGNATURE_SPEC requires, and all sealift signs with.
 KeyType key_type_of(EVP_PKEY* pkey, std::string_view what) {
   switch (EVP_PKEY_get_base_id(pkey)) {
@@ -130,6 +121,15 @@ std::string_view label_for(KeyFileFormat format) {
 }
 
 }  // namespace
+
+std::string openssl_reason() {
+  unsigned long e = ERR_get_error();
+  ERR_clear_error();
+  if (e == 0) return "no reason given";
+  char buf[256];
+  ERR_error_string_n(e, buf, sizeof buf);
+  return buf;
+}
 
 std::string_view key_type_name(KeyType type) { return type == KeyType::Ed25519 ? "ed25519" : "ecdsa-p256"; }
 

@@ -21,6 +21,8 @@ enum class KeyType { EcdsaP256, Ed25519 };
 
 // "ecdsa-p256" / "ed25519", the spelling of `keygen --key-type`.
 std::string_view key_type_name(KeyType type);
+// The reason of OpenSSL's (or libp11's) most recent error, and clears the queue.
+std::string openssl_reason();
 // Throws Error(Usage) naming the accepted values.
 KeyType parse_key_type(std::string_view name);
 

@@ -27,15 +27,6 @@ constexpr const char* kUnknownKeyTypes =
     "libp11 0.4.12 knows RSA and EC keys only: a token holding an Ed25519 (or other) key cannot be listed "
     "through it; sign with a P-256 key in a token without such keys";
 
-std::string openssl_reason() {
-  unsigned long e = ERR_get_error();
-  ERR_clear_error();
-  if (e == 0) return "no reason given";
-  char buf[256];
-  ERR_error_string_n(e, buf, sizeof buf);
-  return buf;
-}
-
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;

@@ -21,11 +21,12 @@ struct Subcommand {
 void PrintTo(const Subcommand& s, std::ostream* os) { *os << s.program << " " << s.name; }
 
 const std::vector<Subcommand> kSubcommands = {
-    {"sealift-bundle", "keygen"},  {"sealift-bundle", "build"},    {"sealift-bundle", "inspect"},
-    {"sealift-bundle", "lock"},    {"sealift-bundle", "lint"},     {"sealift-install", "verify"},
-    {"sealift-install", "push"},   {"sealift-install", "install"}, {"sealift-install", "upgrade"},
-    {"sealift-install", "export"}, {"sealift-install", "status"}, {"sealift-install", "robots prune"},
-    {"sealift-install", "serve"},
+    {"sealift-bundle", "keygen"},     {"sealift-bundle", "public-key"},  {"sealift-bundle", "build"},
+    {"sealift-bundle", "inspect"},    {"sealift-bundle", "lock"},        {"sealift-bundle", "lint"},
+    {"sealift-bundle", "sign-blob"},  {"sealift-bundle", "kit"},         {"sealift-install", "verify"},
+    {"sealift-install", "verify-blob"}, {"sealift-install", "push"},     {"sealift-install", "install"},
+    {"sealift-install", "upgrade"},   {"sealift-install", "export"},     {"sealift-install", "status"},
+    {"sealift-install", "robots prune"}, {"sealift-install", "serve"},
 };
 
 std::vector<std::string> words_of(const std::string& text) {
@@ -141,6 +142,7 @@ INSTANTIATE_TEST_SUITE_P(BothPrograms, EverySubcommand, testing::ValuesIn(kSubco
                          [](const testing::TestParamInfo<Subcommand>& info) {
                            std::string name = info.param.program.substr(info.param.program.find('-') + 1) + "_" + info.param.name;
                            std::replace(name.begin(), name.end(), ' ', '_');
+                           std::replace(name.begin(), name.end(), '-', '_');
                            return name;
                          });
 
