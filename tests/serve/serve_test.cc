@@ -11,6 +11,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <thread>
@@ -610,17 +611,24 @@ TEST(Serve, BasicAuthWithoutTlsOnANetworkAddressIsRefused) {
     EXPECT_NE(r.err.find("--insecure-plain-auth"), std::string::npos) << said(r);
     EXPECT_EQ(r.out.find("serving"), std::string::npos) << said(r);
   }
-  const int port = testenv::free_port();
-  std::vector<std::string> argv = {"setpriv", "--pdeathsig", "KILL", "--", testenv::install_program(), "serve",
-                                   full_bundle().path.string(), "--key", factory().public_key().string(),
-                                   "--project", std::string(kProject), "--listen", "0.0.0.0:" + std::to_string(port),
-                                   "--htpasswd", file.string(), "--insecure-plain-auth"};
-  testenv::Process allowed(argv, scratch("serve-plain-auth.log"));
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
-  while (!testenv::wait_for_port(port, 0.5) && allowed.running() && std::chrono::steady_clock::now() < deadline) {
+  // free_port() checked the port on 127.0.0.1; a suite running beside this one may take it before
+  // serve binds 0.0.0.0, so a bind that fails is retried on another port (a few times at most).
+  int port = 0;
+  std::unique_ptr<testenv::Process> allowed;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    port = testenv::free_port();
+    std::vector<std::string> argv = {"setpriv", "--pdeathsig", "KILL", "--", testenv::install_program(), "serve",
+                                     full_bundle().path.string(), "--key", factory().public_key().string(),
+                                     "--project", std::string(kProject), "--listen", "0.0.0.0:" + std::to_string(port),
+                                     "--htpasswd", file.string(), "--insecure-plain-auth"};
+    allowed = std::make_unique<testenv::Process>(argv, scratch("serve-plain-auth-" + std::to_string(attempt) + ".log"));
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
+    while (!testenv::wait_for_port(port, 0.5) && allowed->running() && std::chrono::steady_clock::now() < deadline) {
+    }
+    if (allowed->running() || allowed->log_tail().find("cannot serve on") == std::string::npos) break;
   }
   EXPECT_EQ(http("http://127.0.0.1:" + std::to_string(port) + "/v2/", {"-u", "puller:pull-pw"}).status, 200)
-      << allowed.log_tail();
+      << allowed->log_tail();
 }
 
 TEST(Serve, TlsWithACertificateTheClientsVerify) {
