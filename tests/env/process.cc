@@ -173,6 +173,10 @@ std::string Process::log_tail(size_t bytes) const {
   return s.size() > bytes ? s.substr(s.size() - bytes) : s;
 }
 
+std::string said(const RunResult& r) {
+  return "exit " + std::to_string(r.exit_code) + "\nstdout: " + r.out + "\nstderr: " + r.err;
+}
+
 RunResult run(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
               const std::string& stdin_data, double timeout_seconds) {
   int in_pipe[2], out_pipe[2], err_pipe[2];

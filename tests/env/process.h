@@ -65,6 +65,9 @@ struct RunResult {
   std::string err;  // stderr
 };
 
+// How a run ended, for a test failure message: the exit code, stdout and stderr.
+std::string said(const RunResult& r);
+
 // Runs a command to completion and captures its output. stdin_data is fed to its stdin.
 RunResult run(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env = {},
               const std::string& stdin_data = {}, double timeout_seconds = 600);

@@ -41,9 +41,6 @@ inline const std::string kStallTimeout = "2";
 // legitimate case is six attempts with backoff (about 16 s) plus stall timeouts.
 constexpr double kHangLimit = 150;
 
-inline std::string said(const RunResult& r) {
-  return "exit " + std::to_string(r.exit_code) + "\nstdout: " + r.out + "\nstderr: " + r.err;
-}
 inline bool ended_by_itself(const RunResult& r) { return r.err.find("[testenv: killed after timeout]") == std::string::npos; }
 
 inline double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }

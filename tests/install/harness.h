@@ -90,8 +90,6 @@ inline RunResult install(const std::vector<std::string>& args, const std::map<st
   return testenv::run(argv, env);
 }
 
-inline std::string said(const RunResult& r) { return "exit " + std::to_string(r.exit_code) + "\nstdout: " + r.out + "\nstderr: " + r.err; }
-
 // `cosign verify --key` offline, with cosign v2.6.4 ("cosign") or v3.1.3 ("cosign3"); `home` holds
 // the docker config with the registry's credentials. cosign v2 switches to the Sigstore bundle
 // format as soon as an image has a bundle referrer, and then demands a trusted root, which it

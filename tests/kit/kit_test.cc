@@ -24,8 +24,6 @@ namespace fs = std::filesystem;
 using testenv::RunResult;
 using testenv::run;
 
-std::string said(const RunResult& r) { return "exit " + std::to_string(r.exit_code) + "\nstdout: " + r.out + "\nstderr: " + r.err; }
-
 testenv::BundleFactory& factory() {
   static testenv::BundleFactory f;
   return f;

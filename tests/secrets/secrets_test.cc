@@ -35,10 +35,6 @@ const std::string kAdminPassword = "harbor-pw-B9c1LfT7";
 // Every Bearer token the token service issues is a JWT: base64url of {"alg": ...} starts so.
 const std::string kJwtStart = "eyJhbGciOi";
 
-std::string said(const RunResult& r) {
-  return "exit " + std::to_string(r.exit_code) + "\nstdout: " + r.out + "\nstderr: " + r.err;
-}
-
 class Secrets {
  public:
   // The secret, and its base64 (what a careless dump of a config or header would show).

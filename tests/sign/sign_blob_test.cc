@@ -13,8 +13,6 @@ namespace fs = std::filesystem;
 using testenv::RunResult;
 using testenv::run;
 
-std::string said(const RunResult& r) { return "exit " + std::to_string(r.exit_code) + "\nstdout: " + r.out + "\nstderr: " + r.err; }
-
 // The four verifiers a signed file meets: cosign 2 and 3 (offline), openssl, sealift-install.
 struct Verdicts {
   bool cosign2, cosign3, openssl, sealift;
