@@ -9,6 +9,7 @@
 #include "sign/key.h"
 #include "sign/keypair.h"
 #include "sign/password.h"
+#include "sign/pkcs11.h"
 #include "sign/signer.h"
 #include "util/fs.h"
 #include "util/error.h"
@@ -23,8 +24,42 @@ struct KeygenFlags {
   std::string password_file;
   bool force = false;
   bool legacy_format = false;
+  std::string pkcs11_uri;
+  std::string pin_file;
+  std::string pkcs11_module;
   cli::OutputFlags out;
 };
+
+void print_result(const KeygenFlags& f, const std::string& private_key, const std::filesystem::path& public_key,
+                  const sign::PublicKey& key) {
+  if (f.out.json) {
+    fmt::print("{}\n", nlohmann::ordered_json{{"privateKey", private_key},
+                                              {"publicKey", public_key.string()},
+                                              {"fingerprint", key.fingerprint()}}
+                           .dump());
+    return;
+  }
+  if (f.out.quiet) return;
+  fmt::print("Private key {}\nPublic key written to {}\nFingerprint {}\n", private_key, public_key.string(),
+             key.fingerprint());
+}
+
+// The key pair is made in the token; only cosign.pub is written.
+void run_keygen_pkcs11(const KeygenFlags& f, const sign::KeyPairFiles& files) {
+  if (f.key_type != "ecdsa-p256")
+    throw Error(ErrorKind::Usage, "keygen --pkcs11 makes ECDSA P-256 keys only",
+                "libp11 0.4.12 (Debian 12), which sealift signs through, cannot use Ed25519 keys in a token");
+  std::error_code ec;
+  if (!f.force && std::filesystem::exists(std::filesystem::symlink_status(files.public_key, ec)))
+    throw Error(ErrorKind::Usage, fmt::format("{} already exists; not overwriting it", files.public_key.string()),
+                "pass --force to replace it, or choose another --output-prefix / --dir");
+  sign::Pkcs11Options options;
+  options.module = f.pkcs11_module;
+  options.pin.password_file = f.pin_file;
+  const sign::PublicKey key = sign::Pkcs11Key::generate(f.pkcs11_uri, options);
+  util::write_file_atomic(files.public_key, key.pem(), 0644);
+  print_result(f, f.pkcs11_uri, files.public_key, key);
+}
 
 void run_keygen(const KeygenFlags& f) {
   std::filesystem::path prefix = "cosign";
@@ -36,20 +71,18 @@ void run_keygen(const KeygenFlags& f) {
     prefix = std::filesystem::path(f.dir) / "cosign";
   }
   auto files = sign::KeyPairFiles::with_prefix(prefix);
+  if (!f.pkcs11_uri.empty()) return run_keygen_pkcs11(f, files);
   sign::KeyType type = sign::parse_key_type(f.key_type);
   sign::Secret password = sign::read_password({f.password_file, /*confirm=*/true});
   const sign::PrivateKey key = sign::PrivateKey::generate(type);
   sign::write_key_pair(files, key, password,
                        f.legacy_format ? sign::KeyFileFormat::Legacy : sign::KeyFileFormat::Current, f.force);
-  if (f.out.json) {
-    fmt::print("{}\n", nlohmann::ordered_json{{"privateKey", files.private_key.string()},
-                                              {"publicKey", files.public_key.string()},
-                                              {"fingerprint", key.public_key().fingerprint()}}
-                           .dump());
+  if (!f.out.json && !f.out.quiet) {
+    fmt::print("Private key written to {}\nPublic key written to {}\n", files.private_key.string(),
+               files.public_key.string());
     return;
   }
-  if (f.out.quiet) return;
-  fmt::print("Private key written to {}\nPublic key written to {}\n", files.private_key.string(), files.public_key.string());
+  print_result(f, files.private_key.string(), files.public_key, key.public_key());
 }
 struct PublicKeyFlags {
   cli::SignerFlags signer;
@@ -88,11 +121,19 @@ void add_keygen_command(CLI::App& app) {
   cmd->add_option("--dir", flags->dir, "Write cosign.key and cosign.pub into this directory")->excludes(prefix);
   cmd->add_option("--key-type", flags->key_type, "ecdsa-p256 (cosign's default) or ed25519")
       ->check(CLI::IsMember({"ecdsa-p256", "ed25519"}));
-  cmd->add_option("--password-file", flags->password_file,
-                  "Read the key password from this file (default: COSIGN_PASSWORD, else a prompt)");
   cmd->add_flag("--force", flags->force, "Replace an existing key pair");
-  cmd->add_flag("--legacy-format", flags->legacy_format,
-                "Write the COSIGN PEM label and scrypt N=32768, readable by cosign releases before 2.2");
+  auto* password = cmd->add_option("--password-file", flags->password_file,
+                                   "Read the key password from this file (default: COSIGN_PASSWORD, else a prompt)");
+  auto* legacy = cmd->add_flag("--legacy-format", flags->legacy_format,
+                               "Write the COSIGN PEM label and scrypt N=32768, readable by cosign releases before 2.2");
+  cmd->add_option("--pkcs11", flags->pkcs11_uri,
+                  "Make a P-256 key pair in a PKCS#11 token instead, named by an RFC 7512 URI "
+                  "(pkcs11:token=LABEL;object=NEWKEY); only the public key file is written")
+      ->excludes(password)
+      ->excludes(legacy);
+  cmd->add_option("--pin-file", flags->pin_file, "PKCS#11: the token's PIN file (default: COSIGN_PKCS11_PIN, else a prompt)");
+  cmd->add_option("--pkcs11-module", flags->pkcs11_module,
+                  "PKCS#11: the token's module (default: the URI's module-path, else COSIGN_PKCS11_MODULE_PATH)");
   cli::add_output_flags(cmd, flags->out);
   cmd->callback([flags] { run_keygen(*flags); });
 }

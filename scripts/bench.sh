@@ -28,7 +28,8 @@
 # ~/.cache/sealift/peers/bin (scripts/setup.sh --cluster). A peer or sealift subcommand that is
 # missing shows as "not available". Tools run with their own default concurrency. sealift builds
 # without SBOMs (--sbom none) where it is compared with peers that make none; with syft present
-# the build scenario adds a "sealift+sbom" row. The push scenario's "curl-floor" is the target's
+# the build scenario adds a "sealift+sbom" row, and with Debian's softhsm2 a "sealift+pkcs11" row
+# (the same build signed by a key in a SoftHSM2 token). The push scenario's "curl-floor" is the target's
 # own limit: the same blobs, manifests and tags sent by plain parallel curl uploads.
 # Scenario 8 (install) times install and upgrade by phase; scenario 9 (big) times each step once,
 # with its resources. The load average is sampled every 5 s for the whole run.
@@ -256,6 +257,21 @@ mkdir -p "$WORK/keys"
 "$BUNDLE" keygen --dir "$WORK/keys" >/dev/null </dev/null
 KEY=$WORK/keys/cosign.key
 PUB=$WORK/keys/cosign.pub
+# The same build signed by a P-256 key made in a SoftHSM2 token (issue 29): what signing through
+# PKCS#11 costs beyond the token's own signing time. Only when Debian's softhsm2 is installed.
+SOFTHSM_MODULE=/usr/lib/softhsm/libsofthsm2.so
+PKCS11_URI=
+if [ -f "$SOFTHSM_MODULE" ] && command -v softhsm2-util >/dev/null; then
+  mkdir -p "$WORK/softhsm/tokens"
+  printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' "$WORK/softhsm/tokens" >"$WORK/softhsm/softhsm2.conf"
+  export SOFTHSM2_CONF=$WORK/softhsm/softhsm2.conf
+  (umask 077 && echo 2468 >"$WORK/softhsm/pin")
+  softhsm2-util --init-token --free --label bench --so-pin 1357 --pin 2468 >"$WORK/logs/softhsm.log" 2>&1 &&
+    "$BUNDLE" keygen --pkcs11 'pkcs11:token=bench;object=vendor' --pkcs11-module "$SOFTHSM_MODULE" \
+      --pin-file "$WORK/softhsm/pin" --dir "$WORK/softhsm/keys" >>"$WORK/logs/softhsm.log" 2>&1 &&
+    PKCS11_URI='pkcs11:token=bench;object=vendor' ||
+    { say "bench.sh: no SoftHSM2 token (see $WORK/logs/softhsm.log); the sealift+pkcs11 row is skipped"; }
+fi
 mirrors() { echo "--mirror docker.io=$1 --mirror ghcr.io=$1 --mirror registry.k8s.io=$1"; }
 
 # make_lock OUT UPSTREAM: the lock of the fixtures in UPSTREAM, written by sealift itself.
@@ -323,6 +339,12 @@ if wanted build; then
       "$B/cache-sbom" --sbom syft --syft "'$SYFT'")" \
       "$(script build-sealift-sbom-prep <<<"rm -rf '$B/cache-sbom' '$B/sealift-sbom.tar.zst'")"
   fi
+  if [ -n "$PKCS11_URI" ]; then
+    tool sealift+pkcs11 "$(script build-sealift-pkcs11 <<EOF
+'$BUNDLE' build -o '$B/sealift-pkcs11.tar.zst' --key '$PKCS11_URI' --pkcs11-module '$SOFTHSM_MODULE' --pin-file '$WORK/softhsm/pin' --chart '${BUILD_CHART:-$ROOT/chart}' --lock '$WORK/images.lock' $(mirrors "$UPSTREAM") --plain-http --cache '$B/cache-pkcs11' --quiet --sbom none
+EOF
+)" "$(script build-sealift-pkcs11-prep <<<"rm -rf '$B/cache-pkcs11' '$B/sealift-pkcs11.tar.zst'")"
+  fi
   tool skopeo+tar+zstd "$BUILD_SKOPEO" "$BUILD_SKOPEO_PREP"
   tool crane-pull "$BUILD_CRANE" "$BUILD_CRANE_PREP"
   tool oras-copy "$BUILD_ORAS" "$BUILD_ORAS_PREP"
@@ -330,7 +352,7 @@ if wanted build; then
   tool hauler n/a
   tool zarf n/a
   run_scenario build "$RUNS"
-  rm -rf "$B/cache-sbom" "$B/sealift-sbom.tar.zst"
+  rm -rf "$B/cache-sbom" "$B/sealift-sbom.tar.zst" "$B/cache-pkcs11" "$B/sealift-pkcs11.tar.zst"
 fi
 # Inputs of the later scenarios, made once when the build scenario did not run (or failed).
 [ -s "$B/sealift.tar.zst" ] || { bash "$BUILD_SEALIFT_PREP"; bash "$BUILD_SEALIFT"; }

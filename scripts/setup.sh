@@ -56,7 +56,7 @@ trap 'log "FAILED at scripts/setup.sh line $LINENO: $BASH_COMMAND"' ERR
 packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates curl openssl
   libarchive-dev libzstd-dev libssl-dev libcurl4-openssl-dev libyaml-cpp-dev nlohmann-json3-dev
-  libsodium-dev libgtest-dev libgmock-dev libcli11-dev libfmt-dev libmicrohttpd-dev libcrypt-dev libpsl-dev libp11-dev
+  libsodium-dev libgtest-dev libgmock-dev libcli11-dev libfmt-dev libmicrohttpd-dev libcrypt-dev libpsl-dev libp11-dev libp11-kit-dev
   docker-registry skopeo umoci zstd apache2-utils jq python3 ccache golang-go softhsm2
   chromium
   help2man rpm zsh  # man pages, rpmbuild for the .rpm, the zsh completion test (cmake/packaging.cmake)

@@ -241,9 +241,10 @@ std::string PrivateKey::to_encrypted_pem(const Secret& password, KeyFileFormat f
   return pem_encode(label_for(format), encrypt_envelope(pkcs8(), password, strength));
 }
 
-PublicKey PrivateKey::public_key() const {
-  std::string der = public_der(pkey_.get());
-  return PublicKey::from_pem(pem_encode(kPublicKeyLabel, der), "public key");
-}
+PrivateKey::PrivateKey(std::unique_ptr<EVP_PKEY, Free> pkey, KeyType type, std::string name)
+    : pkey_(std::move(pkey)),
+      type_(type),
+      name_(std::move(name)),
+      public_key_(PublicKey::from_pem(pem_encode(kPublicKeyLabel, public_der(pkey_.get())), "public key")) {}
 
 }  // namespace sealift::sign

@@ -104,7 +104,7 @@ class PrivateKey final : public Signer {
   Secret pkcs8() const;
 
   KeyType type() const override { return type_; }
-  PublicKey public_key() const override;
+  PublicKey public_key() const override { return public_key_; }
   std::string name() const override { return name_; }
   std::string sign_prepared(const Sha256Bytes& sha256, std::string_view message) const override;
 
@@ -114,11 +114,12 @@ class PrivateKey final : public Signer {
   struct Free {
     void operator()(EVP_PKEY* p) const;
   };
-  PrivateKey(std::unique_ptr<EVP_PKEY, Free> pkey, KeyType type, std::string name)
-      : pkey_(std::move(pkey)), type_(type), name_(std::move(name)) {}
+  PrivateKey(std::unique_ptr<EVP_PKEY, Free> pkey, KeyType type, std::string name);
   std::unique_ptr<EVP_PKEY, Free> pkey_;
   KeyType type_;
   std::string name_;
+  // Derived once: every signature is checked against it before use (sign() in signature.h).
+  PublicKey public_key_;
 };
 
 }  // namespace sealift::sign

@@ -1,7 +1,10 @@
 #include "sign/pkcs11.h"
 
+#include <dlfcn.h>
 #include <libp11.h>
 #include <openssl/err.h>
+#include <openssl/rand.h>
+#include <p11-kit/pkcs11.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
@@ -135,6 +138,159 @@ Pkcs11Uri Pkcs11Uri::parse(std::string_view uri) {
   return u;
 }
 
+namespace {
+
+fs::path module_of(const Pkcs11Uri& u, const Pkcs11Options& options) {
+  fs::path module = options.module;
+  if (module.empty()) module = u.module_path;
+  if (module.empty())
+    if (const char* env = std::getenv("COSIGN_PKCS11_MODULE_PATH")) module = env;
+  if (module.empty())
+    throw Error(ErrorKind::Usage, fmt::format("token \"{}\": no PKCS#11 module", u.token),
+                "name the token's module with --pkcs11-module, the URI's module-path or COSIGN_PKCS11_MODULE_PATH");
+  if (!fs::is_regular_file(module))
+    throw Error(ErrorKind::Usage, fmt::format("PKCS#11 module {} does not exist", module.string()));
+  return module;
+}
+
+Secret read_pin(const Pkcs11Uri& u, const Pkcs11Options& options) {
+  PasswordOptions pin = options.pin;
+  if (pin.password_file.empty()) pin.password_file = u.pin_source;
+  pin.prompt = fmt::format("Enter the PIN of token \"{}\": ", u.token);
+  return read_password(pin);
+}
+
+std::string padded_field(const unsigned char* field, size_t size) {
+  std::string s(reinterpret_cast<const char*>(field), size);
+  s.erase(s.find_last_not_of(' ') + 1);
+  return s;
+}
+
+// The module's own PKCS#11 function list, for the one operation libp11 0.4.12 lacks: generating an
+// EC key pair in the token. Everything else goes through libp11. Not used at the same time as a
+// libp11 context on the same module (each finalizes the module when it is done).
+class Cryptoki {
+ public:
+  Cryptoki(const fs::path& module, const Pkcs11Uri& u) : module_(module.string()), token_(u.token) {
+    lib_ = dlopen(module.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!lib_) throw Error(ErrorKind::Input, fmt::format("cannot load the PKCS#11 module {}: {}", module_, dlerror()));
+    auto get = reinterpret_cast<CK_C_GetFunctionList>(dlsym(lib_, "C_GetFunctionList"));
+    if (!get || get(&f_) != CKR_OK || !f_) {
+      dlclose(lib_);
+      throw Error(ErrorKind::Input, fmt::format("{} is not a PKCS#11 module (no C_GetFunctionList)", module_));
+    }
+    CK_C_INITIALIZE_ARGS args{};
+    args.flags = CKF_OS_LOCKING_OK;
+    if (CK_RV rv = f_->C_Initialize(&args); rv != CKR_OK) {
+      dlclose(lib_);
+      throw Error(ErrorKind::Input, fmt::format("{}: C_Initialize failed (CKR 0x{:x})", module_, rv));
+    }
+    CK_SLOT_ID slot = find_slot(u);
+    check(f_->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &session_), "open a session");
+  }
+  ~Cryptoki() {
+    if (logged_in_) f_->C_Logout(session_);
+    if (session_ != CK_INVALID_HANDLE) f_->C_CloseSession(session_);
+    f_->C_Finalize(nullptr);
+    dlclose(lib_);
+  }
+  Cryptoki(const Cryptoki&) = delete;
+  Cryptoki& operator=(const Cryptoki&) = delete;
+
+  void login(const Secret& pin) {
+    std::string text(pin.view());
+    CK_RV rv = f_->C_Login(session_, CKU_USER, reinterpret_cast<CK_UTF8CHAR_PTR>(text.data()), text.size());
+    OPENSSL_cleanse(text.data(), text.size());
+    if (rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LOCKED || rv == CKR_PIN_EXPIRED || rv == CKR_PIN_LEN_RANGE)
+      throw Error(ErrorKind::Remote, fmt::format("PKCS#11 token \"{}\" refused the PIN (CKR 0x{:x})", token_, rv),
+                  "check the PIN (--pin-file, COSIGN_PKCS11_PIN); tokens lock after a few wrong PINs");
+    if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) check(rv, "log in");
+    logged_in_ = true;
+  }
+
+  // Whether an object of any class has this attribute value (a label or an id).
+  bool has_object(CK_ATTRIBUTE_TYPE type, const std::string& value) {
+    CK_ATTRIBUTE match{type, const_cast<char*>(value.data()), value.size()};
+    check(f_->C_FindObjectsInit(session_, &match, 1), "search the token");
+    CK_OBJECT_HANDLE found = CK_INVALID_HANDLE;
+    CK_ULONG n = 0;
+    CK_RV rv = f_->C_FindObjects(session_, &found, 1, &n);
+    f_->C_FindObjectsFinal(session_);
+    check(rv, "search the token");
+    return n > 0;
+  }
+
+  // A P-256 pair, stored in the token; the private half sensitive, not extractable, signing only.
+  void generate_p256(const std::string& label, const std::string& id) {
+    // DER of the named curve prime256v1 (OID 1.2.840.10045.3.1.7), as CKA_EC_PARAMS takes it.
+    static const unsigned char kP256[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+    CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+    CK_MECHANISM mech{CKM_EC_KEY_PAIR_GEN, nullptr, 0};
+    auto text = [](const std::string& s) { return const_cast<char*>(s.data()); };
+    CK_ATTRIBUTE pub[] = {
+        {CKA_TOKEN, &yes, sizeof yes},       {CKA_VERIFY, &yes, sizeof yes},
+        {CKA_EC_PARAMS, const_cast<unsigned char*>(kP256), sizeof kP256},
+        {CKA_LABEL, text(label), label.size()}, {CKA_ID, text(id), id.size()},
+    };
+    CK_ATTRIBUTE priv[] = {
+        {CKA_TOKEN, &yes, sizeof yes},     {CKA_PRIVATE, &yes, sizeof yes}, {CKA_SENSITIVE, &yes, sizeof yes},
+        {CKA_EXTRACTABLE, &no, sizeof no}, {CKA_SIGN, &yes, sizeof yes},    {CKA_DECRYPT, &no, sizeof no},
+        {CKA_LABEL, text(label), label.size()}, {CKA_ID, text(id), id.size()},
+    };
+    CK_OBJECT_HANDLE pub_handle = CK_INVALID_HANDLE, priv_handle = CK_INVALID_HANDLE;
+    check(f_->C_GenerateKeyPair(session_, &mech, pub, std::size(pub), priv, std::size(priv), &pub_handle, &priv_handle),
+          "generate a P-256 key pair");
+  }
+
+  // Removes every object with this label and id (both halves of a pair this class made).
+  void destroy_all(const std::string& label, const std::string& id) {
+    CK_ATTRIBUTE match[] = {{CKA_LABEL, const_cast<char*>(label.data()), label.size()},
+                            {CKA_ID, const_cast<char*>(id.data()), id.size()}};
+    check(f_->C_FindObjectsInit(session_, match, std::size(match)), "search the token");
+    std::vector<CK_OBJECT_HANDLE> found(8);
+    CK_ULONG n = 0;
+    CK_RV rv = f_->C_FindObjects(session_, found.data(), found.size(), &n);
+    f_->C_FindObjectsFinal(session_);
+    check(rv, "search the token");
+    for (CK_ULONG i = 0; i < n; ++i) check(f_->C_DestroyObject(session_, found[i]), "remove the new key");
+  }
+
+ private:
+  CK_SLOT_ID find_slot(const Pkcs11Uri& u) {
+    CK_ULONG n = 0;
+    check(f_->C_GetSlotList(CK_TRUE, nullptr, &n), "list the slots");
+    std::vector<CK_SLOT_ID> slots(n);
+    check(f_->C_GetSlotList(CK_TRUE, slots.data(), &n), "list the slots");
+    slots.resize(n);
+    std::vector<std::string> seen;
+    for (CK_SLOT_ID slot : slots) {
+      CK_TOKEN_INFO info{};
+      if (f_->C_GetTokenInfo(slot, &info) != CKR_OK || !(info.flags & CKF_TOKEN_INITIALIZED)) continue;
+      std::string label = padded_field(info.label, sizeof info.label);
+      seen.push_back(label);
+      if (label != u.token) continue;
+      if (!u.serial.empty() && padded_field(info.serialNumber, sizeof info.serialNumber) != u.serial) continue;
+      return slot;
+    }
+    throw Error(ErrorKind::Input,
+                fmt::format("PKCS#11 token \"{}\" not found in {} (tokens there: {})", u.token, module_,
+                            seen.empty() ? "none" : fmt::format("\"{}\"", fmt::join(seen, "\", \""))),
+                "plug the token in, or name it by its label with token=");
+  }
+  void check(CK_RV rv, std::string_view what) const {
+    if (rv != CKR_OK)
+      throw Error(ErrorKind::Remote, fmt::format("PKCS#11 token \"{}\": cannot {} (CKR 0x{:x})", token_, what, rv));
+  }
+
+  std::string module_, token_;
+  void* lib_ = nullptr;
+  CK_FUNCTION_LIST_PTR f_ = nullptr;
+  CK_SESSION_HANDLE session_ = CK_INVALID_HANDLE;
+  bool logged_in_ = false;
+};
+
+}  // namespace
+
 // The module, its slots and the logged-in token, released in reverse order.
 struct Pkcs11Key::Session {
   PKCS11_CTX* ctx = nullptr;
@@ -154,15 +310,7 @@ struct Pkcs11Key::Session {
 
   // Loads the module and finds the token the URI names.
   static std::unique_ptr<Session> open(const Pkcs11Uri& u, const Pkcs11Options& options) {
-    fs::path module = options.module;
-    if (module.empty()) module = u.module_path;
-    if (module.empty())
-      if (const char* env = std::getenv("COSIGN_PKCS11_MODULE_PATH")) module = env;
-    if (module.empty())
-      throw Error(ErrorKind::Usage, fmt::format("token \"{}\": no PKCS#11 module", u.token),
-                  "name the token's module with --pkcs11-module, the URI's module-path or COSIGN_PKCS11_MODULE_PATH");
-    if (!fs::is_regular_file(module))
-      throw Error(ErrorKind::Usage, fmt::format("PKCS#11 module {} does not exist", module.string()));
+    const fs::path module = module_of(u, options);
     auto s = std::make_unique<Session>();
     s->ctx = PKCS11_CTX_new();
     if (!s->ctx) throw Error(ErrorKind::Internal, "libp11: cannot create a context");
@@ -209,11 +357,11 @@ Pkcs11Key::~Pkcs11Key() = default;
 std::unique_ptr<Pkcs11Key> Pkcs11Key::open(std::string_view uri, const Pkcs11Options& options) {
   Pkcs11Uri u = Pkcs11Uri::parse(uri);
   std::unique_ptr<Session> s = Session::open(u, options);
+  return open_session(u, std::move(s), read_pin(u, options));
+}
+
+std::unique_ptr<Pkcs11Key> Pkcs11Key::open_session(const Pkcs11Uri& u, std::unique_ptr<Session> s, const Secret& pin_value) {
   const std::string name = describe(u);
-  PasswordOptions pin = options.pin;
-  if (pin.password_file.empty()) pin.password_file = u.pin_source;
-  pin.prompt = fmt::format("Enter the PIN of token \"{}\": ", u.token);
-  Secret pin_value = read_password(pin);
   std::string pin_text(pin_value.view());
   int rc = PKCS11_login(s->slot, 0, pin_text.c_str());
   OPENSSL_cleanse(pin_text.data(), pin_text.size());
@@ -263,6 +411,46 @@ PublicKey Pkcs11Key::read_public_key(std::string_view uri, const Pkcs11Options& 
   }
   // Some tokens show public keys only after login.
   return open(uri, options)->public_key();
+}
+
+PublicKey Pkcs11Key::generate(std::string_view uri, const Pkcs11Options& options) {
+  Pkcs11Uri u = Pkcs11Uri::parse(uri);
+  if (!u.object)
+    throw Error(ErrorKind::Usage, fmt::format("{}: no object=", uri), "a new key needs a label: object=NAME");
+  const fs::path module = module_of(u, options);
+  std::string id = u.id.value_or(std::string());
+  if (id.empty()) {
+    id.resize(8);
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(id.data()), static_cast<int>(id.size())) != 1)
+      throw Error(ErrorKind::Internal, "no random bytes for the key's id: " + openssl_reason());
+  }
+  const std::string name = fmt::format("token \"{}\", object \"{}\"", u.token, *u.object);
+  const Secret pin = read_pin(u, options);
+  {
+    Cryptoki token(module, u);
+    token.login(pin);
+    if (token.has_object(CKA_LABEL, *u.object))
+      throw Error(ErrorKind::Usage, fmt::format("{}: the token already holds an object with this label", name),
+                  "choose another object= (a key in use is never replaced), or remove the old one with the token's tool");
+    if (token.has_object(CKA_ID, id))
+      throw Error(ErrorKind::Usage,
+                  fmt::format("{}: the token already holds an object with id {}", name, util::hex_encode(id)),
+                  "choose another id=, or leave id= out for a random one");
+    token.generate_p256(*u.object, id);
+  }
+  // Read back through libp11, as --key will find it. The module is finalized in between: libp11
+  // and the function list above never share it.
+  Pkcs11Uri created = u;
+  created.id = id;
+  try {
+    return open_session(created, Session::open(created, options), pin)->public_key();
+  } catch (const Error& e) {
+    Cryptoki token(module, u);
+    token.login(pin);
+    token.destroy_all(*u.object, id);
+    throw Error(e.kind(), fmt::format("{}: the new key pair cannot be used through libp11 and was removed again: {}",
+                                      name, e.what()));
+  }
 }
 
 std::string Pkcs11Key::sign_prepared(const Sha256Bytes& sha256, std::string_view message) const {

@@ -4,8 +4,9 @@
 // libp11 loads the module, logs in and hands OpenSSL a key whose signing runs in the token.
 //
 // libp11 0.4.12 (Debian 12) knows RSA and EC key objects only (a token that also holds an Ed25519
-// key cannot even be listed through it), and cannot create EC keys: sealift signs with a P-256
-// key that the token's own tool made (softhsm2-util, pkcs11-tool --keypairgen, the HSM's console).
+// key cannot even be listed through it), so sealift signs with P-256 keys in a token. libp11 0.4.12
+// cannot create EC keys either (its key generation is RSA only): generate() makes the key pair with
+// one C_GenerateKeyPair through the module's own function list, and reads it back through libp11.
 #pragma once
 
 #include <filesystem>
@@ -63,6 +64,13 @@ class Pkcs11Key final : public Signer {
   // The public key of the object `uri` names, without logging in when the token allows it (a
   // public key object is readable without the PIN); otherwise as open() does.
   static PublicKey read_public_key(std::string_view uri, const Pkcs11Options& options);
+  // Creates a P-256 key pair in the token: the private key sensitive, never extractable, signing
+  // only; labelled with the URI's object= and given its id= (else 8 random bytes), so that --key
+  // with the same URI signs with it. Logs in as open() does. Refuses (Error(Usage)) when the token
+  // already holds a key with that label or id, so a key in use is never shadowed. Returns the
+  // public key as libp11 reads it back from the token; if libp11 cannot, the new pair is removed
+  // again and the error says why (a token that also holds keys libp11 0.4.12 cannot list).
+  static PublicKey generate(std::string_view uri, const Pkcs11Options& options);
 
   ~Pkcs11Key() override;
   Pkcs11Key(const Pkcs11Key&) = delete;
@@ -75,6 +83,8 @@ class Pkcs11Key final : public Signer {
 
  private:
   struct Session;
+  // Logs in to the token `s` found and finds the private key `u` names.
+  static std::unique_ptr<Pkcs11Key> open_session(const Pkcs11Uri& u, std::unique_ptr<Session> s, const Secret& pin);
   Pkcs11Key(std::unique_ptr<Session> session, PublicKey public_key, std::string name);
   std::unique_ptr<Session> session_;
   PublicKey public_key_;

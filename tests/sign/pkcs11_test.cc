@@ -111,6 +111,39 @@ TEST_F(Pkcs11Test, KeysOtherThanP256AreRefused) {
               "PKCS#11 token \"nosuch\" not found");
 }
 
+// keygen --pkcs11: the pair is made in the token (libp11 0.4.12 cannot), found again by --key's
+// URI, and never shadows a key in use.
+TEST_F(Pkcs11Test, GeneratesAP256KeyPairThatSignsFromTheToken) {
+  const std::string uri = hsm_->uri("made-here");
+  const PublicKey pub = Pkcs11Key::generate(uri, options());
+  auto key = Pkcs11Key::open(uri, options());
+  EXPECT_EQ(key->public_key().fingerprint(), pub.fingerprint());
+  EXPECT_NE(pub.fingerprint(), PublicKey::from_file(*p256_pub_).fingerprint());
+  const std::string message = "made in the token";
+  EXPECT_TRUE(verify(pub, message, sign(*key, message)));
+  // Without logging in, the public half answers (what `public-key` exports).
+  EXPECT_EQ(Pkcs11Key::read_public_key(uri, options("/nonexistent")).fingerprint(), pub.fingerprint());
+
+  ExpectError([&] { Pkcs11Key::generate(uri, options()); }, ErrorKind::Usage,
+              "object \"made-here\": the token already holds an object with this label");
+  ExpectError([&] { Pkcs11Key::generate("pkcs11:token=release;object=other;id=%01", options()); }, ErrorKind::Usage,
+              "the token already holds an object with id 01");
+  ExpectError([&] { Pkcs11Key::generate("pkcs11:token=release;id=%09", options()); }, ErrorKind::Usage, "no object=");
+  const fs::path wrong = hsm_->dir() / "wrong-pin-keygen";
+  util::write_file_atomic(wrong, "0000\n", 0600);
+  ExpectError([&] { Pkcs11Key::generate(hsm_->uri("not-made"), options(wrong)); }, ErrorKind::Remote,
+              "PKCS#11 token \"release\" refused the PIN");
+  ExpectError([&] { Pkcs11Key::open(hsm_->uri("not-made"), options()); }, ErrorKind::Input, "no such private key");
+
+  // A token libp11 cannot list (it holds an Ed25519 key): the new pair would be unusable, so it is
+  // removed again. Asking twice proves the removal: a leftover would be refused by its label.
+  testenv::SoftHsm edwards("edwards-keygen", "1357");
+  edwards.import_key("ed", "ED25519", "03");
+  for (int attempt = 0; attempt < 2; ++attempt)
+    ExpectError([&] { Pkcs11Key::generate(edwards.uri("new"), options(edwards.pin_file())); }, ErrorKind::Input,
+                "the new key pair cannot be used through libp11 and was removed again");
+}
+
 TEST_F(Pkcs11Test, UrisAreReadStrictly) {
   Pkcs11Uri u = Pkcs11Uri::parse("pkcs11:token=my%20token;object=k;serial=1a?module-path=/x/y.so&pin-source=file:/p");
   EXPECT_EQ(u.token, "my token");

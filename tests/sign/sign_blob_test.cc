@@ -2,7 +2,10 @@
 // against the real cosign v2.6.4 and v3.1.3 and the openssl one-liner a site without cosign uses.
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include "env/process.h"
+#include "env/softhsm.h"
 #include "sign/key.h"
 #include "util/fs.h"
 
@@ -91,6 +94,58 @@ TEST(SignBlob, CosignOpensslAndSealiftAcceptTheSignatureAndRejectAFlippedByte) {
   EXPECT_EQ(wrong.exit_code, 3) << said(wrong);
   EXPECT_NE(wrong.err.find("release.key"), std::string::npos) << said(wrong);
   EXPECT_FALSE(fs::exists(dir / "other.sig"));
+}
+
+// A release key made in a token by `keygen --pkcs11` (it never exists outside it): only cosign.pub
+// is written, and what the token signs verifies with it in cosign, openssl and sealift.
+TEST(SignBlob, AKeyMadeInATokenByKeygenSignsWhatCosignAccepts) {
+  testenv::TempDir dir("sealift-keygen-pkcs11");
+  testenv::SoftHsm hsm("releases", "8642");
+  const std::string uri = hsm.uri("release-2027");
+  const std::vector<std::string> token = {"--pkcs11-module", testenv::SoftHsm::kModule, "--pin-file",
+                                          hsm.pin_file().string()};
+  auto keygen = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = {testenv::bundle_program(), "keygen"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run(argv);
+  };
+  auto with_token = [&](std::vector<std::string> args) {
+    args.insert(args.end(), token.begin(), token.end());
+    return args;
+  };
+  RunResult k = keygen(with_token({"--pkcs11", uri, "--dir", (dir / "keys").string(), "--json"}));
+  ASSERT_EQ(k.exit_code, 0) << said(k);
+  const fs::path pub = dir / "keys" / "cosign.pub";
+  EXPECT_EQ(nlohmann::json::parse(k.out).at("fingerprint"), PublicKey::from_file(pub).fingerprint()) << k.out;
+  EXPECT_FALSE(fs::exists(dir / "keys" / "cosign.key"));
+
+  util::write_file_atomic(dir / "SHA256SUMS", std::string(64, 'a') + "  sealift-1.0.0-linux-amd64.tar.gz\n");
+  RunResult s = run(with_token({testenv::bundle_program(), "sign-blob", "--key", uri, (dir / "SHA256SUMS").string(),
+                                "--output-signature", (dir / "SHA256SUMS.sig").string()}));
+  ASSERT_EQ(s.exit_code, 0) << said(s);
+  Verdicts good = verify_all(dir.path(), pub, dir / "SHA256SUMS.sig", dir / "SHA256SUMS");
+  EXPECT_TRUE(good.cosign2);
+  EXPECT_TRUE(good.cosign3);
+  EXPECT_TRUE(good.openssl);
+  EXPECT_TRUE(good.sealift);
+
+  // The same label again is refused, and the first cosign.pub stays as it was.
+  const std::string first = util::read_file(pub);
+  RunResult again = keygen(with_token({"--pkcs11", uri, "--dir", (dir / "keys").string(), "--force"}));
+  EXPECT_EQ(again.exit_code, 2) << said(again);
+  EXPECT_NE(again.err.find("already holds an object with this label"), std::string::npos) << said(again);
+  EXPECT_EQ(util::read_file(pub), first);
+  // cosign.pub is not replaced without --force, before the token is asked.
+  RunResult exists = keygen(with_token({"--pkcs11", hsm.uri("other"), "--dir", (dir / "keys").string()}));
+  EXPECT_EQ(exists.exit_code, 2) << said(exists);
+  EXPECT_NE(exists.err.find("already exists"), std::string::npos) << said(exists);
+  // Ed25519 in a token is refused by name, and a password flag makes no sense there.
+  RunResult ed = keygen(with_token({"--pkcs11", hsm.uri("ed"), "--key-type", "ed25519", "--dir", (dir / "ed").string()}));
+  EXPECT_EQ(ed.exit_code, 2) << said(ed);
+  EXPECT_NE(ed.err.find("P-256 keys only"), std::string::npos) << said(ed);
+  EXPECT_FALSE(fs::exists(dir / "ed" / "cosign.pub"));
+  RunResult pw = keygen(with_token({"--pkcs11", hsm.uri("pw"), "--password-file", "/dev/null"}));
+  EXPECT_NE(pw.exit_code, 0) << said(pw);
 }
 
 }  // namespace
