@@ -216,6 +216,7 @@ void PartedOutput::start_part() {
   }
   Part p;
   p.file = std::make_unique<util::AtomicFile>(split_size_ ? part_path(path_, parts_.size()) : path_);
+  p.file->write_behind();
   // Only parts get a checksum file; hashing a single file would cost CPU for nothing.
   if (split_size_) p.hash = std::make_unique<oci::Sha256>();
   parts_.push_back(std::move(p));

@@ -71,6 +71,14 @@ void AtomicFile::write(std::span<const std::byte> buf) {
     p += n;
     left -= static_cast<size_t>(n);
   }
+  written_ += buf.size();
+  constexpr uint64_t kChunk = 8 << 20;
+  while (write_behind_ && written_ - handed_off_ >= kChunk) {
+    // Only a hint: a file system without it (EINVAL, ESPIPE) is flushed by commit()'s fsync,
+    // which also reports any write error, so the result is not checked here.
+    (void)sync_file_range(fd_, static_cast<off_t>(handed_off_), kChunk, SYNC_FILE_RANGE_WRITE);
+    handed_off_ += kChunk;
+  }
 }
 
 void AtomicFile::commit(bool durable) {

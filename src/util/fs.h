@@ -2,6 +2,7 @@
 // never sees half a file and a failure leaves nothing behind.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -27,6 +28,11 @@ class AtomicFile : public io::Sink {
   // Renames the file into place. `durable`: flushed to the disk first (fsync), so that a crash
   // leaves either nothing or the whole file; a store that checks its files on use can skip that.
   void commit(bool durable = true);
+  // From now on, hands every full 8 MiB written to the disk's write-back at once (sync_file_range,
+  // without waiting), so that commit()'s fsync waits for the tail only. Without it, a machine with
+  // much RAM keeps a whole bundle dirty in memory until that fsync, which then writes it all at
+  // disk speed while nothing else runs. For large files that are committed durable.
+  void write_behind() { write_behind_ = true; }
   int fd() const { return fd_; }
   const std::filesystem::path& temp_path() const { return temp_; }
 
@@ -34,6 +40,8 @@ class AtomicFile : public io::Sink {
   std::filesystem::path target_, temp_;
   int fd_ = -1;
   bool committed_ = false;
+  bool write_behind_ = false;
+  uint64_t written_ = 0, handed_off_ = 0;
 };
 
 // Reads a file as a Source.
