@@ -2,10 +2,14 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <functional>
+#include <future>
 #include <mutex>
 #include <optional>
 #include <set>
+#include <thread>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -401,13 +405,73 @@ std::vector<oci::Descriptor> carry_upstream_attestations(registry::RegistryClien
   return out;
 }
 
-// The image's SBOMs made by syft, one per platform image, each signed as an attestation over the
-// carried image (as `cosign attest --type spdxjson` would sign it) and added to `content`.
-std::vector<oci::Descriptor> generate_sboms(const sbom::Syft& syft, const sbom::SbomCache& sboms, const PulledImage& img,
-                                            const BlobCache& cache, registry::ImagePuller& puller,
-                                            const sign::Signer& key, const std::string& created,
-                                            const fs::path& scratch, const BuildOptions::Seams& seams, Content& content,
-                                            uint64_t& cached) {
+// Runs SBOM scans beside the rest of the build, on as many workers as there are cores (2 to 4):
+// syft is the slowest part of a build that makes SBOMs, and one scan at a time leaves cores idle
+// while syft unpacks layers or the build waits for the network. Jobs that never started when the
+// pool goes (a failed build) are dropped; running ones finish first.
+class ScanPool {
+ public:
+  ScanPool() {
+    const unsigned n = std::clamp(std::thread::hardware_concurrency(), 2u, 4u);
+    for (unsigned i = 0; i < n; ++i) workers_.emplace_back([this] { work(); });
+  }
+  ~ScanPool() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+      queue_.clear();
+    }
+    cv_.notify_all();
+    for (auto& w : workers_) w.join();
+  }
+  ScanPool(const ScanPool&) = delete;
+  ScanPool& operator=(const ScanPool&) = delete;
+
+  std::shared_future<std::string> submit(std::function<std::string()> job) {
+    std::packaged_task<std::string()> task(std::move(job));
+    std::shared_future<std::string> result = task.get_future().share();
+    {
+      std::lock_guard lock(mu_);
+      queue_.push_back(std::move(task));
+    }
+    cv_.notify_one();
+    return result;
+  }
+
+ private:
+  void work() {
+    for (;;) {
+      std::packaged_task<std::string()> task;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty()) return;
+        task = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      task();  // an exception is kept in the future, for the build to rethrow in order
+    }
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::packaged_task<std::string()>> queue_;
+  bool stopping_ = false;
+  std::vector<std::thread> workers_;
+};
+
+// An image's SBOMs on their way: one per platform image, from the SBOM cache or a scan.
+struct SbomScans {
+  std::vector<std::pair<std::string, std::shared_future<std::string>>> platforms;  // platform, SPDX
+};
+
+// Starts the SBOMs of `img`, one per platform image: an image scanned before (a rebuild, an
+// unchanged image of the next release or of a delta) comes from the cache and costs no scan; the
+// others are scanned on `pool` once their layers are in (waited for here, on the build's thread:
+// the puller is not shared with the workers).
+SbomScans start_sboms(const sbom::Syft& syft, const sbom::SbomCache& sboms, const PulledImage& img,
+                      const BlobCache& cache, registry::ImagePuller& puller, const std::string& created,
+                      const fs::path& scratch, const BuildOptions::Seams& seams, const Content& content,
+                      ScanPool& pool, uint64_t& cached) {
   std::vector<std::pair<oci::Descriptor, std::string>> platforms;
   for (size_t i = 0; i < img.manifests.size(); ++i) platforms.push_back({img.manifests[i], img.platforms[i]});
   if (platforms.empty()) {
@@ -421,30 +485,43 @@ std::vector<oci::Descriptor> generate_sboms(const sbom::Syft& syft, const sbom::
                  (config.value("variant", "").empty() ? "" : "/" + config.value("variant", ""));
     platforms.push_back({img.carried, platform});
   }
-  std::vector<oci::Descriptor> out;
+  SbomScans out;
   for (const auto& [manifest, platform] : platforms) {
     sbom::ScanInput in;
     in.source = img.locked->source.str();
     in.platform = platform;
     in.manifest = manifest;
     in.manifest_bytes = content.documents.at(manifest.digest);
-    in.blob_path = [&](const oci::Digest& d) {
-      // Configs are held as documents; the cache has them too (they were pulled there).
-      return cache.path(d);
-    };
+    // Configs are held as documents; the cache has them too (they were pulled there).
+    in.blob_path = [&cache](const oci::Digest& d) { return cache.path(d); };
     in.staged = seams.syft_staged;
-    // An image scanned before (a rebuild, an unchanged image of the next release or of a delta)
-    // costs no scan.
-    std::optional<std::string> spdx = sboms.find(in, syft.version(), created);
-    if (spdx) {
+    if (std::optional<std::string> spdx = sboms.find(in, syft.version(), created)) {
       ++cached;
-    } else {
-      oci::Manifest m = oci::Manifest::parse(in.manifest_bytes, manifest.media_type);
-      for (const auto& l : m.layers()) puller.wait_blob(l.digest);
-      spdx = syft.scan(in, scratch, created);
-      sboms.store(in, syft.version(), *spdx);
+      std::promise<std::string> ready;
+      ready.set_value(std::move(*spdx));
+      out.platforms.push_back({platform, ready.get_future().share()});
+      continue;
     }
-    sign::SigstoreSignature att = sign::sign_attestation(key, img.carried, created, sbom::kSpdxPredicateType, *spdx,
+    oci::Manifest m = oci::Manifest::parse(in.manifest_bytes, manifest.media_type);
+    for (const auto& l : m.layers()) puller.wait_blob(l.digest);
+    out.platforms.push_back(
+        {platform, pool.submit([&syft, &sboms, in = std::move(in), scratch, created] {
+           std::string spdx = syft.scan(in, scratch, created);
+           sboms.store(in, syft.version(), spdx);
+           return spdx;
+         })});
+  }
+  return out;
+}
+
+// The image's SBOMs, each signed as an attestation over the carried image (as `cosign attest
+// --type spdxjson` would sign it) and added to `content`, in platform order. Rethrows a scan's
+// failure.
+std::vector<oci::Descriptor> sign_sboms(const SbomScans& scans, const PulledImage& img, const sign::Signer& key,
+                                        const std::string& created, Content& content) {
+  std::vector<oci::Descriptor> out;
+  for (const auto& [platform, spdx] : scans.platforms) {
+    sign::SigstoreSignature att = sign::sign_attestation(key, img.carried, created, sbom::kSpdxPredicateType, spdx.get(),
                                                          {{std::string(sbom::kPlatformAnnotation), platform}});
     content.add_document(att.bundle);
     content.add_document(std::string(sign::kEmptyConfig));
@@ -600,6 +677,20 @@ BuildResult build(const BuildOptions& o, util::Progress& progress) {
   progress.end();
   clients.stop_counting();
 
+  // SBOM scans start now and run while the signatures are made and the upstream referrers read.
+  // With --upstream-key, an image whose publisher's SBOM verifies gets none of its own, which is
+  // known only once its referrers are read: those scans start in the loop below instead.
+  const fs::path sbom_scratch = syft ? BlobCache::private_dir(cache_dir / "sbom-scratch") : fs::path();
+  std::optional<ScanPool> scan_pool;
+  std::vector<std::optional<SbomScans>> scans(images.size());
+  if (syft) {
+    scan_pool.emplace();
+    if (upstream_keys.empty())
+      for (size_t i = 0; i < images.size(); ++i)
+        scans[i] = start_sboms(*syft, sbom_cache, images[i], cache, puller, root.created, sbom_scratch, o.seams,
+                               content, *scan_pool, result.sboms_cached);
+  }
+
   // The chart as a Helm OCI artifact.
   chart::Artifact chart = chart::make_artifact(metadata, pkg.digest, static_cast<int64_t>(pkg.size));
   content.add_document(chart.config);
@@ -607,7 +698,8 @@ BuildResult build(const BuildOptions& o, util::Progress& progress) {
 
   // Signatures, over exactly what the bundle carries.
   std::vector<LayoutEntry> entries;
-  for (auto& img : images) {
+  for (size_t image_index = 0; image_index < images.size(); ++image_index) {
+    PulledImage& img = images[image_index];
     RootImage ri;
     ri.source = img.locked->source.str();
     ri.digest = img.carried.digest;
@@ -656,9 +748,11 @@ BuildResult build(const BuildOptions& o, util::Progress& progress) {
     std::vector<oci::Descriptor> sboms;
     if (syft && !has_upstream_sbom) {
       progress.note(fmt::format("SBOM of {} (syft {})", ri.source, syft->version()));
-      sboms = generate_sboms(*syft, sbom_cache, img, cache, puller, key, root.created,
-                             BlobCache::private_dir(cache_dir / "sbom-scratch"), o.seams, content,
-                             result.sboms_cached);
+      std::optional<SbomScans>& started = scans[image_index];
+      if (!started)
+        started = start_sboms(*syft, sbom_cache, img, cache, puller, root.created, sbom_scratch, o.seams, content,
+                              *scan_pool, result.sboms_cached);
+      sboms = sign_sboms(*started, img, key, root.created, content);
     }
     for (const auto& b : sboms) ri.sboms.push_back(b.digest);
     result.sboms_generated += sboms.size();

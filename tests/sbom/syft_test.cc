@@ -375,5 +375,34 @@ TEST(Sbom, AMissingOrWrongSyftIsRefusedBeforeAnyPull) {
   }
 }
 
+// Scans run beside each other and beside the build: one that fails stops the build with syft's
+// own words, naming the image, whatever the other scans do, and leaves no bundle and no staging
+// directory behind.
+TEST(Sbom, AScanThatFailsStopsTheBuildNamingTheImage) {
+  testenv::BundleSpec spec;
+  spec.images = {"postgres", "frontend", "busybox"};
+  const fs::path failing = scratch("failing-syft");
+  util::write_file_atomic(failing,
+                          "#!/bin/sh\nif [ \"$1\" = scan ]; then case \"$*\" in *frontend*) echo 'cannot unpack layer' >&2; "
+                          "exit 1 ;; esac; fi\nexec " + syft() + " \"$@\"\n",
+                          0755);
+  fs::remove_all(factory().dir() / "cache" / "sboms");
+  spec.build_args = {"--sbom", "syft", "--syft", failing.string()};
+  const fs::path out = scratch("failed-scan.tar.zst");
+  try {
+    factory().build(spec, out);
+    ADD_FAILURE() << "built although syft failed";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("syft could not scan"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("frontend"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("cannot unpack layer"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(out));
+  const fs::path staging = factory().dir() / "cache" / "sbom-scratch";
+  if (fs::exists(staging)) {
+    EXPECT_TRUE(fs::is_empty(staging)) << "a syft staging directory was left";
+  }
+}
+
 }  // namespace
 }  // namespace sealift::install::testing
