@@ -22,7 +22,8 @@ namespace sealift::testenv {
 
 struct BundleSpec {
   // Fixture image names; the chart declares exactly these, each at values path <camelName>.image,
-  // each a one-replica Deployment named after the image (value nodeSelector: the pods' node selector).
+  // each a one-replica Deployment named after the image (values nodeSelector and tolerations: the
+  // pods'; <camelName>.readinessProbe: that container's).
   std::vector<std::string> images = {"postgres", "redis", "fluent-bit", "frontend"};
   int release = 1;                         // fixture release (2 changes only the backend's top layer)
   std::string chart_version = "1.0.0";
