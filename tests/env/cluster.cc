@@ -321,7 +321,9 @@ void Cluster::trust_registry(const std::string& host, const fs::path& ca_file) c
 }
 
 std::vector<std::string> Cluster::real_node_values() {
-  return {"nodeSelector." + std::string(kRealNodeLabel) + "=true", "tolerations[0].key=" + std::string(kRealNodeLabel),
+  // The node's hostname label, a string (helm --set makes "true" a bool, which a node selector
+  // refuses); helm splits keys at dots, so the label's dot is escaped.
+  return {"nodeSelector.kubernetes\\.io/hostname=" + std::string(kRealNode), "tolerations[0].key=" + std::string(kRealNodeLabel),
           "tolerations[0].operator=Exists", "tolerations[0].effect=NoSchedule"};
 }
 
