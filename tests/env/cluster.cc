@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <functional>
 #include <optional>
 #include <random>
@@ -137,6 +138,26 @@ Cluster& shared_cluster(bool real_node) {
 
 Cluster& Cluster::shared() { return shared_cluster(false); }
 Cluster& Cluster::shared_with_real_node() { return shared_cluster(true); }
+
+std::string Cluster::real_node_unavailable() {
+  if (::geteuid() != 0) return "the real node needs root (kubelet and containerd mount, runc creates namespaces)";
+  const char* path = std::getenv("PATH");
+  auto in_path = [&](const std::string& name) {
+    std::istringstream dirs(path ? path : "");
+    for (std::string d; std::getline(dirs, d, ':');)
+      if (!d.empty() && ::access((fs::path(d) / name).c_str(), X_OK) == 0) return true;
+    return false;
+  };
+  for (const char* program : {"containerd", "runc", "ctr"})
+    if (!in_path(program))
+      return std::string("no ") + program + " in PATH (scripts/setup.sh installs Debian's containerd and runc)";
+  for (const char* plugin : {"bridge", "host-local", "loopback"})
+    if (::access((fs::path("/usr/lib/cni") / plugin).c_str(), X_OK) != 0)
+      return std::string("no CNI plugin /usr/lib/cni/") + plugin + " (scripts/setup.sh installs containernetworking-plugins)";
+  if (::access(peer("kubelet").c_str(), X_OK) != 0)
+    return "no kubelet at " + peer("kubelet") + " (scripts/setup.sh --cluster builds it)";
+  return {};
+}
 
 std::string Cluster::server() const { return "https://127.0.0.1:" + std::to_string(api_port_); }
 

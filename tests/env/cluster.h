@@ -49,6 +49,10 @@ class Cluster {
   static Cluster& shared();
   // The same with the real node; a process uses one or the other.
   static Cluster& shared_with_real_node();
+  // Why this machine cannot run the real node (not root; containerd, runc, ctr, the CNI plugins or
+  // kubelet missing), or empty when it can. Tests GTEST_SKIP with it: a developer's machine
+  // without root still runs every other suite.
+  static std::string real_node_unavailable();
 
   // Kubeconfig (0600) for the cluster admin: token auth, TLS verified against the apiserver's
   // self-signed certificate.
