@@ -121,6 +121,7 @@ BuiltBundle BundleFactory::build(const BundleSpec& spec, const fs::path& output)
   FixtureOptions fo;
   fo.scale = scale_;
   fo.release = spec.release;
+  fo.backend_exits = spec.backend_exits;
   fo.only = spec.images;
   BuiltBundle out;
   out.fixtures = push_fixtures(*upstream_, fo);

@@ -3,6 +3,7 @@
 // chart, through the registry configuration the README tells a site to write, and runs it.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <set>
@@ -69,23 +70,25 @@ testenv::BuiltBundle frontend_bundle() {
   return factory().build(spec, factory().dir() / "real-node.tar.zst");
 }
 
-// `sealift-install install` of the frontend bundle into `ns`, its pod on the real node with its
-// readiness probe on; the caller adds the target's flags.
+// `sealift-install install` of bundle `b` into `ns`, the pod of `component` (its values key) on
+// the real node with its readiness probe on `port`; the caller adds the target's flags.
 std::vector<std::string> install_args(const testenv::BuiltBundle& b, const Cluster& cluster, const std::string& host,
-                                      const std::string& ns) {
+                                      const std::string& ns, const std::string& component = "frontend",
+                                      const std::string& port = "8080", const std::string& timeout = "5m") {
   std::vector<std::string> args = {"install", b.path.string(), "--key", factory().public_key().string(), "--registry",
                                    host, "--project", "ai-saas", "--plain-http", "-n", ns, "--helm", testenv::peer("helm"),
                                    "--kubeconfig", cluster.kubeconfig().string(), "--kubectl", testenv::peer("kubectl"),
-                                   "--timeout", "5m", "--quiet", "--set", "frontend.readinessProbe.httpGet.path=/healthz",
-                                   "--set", "frontend.readinessProbe.httpGet.port=8080",
-                                   "--set", "frontend.readinessProbe.periodSeconds=2"};
+                                   "--timeout", timeout, "--quiet", "--set", component + ".readinessProbe.httpGet.path=/healthz",
+                                   "--set", component + ".readinessProbe.httpGet.port=" + port,
+                                   "--set", component + ".readinessProbe.periodSeconds=2"};
   for (const auto& v : Cluster::real_node_values()) args.insert(args.end(), {"--set", v});
   return args;
 }
 
 // The one pod of `ns` (after an install that waited): on the real node, Ready through its HTTP
-// probe, and running what the runtime resolved `pinned` to, which must be `pinned` itself.
-nlohmann::json expect_ready_on_real_node(const Cluster& cluster, const std::string& ns, const std::string& pinned) {
+// probe on `port`, and running what the runtime resolved `pinned` to, which must be `pinned` itself.
+nlohmann::json expect_ready_on_real_node(const Cluster& cluster, const std::string& ns, const std::string& pinned,
+                                         const std::string& port = "8080") {
   RunResult pods = cluster.kubectl({"get", "pods", "-n", ns, "-o", "json"});
   EXPECT_EQ(pods.exit_code, 0) << said(pods);
   const nlohmann::json listed = nlohmann::json::parse(pods.out);
@@ -102,7 +105,7 @@ nlohmann::json expect_ready_on_real_node(const Cluster& cluster, const std::stri
   EXPECT_EQ(pod["spec"]["containers"][0]["image"], pinned);
   EXPECT_EQ(pod["status"]["containerStatuses"][0]["imageID"], pinned) << pod["status"].dump();
   // Its probe answers from this host through the pod network.
-  RunResult probe = testenv::run({"busybox", "wget", "-q", "-O", "-", "http://" + pod["status"].value("podIP", "") + ":8080/healthz"});
+  RunResult probe = testenv::run({"busybox", "wget", "-q", "-O", "-", "http://" + pod["status"].value("podIP", "") + ":" + port + "/healthz"});
   EXPECT_EQ(probe.exit_code, 0) << said(probe);
   EXPECT_EQ(probe.out, "ok\n");
   return pod;
@@ -255,6 +258,52 @@ TEST_F(RealNode, InstallFromHarborWithAPullRobotRunsOnTheRealNodeAndStatusSaysWh
 
   api.delete_robot(robots[0]);
   expect_status_says_the_pull_fails(cluster, ns, pod, pinned, target.admin_password());
+  cluster.kubectl({"delete", "namespace", ns, "--wait=false"});
+}
+
+// An upgrade to a bundle whose new backend exits at once: helm's wait fails, sealift rolls the
+// release back (atomic, its default), and the node runs the previous backend, by its digest.
+TEST_F(RealNode, AnUpgradeWhoseBackendExitsAtOnceFailsAndIsRolledBackToThePreviousBackend) {
+  testenv::BundleSpec spec;
+  spec.images = {"backend"};
+  auto good = factory().build(spec, factory().dir() / "real-node-backend.tar.zst");
+  spec.backend_exits = true;
+  auto bad = factory().build(spec, factory().dir() / "real-node-backend-exits.tar.zst");
+  const std::string good_digest = good.fixtures.image("backend").digest;
+  ASSERT_NE(good_digest, bad.fixtures.image("backend").digest);
+
+  auto& cluster = Cluster::shared_with_real_node();
+  testenv::Registry target;
+  cluster.trust_registry(target.host());
+  const std::string ns = "real-node-upgrade";
+  RunResult installed = install(install_args(good, cluster, target.host(), ns, "backend", "8000"), cluster.env());
+  ASSERT_EQ(installed.exit_code, 0) << said(installed) << cluster.diagnosis();
+  const std::string pinned = target.host() + "/ai-saas/sealift/backend@" + good_digest;
+  expect_ready_on_real_node(cluster, ns, pinned, "8000");
+  if (HasFailure()) return;
+
+  // helm waits its whole timeout for a container that keeps exiting; 90 s is ample for the
+  // previous revision, which never stopped, and keeps the test short.
+  RunResult upgraded = install(install_args(bad, cluster, target.host(), ns, "backend", "8000", "90s"), cluster.env());
+  EXPECT_NE(upgraded.exit_code, 0) << said(upgraded);
+  RunResult history = cluster.helm({"history", "sealift-test-app", "-n", ns, "-o", "json"});
+  ASSERT_EQ(history.exit_code, 0) << said(history);
+  const nlohmann::json revisions = nlohmann::json::parse(history.out);
+  ASSERT_EQ(revisions.size(), 3u) << history.out;
+  EXPECT_EQ(revisions[1]["status"], "failed") << history.out;
+  EXPECT_EQ(revisions[2]["status"], "deployed") << history.out;
+  EXPECT_NE(revisions[2].value("description", "").find("Rollback to 1"), std::string::npos) << history.out;
+
+  // The failed revision's pod goes; what stays is the previous backend, Ready, by its digest.
+  bool one_pod = false;
+  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(3);
+       !one_pod && std::chrono::steady_clock::now() < deadline;) {
+    RunResult pods = cluster.kubectl({"get", "pods", "-n", ns, "-o", "name"});
+    one_pod = pods.exit_code == 0 && std::count(pods.out.begin(), pods.out.end(), '\n') == 1;
+    if (!one_pod) std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+  ASSERT_TRUE(one_pod) << cluster.diagnosis();
+  expect_ready_on_real_node(cluster, ns, pinned, "8000");
   cluster.kubectl({"delete", "namespace", ns, "--wait=false"});
 }
 
