@@ -282,9 +282,10 @@ TEST_F(RealNode, AnUpgradeWhoseBackendExitsAtOnceFailsAndIsRolledBackToThePrevio
   expect_ready_on_real_node(cluster, ns, pinned, "8000");
   if (HasFailure()) return;
 
-  // helm waits its whole timeout for a container that keeps exiting; 90 s is ample for the
-  // previous revision, which never stopped, and keeps the test short.
-  RunResult upgraded = install(install_args(bad, cluster, target.host(), ns, "backend", "8000", "90s"), cluster.env());
+  // helm waits its whole timeout for a container that keeps exiting, so it is short: nothing has
+  // to become ready in it (the rollback's wait finds the previous revision's pod, which never
+  // stopped, ready).
+  RunResult upgraded = install(install_args(bad, cluster, target.host(), ns, "backend", "8000", "45s"), cluster.env());
   EXPECT_NE(upgraded.exit_code, 0) << said(upgraded);
   RunResult history = cluster.helm({"history", "sealift-test-app", "-n", ns, "-o", "json"});
   ASSERT_EQ(history.exit_code, 0) << said(history);
