@@ -441,7 +441,18 @@ void run_status(const HelmFlags& h, const cli::OutputFlags& out) {
   helm::Helm helm = make_helm(h, helm::locate(h.helm));
   if (h.release.empty()) throw Error(ErrorKind::Usage, "--release is required");
   install::ReleaseStatus s = install::release_status(helm, h.release, h.namespace_name);
+  // What the release's containers run as the nodes report it, and why one waits (ErrImagePull,
+  // ImagePullBackOff: the node cannot pull from the target; CrashLoopBackOff). Needs kubectl.
+  const std::filesystem::path kubectl = kubectl_binary(h);
+  std::vector<install::WorkloadImage> containers;
+  if (!kubectl.empty())
+    containers = install::cluster_images(helm, kubectl, s.release, s.namespace_name, h.kubeconfig, h.kube_context);
   if (out.json) {
+    nlohmann::json listed = nlohmann::json::array();
+    for (const auto& c : containers)
+      listed.push_back({{"namespace", c.namespace_name}, {"workload", c.workload}, {"pod", c.pod},
+                        {"container", c.container}, {"image", c.image}, {"imageID", c.image_id},
+                        {"waiting", c.waiting.empty() ? nlohmann::json(nullptr) : nlohmann::json(c.waiting)}});
     fmt::print("{}\n", nlohmann::json{{"release", s.release},
                                       {"namespace", s.namespace_name},
                                       {"revision", s.revision},
@@ -449,13 +460,22 @@ void run_status(const HelmFlags& h, const cli::OutputFlags& out) {
                                       {"chart", s.chart},
                                       {"appVersion", s.app_version},
                                       {"bundle", s.description},
-                                      {"updated", s.updated}}
+                                      {"updated", s.updated},
+                                      {"containers", kubectl.empty() ? nlohmann::json(nullptr) : listed}}
                            .dump());
     return;
   }
   if (out.quiet) return;
   fmt::print("release {} in {}: revision {}, {}\nchart {} (app {})\nfrom {}\nupdated {}\n", s.release,
              s.namespace_name, s.revision, s.status, s.chart, s.app_version, s.description, s.updated);
+  if (kubectl.empty()) {
+    fmt::print("containers: not listed (no kubectl in PATH; give --kubectl)\n");
+    return;
+  }
+  for (const auto& c : containers)
+    fmt::print("{}/{} {}: {}\n  {}{}\n", c.namespace_name, c.pod, c.container, c.image,
+               c.image_id.empty() ? "not pulled" : "runs " + c.image_id,
+               c.waiting.empty() ? "" : ", waiting: " + c.waiting);
 }
 
 struct PruneFlags {

@@ -61,6 +61,9 @@ packages=(
   chromium
   help2man rpm zsh  # man pages, rpmbuild for the .rpm, the zsh completion test (cmake/packaging.cmake)
   clang-14 libclang-rt-14-dev lld-14
+  # The test cluster's real node (tests/env/cluster.cc, scripts/lib/cluster.sh): kubelet runs its
+  # pods with these; busybox-static is the runnable layer of the fixture images.
+  containerd runc containernetworking-plugins busybox-static iproute2
 )
 [ "$want_bench" = 1 ] && packages+=(hyperfine time linux-perf valgrind)
 missing=()

@@ -170,7 +170,8 @@ json report_json(const InstallReport& r) {
                               {"pod", w.pod},
                               {"container", w.container},
                               {"image", w.image},
-                              {"imageID", w.image_id}});
+                              {"imageID", w.image_id},
+                              {"waiting", w.waiting.empty() ? json(nullptr) : json(w.waiting)}});
   return j;
 }
 
@@ -305,10 +306,10 @@ std::string report_html(const InstallReport& r) {
 
   h += fmt::format("<h2>Workloads' images as the cluster reports them ({})</h2>\n", r.workloads.size());
   h += "<table id=\"workloads\"><tr><th>Namespace</th><th>Workload</th><th>Pod</th><th>Container</th><th>Image</th>"
-       "<th>Image ID</th></tr>\n";
+       "<th>Image ID</th><th>Waiting</th></tr>\n";
   for (const auto& w : r.workloads)
     h += row("workload", {cell(w.namespace_name), cell(w.workload), cell(w.pod), cell(w.container), code_cell(w.image),
-                          code_cell(w.image_id)});
+                          code_cell(w.image_id), cell(w.waiting)});
   h += "</table>\n</body></html>\n";
   return h;
 }
@@ -372,17 +373,23 @@ std::vector<WorkloadImage> cluster_images(const helm::Helm& helm, const fs::path
         chain = next;
       }
       if (!names.count(chain)) continue;
-      std::map<std::string, std::string> ids;
+      std::map<std::string, std::string> ids, waiting;
       for (const char* statuses : {"initContainerStatuses", "containerStatuses"})
         if (pod.contains("status") && pod["status"].contains(statuses))
-          for (const auto& s : pod["status"][statuses]) ids[str(s, "name")] = str(s, "imageID");
+          for (const auto& s : pod["status"][statuses]) {
+            ids[str(s, "name")] = str(s, "imageID");
+            if (s.contains("state") && s["state"].contains("waiting")) {
+              const json& w = s["state"]["waiting"];
+              waiting[str(s, "name")] = str(w, "reason") + (str(w, "message").empty() ? "" : ": " + str(w, "message"));
+            }
+          }
       for (const char* containers : {"initContainers", "containers"})
         if (pod["spec"].contains(containers))
           for (const auto& c : pod["spec"][containers]) {
             std::string name = str(c, "name");
             out.push_back({ns, chain, str(pod["metadata"], "name"),
                            std::string(containers) == "initContainers" ? "(init) " + name : name, str(c, "image"),
-                           ids.count(name) ? ids[name] : ""});
+                           ids.count(name) ? ids[name] : "", waiting.count(name) ? waiting[name] : ""});
           }
     }
   }

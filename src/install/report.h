@@ -51,6 +51,8 @@ struct WorkloadImage {
   std::string container;  // init containers too, named "(init) NAME"
   std::string image;      // the pod's spec
   std::string image_id;   // status.containerStatuses[].imageID: what the node pulled (empty until it has)
+  std::string waiting;    // status.containerStatuses[].state.waiting.reason (ErrImagePull, ImagePullBackOff,
+                          // CrashLoopBackOff...), with its message; empty when the container is not waiting
 };
 
 struct InstallReport {

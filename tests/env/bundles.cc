@@ -87,16 +87,27 @@ fs::path BundleFactory::write_chart(const BundleSpec& spec, const FixtureSet& fi
     deployments += "---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: " + name +
                    "\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: " + name +
                    "}\n  template:\n    metadata:\n      labels: {app: " + name +
-                   "}\n    spec:\n      containers:\n        - name: " + name + "\n          image: {{ include \"image\" .Values." +
-                   key + ".image }}\n      {{- with .Values.nodeSelector }}\n      nodeSelector: {{- toYaml . | nindent 8 }}\n"
-                   "      {{- end }}\n";
+                   "}\n    spec:\n      {{- if .Values.global.pullSecret.create }}\n"
+                   "      imagePullSecrets: [{name: registry-credentials}]\n      {{- end }}\n"
+                   "      containers:\n        - name: " + name + "\n          image: {{ include \"image\" .Values." +
+                   key + ".image }}\n          {{- with .Values." + key +
+                   ".readinessProbe }}\n          readinessProbe: {{- toYaml . | nindent 12 }}\n          {{- end }}\n"
+                   "      {{- with .Values.nodeSelector }}\n      nodeSelector: {{- toYaml . | nindent 8 }}\n      {{- end }}\n"
+                   "      {{- with .Values.tolerations }}\n      tolerations: {{- toYaml . | nindent 8 }}\n      {{- end }}\n";
   }
   util::write_file_atomic(chart / "Chart.yaml",
                           "apiVersion: v2\nname: sealift-test-app\ndescription: A small application for sealift's tests\n"
                           "type: application\nversion: " +
                               spec.chart_version + "\nappVersion: \"" + spec.chart_version +
                               "\"\nannotations:\n  sealift.dev/images: |\n" + annotation);
-  util::write_file_atomic(chart / "values.yaml", values);
+  // global.pullSecret is what sealift-install sets for the chart's pull secret (as chart/ has it).
+  util::write_file_atomic(chart / "values.yaml", "global:\n  pullSecret:\n    create: false\n" + values);
+  util::write_file_atomic(
+      chart / "templates/pull-secret.yaml",
+      "{{- with .Values.global.pullSecret }}\n{{- if .create }}\napiVersion: v1\nkind: Secret\n"
+      "type: kubernetes.io/dockerconfigjson\nmetadata:\n  name: registry-credentials\ndata:\n"
+      "  .dockerconfigjson: {{ dict \"auths\" (dict .registry (dict \"auth\" (printf \"%s:%s\" .username .password | b64enc))) "
+      "| toJson | b64enc }}\n{{- end }}\n{{- end }}\n");
   util::write_file_atomic(chart / "templates/_image.tpl",
                           "{{- define \"image\" -}}\n"
                           "{{- if .digest -}}{{ .registry }}/{{ .repository }}@{{ .digest }}"
@@ -110,6 +121,7 @@ BuiltBundle BundleFactory::build(const BundleSpec& spec, const fs::path& output)
   FixtureOptions fo;
   fo.scale = scale_;
   fo.release = spec.release;
+  fo.backend_exits = spec.backend_exits;
   fo.only = spec.images;
   BuiltBundle out;
   out.fixtures = push_fixtures(*upstream_, fo);

@@ -22,9 +22,11 @@ namespace sealift::testenv {
 
 struct BundleSpec {
   // Fixture image names; the chart declares exactly these, each at values path <camelName>.image,
-  // each a one-replica Deployment named after the image (value nodeSelector: the pods' node selector).
+  // each a one-replica Deployment named after the image (values nodeSelector and tolerations: the
+  // pods'; <camelName>.readinessProbe: that container's).
   std::vector<std::string> images = {"postgres", "redis", "fluent-bit", "frontend"};
   int release = 1;                         // fixture release (2 changes only the backend's top layer)
+  bool backend_exits = false;              // the backend's entrypoint exits at once (FixtureOptions)
   std::string chart_version = "1.0.0";
   std::filesystem::path base;              // build a delta against this bundle
   std::string split_size;                  // e.g. "256K": numbered parts

@@ -18,6 +18,7 @@ std::vector<std::string> common_args(const std::string& command, const FixtureOp
   std::vector<std::string> argv = {fixtures_program(), command, "--json"};
   if (opts.big.empty()) {
     argv.insert(argv.end(), {"--scale", opts.scale, "--release", std::to_string(opts.release)});
+    if (opts.backend_exits) argv.push_back("--backend-exits");
   } else {
     argv.insert(argv.end(), {"--big", opts.big});
   }

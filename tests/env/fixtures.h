@@ -23,6 +23,8 @@ struct FixtureOptions {
   std::string scale = "0.01";
   // Release N tags the backend 1.(N-1).0 and changes only its top layer.
   int release = 1;
+  // The backend's entrypoint exits at once (tag 1.(N-1).0-exits, same layers): an upgrade to it fails.
+  bool backend_exits = false;
   // Image names (e.g. "postgres", "frontend"); empty means all.
   std::vector<std::string> only = {};
   // Path prepended to every repository in the registry (e.g. "mirror").

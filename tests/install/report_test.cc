@@ -109,7 +109,7 @@ TEST(Report, HostileNamesStayTextInThePage) {
   report.command = "install";
   report.bundle = &bundle;
   report.relocation = &relocation;
-  report.workloads.push_back({"ns", "Deployment/<i>x</i>", "pod", "c", "<script>alert(2)</script>", ""});
+  report.workloads.push_back({"ns", "Deployment/<i>x</i>", "pod", "c", "<script>alert(2)</script>", "", "<b>w</b>"});
   const std::string html = report_html(report);
   EXPECT_EQ(html.find("<script"), std::string::npos);
   EXPECT_EQ(html.find("<img"), std::string::npos);
@@ -189,6 +189,22 @@ TEST(Report, SaysWhatThePullSecretHolds) {
   EXPECT_EQ(j["pullSecret"], (nlohmann::ordered_json{{"source", "push-credentials"}, {"username", "deploy"}}));
   const std::string html = report_html(report);
   EXPECT_NE(html.find("the push credentials of deploy (--pull-secret-from-push-credentials)"), std::string::npos) << html;
+}
+
+// Issue 28: on a real node a container that cannot pull waits, and the report says why.
+TEST(Report, SaysWhyAContainerWaits) {
+  VerifiedBundle bundle;
+  Relocation relocation;
+  InstallReport report;
+  report.bundle = &bundle;
+  report.relocation = &relocation;
+  report.workloads.push_back({"ns", "Deployment/web", "web-1", "web", "r.example/p/web@sha256:1", "", "ImagePullBackOff: Back-off pulling image"});
+  report.workloads.push_back({"ns", "Deployment/web", "web-2", "web", "r.example/p/web@sha256:1", "r.example/p/web@sha256:1", ""});
+  auto j = report_json(report);
+  EXPECT_EQ(j["workloads"][0]["waiting"], "ImagePullBackOff: Back-off pulling image");
+  EXPECT_EQ(j["workloads"][1]["waiting"], nullptr);
+  EXPECT_EQ(j["workloads"][1]["imageID"], "r.example/p/web@sha256:1");
+  EXPECT_NE(report_html(report).find("<td>ImagePullBackOff: Back-off pulling image</td>"), std::string::npos);
 }
 
 TEST(Report, BadReportPathsAreRefusedBeforeAnythingMoves) {
