@@ -61,6 +61,11 @@ packages=(
   chromium
   help2man rpm zsh  # man pages, rpmbuild for the .rpm, the zsh completion test (cmake/packaging.cmake)
   clang-14 libclang-rt-14-dev lld-14
+  # The portable release (scripts/release.sh, tests/portable): sources are Debian source packages
+  # (dpkg-source), zig comes from PyPI (pip), libxcrypt needs autoreconf; the tests run the
+  # binaries in a Debian 11 root (debootstrap) and under qemu with Debian's arm64 libc.
+  dpkg-dev python3-pip unzip autoconf automake libtool debootstrap qemu-user-static
+  crossbuild-essential-arm64
 )
 [ "$want_bench" = 1 ] && packages+=(hyperfine time linux-perf valgrind)
 missing=()

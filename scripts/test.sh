@@ -21,10 +21,11 @@ cd "$(dirname "$0")/.."
 PHASES=()
 phase_start=$SECONDS
 phase_done() { PHASES+=("$(printf '%6d s  %s' $((SECONDS - phase_start)) "$1")"); phase_start=$SECONDS; }
-peers_pid=""
+peers_pid="" deps_pid=""
 report() {
   # The background set-up (and its go commands) never outlives this script.
   if [ -n "$peers_pid" ]; then kill -- -"$peers_pid" 2>/dev/null || true; fi
+  if [ -n "$deps_pid" ]; then kill -- -"$deps_pid" 2>/dev/null || true; fi
   echo
   echo "test.sh: wall time per phase"
   printf '  %s\n' "${PHASES[@]}"
@@ -51,6 +52,13 @@ else
   start_peers
 fi
 phase_done "set-up: Debian packages (Go peers building beside)"
+# The portable release's static libraries (tests/portable) build in the background as well, niced,
+# one architecture after the other; cached by their pinned inputs, so a warm run skips this. The
+# portable.release test waits for them (build-deps.sh takes a lock per architecture).
+deps_log=$(mktemp "${TMPDIR:-/tmp}/sealift-portable-deps.XXXXXX")
+setsid nice -n 10 sh -c 'scripts/portable/build-deps.sh amd64 && scripts/portable/build-deps.sh arm64' \
+  >"$deps_log" 2>&1 &
+deps_pid=$!
 peers_done() {
   local rc=0
   wait "$peers_pid" || rc=$?
@@ -85,6 +93,9 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 # Leaks of third-party libraries that sealift cannot free (each explained in the file).
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp}
 ctest --test-dir "$BUILD" --output-on-failure -j"$JOBS" "$@"
+# In a whole run it is done by now (portable.release waited for it); its log says what it built
+# and how long it took. A partial run (ctest arguments) stops it on exit instead.
+if [ -n "$deps_pid" ] && [ $# -eq 0 ]; then wait "$deps_pid" || true; deps_pid=""; cat "$deps_log"; rm -f "$deps_log"; fi
 phase_done "test suites (ctest -j$JOBS)"
 
 # A minute of fuzzing every parser (clang, ASan+UBSan); fails on any finding. Only for the whole,
