@@ -75,11 +75,10 @@ package() {
   install -m 0644 "$prefix"/share/licenses/* "$stage/$name/licenses/"
   {
     echo "sealift $VERSION for linux/$arch links these components statically (the C library is the"
-    echo "host's). Each one's copyright and licence, as its Debian source package states them, is in"
-    echo "licenses/<source package>."
+    echo "host's). Each one's copyright and licence, as its Debian package states them, is in"
+    echo "licenses/<package> (llvm-runtimes: LLVM's and zig's licences)."
     echo
-    printf '%-16s %-22s %-40s %s\n' component version "source package" licence
-    sort "$prefix/share/components.tsv" | awk -F'\t' '{ printf "%-16s %-22s %-40s %s\n", $1, $2, $3, $4 }'
+    sort "$prefix/share/components.tsv" | awk -F'\t' '{ printf "%s %s (%s)\n    built from %s\n", $1, $2, $4, $3 }'
   } >"$stage/$name/NOTICE"
   sed -e "s/@VERSION@/$VERSION/g" -e "s/@ARCH@/$arch/g" scripts/portable/INSTALL.in >"$stage/$name/INSTALL"
   chmod 0644 "$stage/$name/NOTICE" "$stage/$name/INSTALL"

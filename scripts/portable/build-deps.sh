@@ -46,18 +46,18 @@ flock 9
 if [ -f "$PREFIX/.complete" ]; then echo "$PREFIX"; exit 0; fi
 
 # --- the toolchain --------------------------------------------------------------------------------
-ZIG_VERSION=$(lock_field wheel ziglang 3)
-ZIG_SHA=$(lock_field wheel ziglang 4)
-ZIG_DIR=$CACHE/zig-$ZIG_VERSION-${ZIG_SHA:0:12}
+zig_version=$(lock_field wheel ziglang 3)
+zig_sha=$(lock_field wheel ziglang 4)
+ZIG_DIR=$CACHE/zig-$zig_version-${zig_sha:0:12}
 (
   flock 8
   if [ ! -x "$ZIG_DIR/ziglang/zig" ]; then
-    log "fetching ziglang $ZIG_VERSION from PyPI"
+    log "fetching ziglang $zig_version from PyPI"
     tmp=$(mktemp -d "$CACHE/.zig.XXXXXX")
     python3 -m pip download --quiet --no-deps --only-binary=:all: --platform manylinux_2_12_x86_64 \
-      "ziglang==$ZIG_VERSION" -d "$tmp" >&2
-    whl=("$tmp"/ziglang-"$ZIG_VERSION"-*.whl)
-    echo "$ZIG_SHA  ${whl[0]}" | sha256sum -c --quiet - ||
+      "ziglang==$zig_version" -d "$tmp" >&2
+    whl=("$tmp"/ziglang-"$zig_version"-*.whl)
+    echo "$zig_sha  ${whl[0]}" | sha256sum -c --quiet - ||
       { log "the ziglang wheel's sha256 is not the one in sources.lock"; rm -rf "$tmp"; exit 1; }
     unzip -q "${whl[0]}" 'ziglang/*' -d "$tmp/x"
     rm -rf "$ZIG_DIR" && mv "$tmp/x" "$ZIG_DIR" && rm -rf "$tmp"
@@ -84,7 +84,7 @@ export PKG_CONFIG_LIBDIR=$STAGE/lib/pkgconfig PKG_CONFIG_PATH=""
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1700000000}
 HOSTARGS=(--host="$TRIPLE" --build="$(uname -m)-pc-linux-gnu" --prefix="$STAGE" --disable-shared --enable-static)
 CMAKEARGS=(-G Ninja -DCMAKE_TOOLCHAIN_FILE="$HERE/toolchain.cmake" -DSEALIFT_PORTABLE_PREFIX="$STAGE"
-           -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS_RELEASE=-O2 -DCMAKE_CXX_FLAGS_RELEASE=-O2
+           -DCMAKE_BUILD_TYPE=Release "-DCMAKE_C_FLAGS_RELEASE=-O2 -DNDEBUG" "-DCMAKE_CXX_FLAGS_RELEASE=-O2 -DNDEBUG"
            -DCMAKE_INSTALL_PREFIX="$STAGE" -DCMAKE_INSTALL_LIBDIR=lib -DBUILD_SHARED_LIBS=OFF)
 
 # --- sources --------------------------------------------------------------------------------------
@@ -128,8 +128,15 @@ fetch_dsc() {
     { cat "$BUILD/$name.dpkg-source.log" >&2; exit 1; }
   cp "$BUILD/$name/debian/copyright" "$STAGE/share/licenses/$name"
 }
-# component NAME VERSION SOURCE-PACKAGE LICENSE (SPDX expression): one line of components.tsv.
-component() { printf '%s\t%s\t%s\t%s\n' "$@" >>"$STAGE/share/components.tsv"; }
+# component NAME VERSION SOURCE LICENSE PURL: one line of components.tsv (LICENSE is an SPDX
+# expression, PURL the package URL of what it was built from).
+component() { printf '%s\t%s\t%s\t%s\t%s\n' "$@" >>"$STAGE/share/components.tsv"; }
+# debian NAME COMPONENT LICENSE: the component line of a Debian source package of sources.lock.
+debian() {
+  local v; v=$(lock_field dsc "$1" 3)
+  component "$2" "$(upstream_version "$v")" "Debian 12 source package $1 $v" "$3" \
+    "pkg:deb/debian/$1@$(printf %s "$v" | sed 's/:/%3A/')?arch=source&distro=debian-12"
+}
 dsc_version() { lock_field dsc "$1" 3; }
 
 # run NAME CMD...: runs a build step quietly; on failure prints its last 60 lines.
@@ -141,20 +148,21 @@ run() {
 }
 
 t_start=$SECONDS
-log "building into $PREFIX (zig $ZIG_VERSION, $ZIG_TARGET)"
+log "building into $PREFIX (zig $zig_version, $ZIG_TARGET)"
 
 # --- zlib (gzip of chart archives in libarchive; curl's content decoding) -------------------------
 fetch_dsc zlib
 (cd "$BUILD/zlib" && run zlib-configure ./configure --static --prefix="$STAGE" &&
   run zlib-make make -j"$JOBS" libz.a && run zlib-install make install)
-component zlib "$(upstream_version "$(dsc_version zlib)")" "zlib $(dsc_version zlib)" Zlib
+debian zlib zlib Zlib
 
 # --- zstd (the bundle's compression; libarchive's zstd filter) ------------------------------------
+# Single-threaded: sealift compresses its frames in parallel itself (nbWorkers 0).
 fetch_dsc libzstd
 (cd "$BUILD/libzstd/lib" &&
-  run zstd-make make -j"$JOBS" libzstd.a-mt ZSTD_LEGACY_SUPPORT=0 ZSTD_LIB_DEPRECATED=0 ZSTD_LIB_DICTBUILDER=0 &&
+  run zstd-make make -j"$JOBS" libzstd.a ZSTD_LEGACY_SUPPORT=0 ZSTD_LIB_DEPRECATED=0 ZSTD_LIB_DICTBUILDER=0 &&
   run zstd-install make install-static install-includes install-pc PREFIX="$STAGE" LIBDIR="$STAGE/lib")
-component zstd "$(upstream_version "$(dsc_version libzstd)")" "libzstd $(dsc_version libzstd)" "BSD-3-Clause OR GPL-2.0-only"
+debian libzstd zstd "BSD-3-Clause OR GPL-2.0-only"
 
 # --- OpenSSL 3 --------------------------------------------------------------------------------------
 # Libraries only (build_libs: no apps, tests or docs). The assembler paths stay on (SHA-NI, AVX2,
@@ -167,7 +175,7 @@ fetch_dsc openssl
     no-rc5 no-md2 no-whirlpool no-seed no-camellia no-aria no-sm2 no-sm3 no-sm4 no-gost no-siphash \
     no-ktls no-afalgeng no-padlockeng no-capieng -O2 &&
   run openssl-make make -j"$JOBS" build_libs && run openssl-install make install_dev)
-component OpenSSL "$(upstream_version "$(dsc_version openssl)")" "openssl $(dsc_version openssl)" Apache-2.0
+debian openssl OpenSSL Apache-2.0
 
 # --- libpsl with the Public Suffix List built in ----------------------------------------------------
 # Two C files: compiled directly (its autotools need gtk-doc, its meson a cross file). Built in:
@@ -204,13 +212,16 @@ fi
   printf 'prefix=%s\nName: libpsl\nDescription: Public Suffix List\nVersion: %s\nLibs: -L${prefix}/lib -lpsl\nCflags: -I${prefix}/include\n' \
     "$STAGE" "$v" >"$STAGE/lib/pkgconfig/libpsl.pc"
 )
-component libpsl "$(upstream_version "$(dsc_version libpsl)")" "libpsl $(dsc_version libpsl)" MIT
-component publicsuffix "$psl_deb_version" "publicsuffix $psl_deb_version" MPL-2.0
+debian libpsl libpsl "MIT AND BSD-3-Clause"
+component publicsuffix "$psl_deb_version" "Debian 12 package publicsuffix $psl_deb_version (data, built into libpsl)" \
+  MPL-2.0 "pkg:deb/debian/publicsuffix@$psl_deb_version?arch=all&distro=debian-12"
 
 # --- curl: HTTP and HTTPS only ------------------------------------------------------------------------
 fetch_dsc curl
+# LIBS: OpenSSL's static libraries need libdl and libpthread (separate from libc in glibc 2.28),
+# which its pkg-config's dynamic link line does not name.
 (cd "$BUILD/curl" &&
-  run curl-configure ./configure "${HOSTARGS[@]}" --with-openssl="$STAGE" --with-zlib="$STAGE" --with-libpsl \
+  run curl-configure env LIBS="-ldl -lpthread" ./configure "${HOSTARGS[@]}" --with-openssl="$STAGE" --with-zlib="$STAGE" --with-libpsl \
     --without-zstd --without-brotli --without-nghttp2 --without-ngtcp2 --without-nghttp3 --without-libidn2 \
     --without-libssh2 --without-libssh --without-librtmp --without-libgsasl --without-gssapi \
     --disable-ldap --disable-ldaps --disable-rtsp --disable-dict --disable-telnet --disable-tftp \
@@ -219,7 +230,7 @@ fetch_dsc curl
     --disable-negotiate-auth --disable-aws --disable-docs --without-ca-bundle --without-ca-path --with-ca-fallback &&
   run curl-make make -j"$JOBS" -C lib && run curl-install-lib make -C lib install &&
   run curl-install-inc make -C include install && run curl-install-pc make install-pkgconfigDATA)
-component curl "$(upstream_version "$(dsc_version curl)")" "curl $(dsc_version curl)" curl
+debian curl curl curl
 
 # --- libarchive: tar (pax) with the gzip and zstd filters -----------------------------------------------
 fetch_dsc libarchive
@@ -232,13 +243,13 @@ fetch_dsc libarchive
     -DENABLE_COVERAGE=OFF -DENABLE_WERROR=OFF &&
   run archive-make ninja -C b -j"$JOBS" archive_static &&
   cp b/libarchive/libarchive.a "$STAGE/lib/" && cp libarchive/archive.h libarchive/archive_entry.h "$STAGE/include/")
-component libarchive "$(upstream_version "$(dsc_version libarchive)")" "libarchive $(dsc_version libarchive)" BSD-2-Clause
+debian libarchive libarchive BSD-2-Clause
 
 # --- libsodium (cosign's encrypted keys: scrypt and secretbox; Ed25519ph) ------------------------------
 fetch_dsc libsodium
 (cd "$BUILD/libsodium" && run sodium-configure ./configure "${HOSTARGS[@]}" --disable-pie --disable-ssp &&
   run sodium-make make -j"$JOBS" && run sodium-install make install)
-component libsodium "$(upstream_version "$(dsc_version libsodium)")" "libsodium $(dsc_version libsodium)" ISC
+debian libsodium libsodium ISC
 
 # --- libmicrohttpd (serve), without TLS: its TLS is GnuTLS; `serve --tls-cert` says so --------------------
 fetch_dsc libmicrohttpd
@@ -247,7 +258,7 @@ fetch_dsc libmicrohttpd
     --disable-doc --disable-examples --disable-tools --disable-nls &&
   run mhd-make make -j"$JOBS" -C src/microhttpd && run mhd-install make -C src/microhttpd install &&
   run mhd-install-inc make -C src/include install && run mhd-install-pc make install-pkgconfigDATA)
-component libmicrohttpd "$(upstream_version "$(dsc_version libmicrohttpd)")" "libmicrohttpd $(dsc_version libmicrohttpd)" LGPL-2.1-or-later
+debian libmicrohttpd libmicrohttpd LGPL-2.1-or-later
 
 # --- libxcrypt (serve's htpasswd: bcrypt and SHA-crypt) --------------------------------------------------
 fetch_dsc libxcrypt
@@ -255,31 +266,32 @@ fetch_dsc libxcrypt
   run xcrypt-configure ./configure "${HOSTARGS[@]}" --enable-hashes=strong,glibc --enable-obsolete-api=no \
     --disable-werror --disable-failure-tokens &&
   run xcrypt-make make -j"$JOBS" libcrypt.la && run xcrypt-install make install-libLTLIBRARIES \
-    install-nodist_includeHEADERS install-nodist_pkgconfigDATA)
-component libxcrypt "$(upstream_version "$(dsc_version libxcrypt)")" "libxcrypt $(dsc_version libxcrypt)" LGPL-2.1-or-later
+    install-nodist_includeHEADERS install-pkgconfigDATA)
+debian libxcrypt libxcrypt LGPL-2.1-or-later
 
 # --- C++ libraries (compiled with zig's libc++, like sealift) -------------------------------------------
 fetch_dsc yaml-cpp
 (cd "$BUILD/yaml-cpp" && run yaml-cmake cmake -S . -B b "${CMAKEARGS[@]}" -DYAML_CPP_BUILD_TESTS=OFF \
    -DYAML_CPP_BUILD_TOOLS=OFF -DYAML_CPP_BUILD_CONTRIB=OFF -DYAML_BUILD_SHARED_LIBS=OFF &&
   run yaml-make ninja -C b -j"$JOBS" install)
-component yaml-cpp "$(upstream_version "$(dsc_version yaml-cpp)")" "yaml-cpp $(dsc_version yaml-cpp)" MIT
+debian yaml-cpp yaml-cpp MIT
 fetch_dsc fmtlib
 (cd "$BUILD/fmtlib" && run fmt-cmake cmake -S . -B b "${CMAKEARGS[@]}" -DFMT_DOC=OFF -DFMT_TEST=OFF -DFMT_INSTALL=ON &&
   run fmt-make ninja -C b -j"$JOBS" install)
-component fmt "$(upstream_version "$(dsc_version fmtlib)")" "fmtlib $(dsc_version fmtlib)" MIT
+debian fmtlib fmt MIT
 # Header-only.
 fetch_dsc nlohmann-json3
 (cd "$BUILD/nlohmann-json3" && run json-cmake cmake -S . -B b "${CMAKEARGS[@]}" -DJSON_BuildTests=OFF -DJSON_Install=ON &&
   run json-install ninja -C b install)
-component nlohmann-json "$(upstream_version "$(dsc_version nlohmann-json3)")" "nlohmann-json3 $(dsc_version nlohmann-json3)" MIT
+debian nlohmann-json3 nlohmann-json MIT
 fetch_dsc cli11
 (cd "$BUILD/cli11" && run cli11-cmake cmake -S . -B b "${CMAKEARGS[@]}" -DCLI11_BUILD_TESTS=OFF \
    -DCLI11_BUILD_EXAMPLES=OFF -DCLI11_BUILD_DOCS=OFF -DCLI11_PRECOMPILED=OFF &&
   run cli11-install ninja -C b install)
-component CLI11 "$(upstream_version "$(dsc_version cli11)")" "cli11 $(dsc_version cli11)" BSD-3-Clause
+debian cli11 CLI11 BSD-3-Clause
 # The C++ runtime and compiler support zig links in: libc++, libc++abi, libunwind, compiler-rt.
-component llvm-runtimes "zig-$ZIG_VERSION" "ziglang $ZIG_VERSION (PyPI)" "Apache-2.0 WITH LLVM-exception"
+component llvm-runtimes "zig-$zig_version" "libc++, libc++abi, libunwind, compiler-rt of zig $zig_version" \
+  "Apache-2.0 WITH LLVM-exception" "pkg:pypi/ziglang@$zig_version"
 # LLVM's licence (libc++, libc++abi, libunwind, compiler-rt share it) and zig's own.
 cat "$ZIG_DIR/ziglang/lib/libcxx/LICENSE.TXT" "$ZIG_DIR/ziglang/LICENSE" >"$STAGE/share/licenses/llvm-runtimes"
 

@@ -2,7 +2,7 @@
 """SPDX 2.3 SBOM (JSON) of one portable sealift binary, written by scripts/release.sh.
 
 The binary is one package; every component that scripts/portable/build-deps.sh linked into it
-(share/components.tsv: name, version, Debian source package, SPDX licence) is another, related by
+(share/components.tsv: name, version, source, SPDX licence, package URL) is another, related by
 STATIC_LINK. The C library is the host's and not part of it. Deterministic: the creation time is
 SOURCE_DATE_EPOCH and the namespace is derived from the binary's digest.
 """
@@ -52,10 +52,9 @@ def main():
                       "relatedSpdxElement": main_id}]
     with open(a.components) as f:
         rows = sorted(line.rstrip("\n").split("\t") for line in f if line.strip())
-    for name, version, source, licence in rows:
-        src_name, _, src_version = source.partition(" ")
+    for name, version, source, licence, purl in rows:
         pid = spdx_id(f"Package-{name}")
-        pkg = {
+        packages.append({
             "SPDXID": pid,
             "name": name,
             "versionInfo": version,
@@ -66,20 +65,9 @@ def main():
             "copyrightText": "NOASSERTION",
             "sourceInfo": f"built from {source}",
             "primaryPackagePurpose": "LIBRARY",
-        }
-        if src_version and src_name != "ziglang":
-            pkg["externalRefs"] = [{
-                "referenceCategory": "PACKAGE-MANAGER",
-                "referenceType": "purl",
-                "referenceLocator": f"pkg:deb/debian/{src_name}@{src_version}?arch=source&distro=debian-12",
-            }]
-        elif src_name == "ziglang":
-            pkg["externalRefs"] = [{
-                "referenceCategory": "PACKAGE-MANAGER",
-                "referenceType": "purl",
-                "referenceLocator": f"pkg:pypi/ziglang@{src_version.split()[0]}",
-            }]
-        packages.append(pkg)
+            "externalRefs": [{"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl",
+                              "referenceLocator": purl}],
+        })
         relationships.append({"spdxElementId": main_id, "relationshipType": "STATIC_LINK",
                               "relatedSpdxElement": pid})
     doc = {
