@@ -166,14 +166,17 @@ debian libzstd zstd "BSD-3-Clause OR GPL-2.0-only"
 
 # --- OpenSSL 3 --------------------------------------------------------------------------------------
 # Libraries only (build_libs: no apps, tests or docs). The assembler paths stay on (SHA-NI, AVX2,
-# ARMv8 crypto extensions are chosen at run time). Off: what neither sealift nor curl uses, the
+# ARMv8 crypto extensions are chosen at run time). Off: what neither sealift nor curl uses (old
+# ciphers, CMS, CMP, timestamps, OCSP, certificate transparency, binary-field curves, DTLS), the
 # legacy provider and loadable modules (a static binary loads no provider: see README, FIPS).
+# OpenSSL is most of this script's CPU time; every algorithm off is objects not compiled.
 fetch_dsc openssl
 (cd "$BUILD/openssl" &&
   run openssl-configure ./Configure "$OSSL_TARGET" --prefix="$STAGE" --libdir=lib --openssldir=/etc/ssl \
-    no-shared no-module no-legacy no-tests no-docs no-comp no-ssl3 no-dtls no-srp no-idea no-mdc2 \
+    no-shared no-module no-legacy no-tests no-comp no-dtls no-srp no-idea no-mdc2 \
     no-rc5 no-md2 no-whirlpool no-seed no-camellia no-aria no-sm2 no-sm3 no-sm4 no-gost no-siphash \
-    no-ktls no-afalgeng no-padlockeng no-capieng -O2 &&
+    no-ktls no-afalgeng no-padlockeng no-capieng no-cms no-ts no-ct no-srtp no-rfc3779 no-ec2m no-rc2 \
+    no-rc4 no-bf no-cast no-ocb no-scrypt no-cmp no-ocsp -O2 &&
   run openssl-make make -j"$JOBS" build_libs && run openssl-install make install_dev)
 debian openssl OpenSSL Apache-2.0
 
