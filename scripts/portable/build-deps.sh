@@ -68,8 +68,10 @@ export ZIG_GLOBAL_CACHE_DIR=$CACHE/zig-cache ZIG_LOCAL_CACHE_DIR=$CACHE/zig-cach
 
 BUILD=$(mktemp -d "$CACHE/deps-$KEY/.build-$ARCH.XXXXXX")
 trap 'rm -rf "$BUILD"' EXIT
-STAGE=$BUILD/prefix
-mkdir -p "$STAGE/bin" "$STAGE/lib/pkgconfig" "$STAGE/include" "$STAGE/share/licenses"
+# The staging prefix outlives an interrupted run: each library is marked done (.done-NAME) once
+# installed into it, and the next run (same key, so same inputs) goes on from the first one not done.
+STAGE=$CACHE/deps-$KEY/.stage-$ARCH
+mkdir -p "$STAGE/bin" "$STAGE/lib/pkgconfig" "$STAGE/include" "$STAGE/share/licenses" "$STAGE/share/components.d"
 # Compiler wrappers: the prefix carries its own, so toolchain.cmake needs only the prefix. They
 # name zig by its absolute path, which keeps ccache's and CMake's view of the compiler exact.
 for t in cc c++; do
@@ -130,7 +132,10 @@ fetch_dsc() {
 }
 # component NAME VERSION SOURCE LICENSE PURL: one line of components.tsv (LICENSE is an SPDX
 # expression, PURL the package URL of what it was built from).
-component() { printf '%s\t%s\t%s\t%s\t%s\n' "$@" >>"$STAGE/share/components.tsv"; }
+component() { printf '%s\t%s\t%s\t%s\t%s\n' "$@" >"$STAGE/share/components.d/$1"; }
+# begin NAME: false when NAME is in the staging prefix already; finish NAME marks it so.
+begin() { if [ -f "$STAGE/.done-$1" ]; then log "$1: built before"; return 1; fi; log "$1"; }
+finish() { touch "$STAGE/.done-$1"; }
 # debian NAME COMPONENT LICENSE: the component line of a Debian source package of sources.lock.
 debian() {
   local v; v=$(lock_field dsc "$1" 3)
@@ -151,18 +156,22 @@ t_start=$SECONDS
 log "building into $PREFIX (zig $zig_version, $ZIG_TARGET)"
 
 # --- zlib (gzip of chart archives in libarchive; curl's content decoding) -------------------------
+if begin zlib; then
 fetch_dsc zlib
 (cd "$BUILD/zlib" && run zlib-configure ./configure --static --prefix="$STAGE" &&
   run zlib-make make -j"$JOBS" libz.a && run zlib-install make install)
 debian zlib zlib Zlib
+finish zlib; fi
 
 # --- zstd (the bundle's compression; libarchive's zstd filter) ------------------------------------
 # Single-threaded: sealift compresses its frames in parallel itself (nbWorkers 0).
+if begin libzstd; then
 fetch_dsc libzstd
 (cd "$BUILD/libzstd/lib" &&
   run zstd-make make -j"$JOBS" libzstd.a ZSTD_LEGACY_SUPPORT=0 ZSTD_LIB_DEPRECATED=0 ZSTD_LIB_DICTBUILDER=0 &&
   run zstd-install make install-static install-includes install-pc PREFIX="$STAGE" LIBDIR="$STAGE/lib")
 debian libzstd zstd "BSD-3-Clause OR GPL-2.0-only"
+finish libzstd; fi
 
 # --- OpenSSL 3 --------------------------------------------------------------------------------------
 # Libraries only (build_libs: no apps, tests or docs). The assembler paths stay on (SHA-NI, AVX2,
@@ -170,6 +179,7 @@ debian libzstd zstd "BSD-3-Clause OR GPL-2.0-only"
 # ciphers, CMS, CMP, timestamps, OCSP, certificate transparency, binary-field curves, DTLS), the
 # legacy provider and loadable modules (a static binary loads no provider: see README, FIPS).
 # OpenSSL is most of this script's CPU time; every algorithm off is objects not compiled.
+if begin openssl; then
 fetch_dsc openssl
 (cd "$BUILD/openssl" &&
   run openssl-configure ./Configure "$OSSL_TARGET" --prefix="$STAGE" --libdir=lib --openssldir=/etc/ssl \
@@ -179,11 +189,13 @@ fetch_dsc openssl
     no-rc4 no-bf no-cast no-ocb no-scrypt no-cmp no-ocsp -O2 &&
   run openssl-make make -j"$JOBS" build_libs && run openssl-install make install_dev)
 debian openssl OpenSSL Apache-2.0
+finish openssl; fi
 
 # --- libpsl with the Public Suffix List built in ----------------------------------------------------
 # Two C files: compiled directly (its autotools need gtk-doc, its meson a cross file). Built in:
 # the list of Debian's publicsuffix package; at run time psl_latest() still prefers the system's
 # list when that is newer (PSL_DISTFILE, where Debian, Ubuntu and RHEL keep it).
+if begin libpsl; then
 fetch_dsc libpsl
 psl_deb_version=$(lock_field deb publicsuffix 3); psl_deb_sha=$(lock_field deb publicsuffix 4)
 psl_deb=$CACHE/downloads/publicsuffix_${psl_deb_version}_all.deb
@@ -218,8 +230,10 @@ fi
 debian libpsl libpsl "MIT AND BSD-3-Clause"
 component publicsuffix "$psl_deb_version" "Debian 12 package publicsuffix $psl_deb_version (data, built into libpsl)" \
   MPL-2.0 "pkg:deb/debian/publicsuffix@$psl_deb_version?arch=all&distro=debian-12"
+finish libpsl; fi
 
 # --- curl: HTTP and HTTPS only ------------------------------------------------------------------------
+if begin curl; then
 fetch_dsc curl
 # LIBS: OpenSSL's static libraries need libdl and libpthread (separate from libc in glibc 2.28),
 # which its pkg-config's dynamic link line does not name.
@@ -234,8 +248,10 @@ fetch_dsc curl
   run curl-make make -j"$JOBS" -C lib && run curl-install-lib make -C lib install &&
   run curl-install-inc make -C include install && run curl-install-pc make install-pkgconfigDATA)
 debian curl curl curl
+finish curl; fi
 
 # --- libarchive: tar (pax) with the gzip and zstd filters -----------------------------------------------
+if begin libarchive; then
 fetch_dsc libarchive
 (cd "$BUILD/libarchive" &&
   run archive-cmake cmake -S . -B b "${CMAKEARGS[@]}" -DENABLE_OPENSSL=OFF -DENABLE_MBEDTLS=OFF \
@@ -247,14 +263,18 @@ fetch_dsc libarchive
   run archive-make ninja -C b -j"$JOBS" archive_static &&
   cp b/libarchive/libarchive.a "$STAGE/lib/" && cp libarchive/archive.h libarchive/archive_entry.h "$STAGE/include/")
 debian libarchive libarchive BSD-2-Clause
+finish libarchive; fi
 
 # --- libsodium (cosign's encrypted keys: scrypt and secretbox; Ed25519ph) ------------------------------
+if begin libsodium; then
 fetch_dsc libsodium
 (cd "$BUILD/libsodium" && run sodium-configure ./configure "${HOSTARGS[@]}" --disable-pie --disable-ssp &&
   run sodium-make make -j"$JOBS" && run sodium-install make install)
 debian libsodium libsodium ISC
+finish libsodium; fi
 
 # --- libmicrohttpd (serve), without TLS: its TLS is GnuTLS; `serve --tls-cert` says so --------------------
+if begin libmicrohttpd; then
 fetch_dsc libmicrohttpd
 (cd "$BUILD/libmicrohttpd" &&
   run mhd-configure ./configure "${HOSTARGS[@]}" --disable-https --without-gnutls --disable-curl \
@@ -262,8 +282,10 @@ fetch_dsc libmicrohttpd
   run mhd-make make -j"$JOBS" -C src/microhttpd && run mhd-install make -C src/microhttpd install &&
   run mhd-install-inc make -C src/include install && run mhd-install-pc make install-pkgconfigDATA)
 debian libmicrohttpd libmicrohttpd LGPL-2.1-or-later
+finish libmicrohttpd; fi
 
 # --- libxcrypt (serve's htpasswd: bcrypt and SHA-crypt) --------------------------------------------------
+if begin libxcrypt; then
 fetch_dsc libxcrypt
 (cd "$BUILD/libxcrypt" && run xcrypt-autoreconf autoreconf -fi &&
   run xcrypt-configure ./configure "${HOSTARGS[@]}" --enable-hashes=strong,glibc --enable-obsolete-api=no \
@@ -271,27 +293,36 @@ fetch_dsc libxcrypt
   run xcrypt-make make -j"$JOBS" libcrypt.la && run xcrypt-install make install-libLTLIBRARIES \
     install-nodist_includeHEADERS install-pkgconfigDATA)
 debian libxcrypt libxcrypt LGPL-2.1-or-later
+finish libxcrypt; fi
 
 # --- C++ libraries (compiled with zig's libc++, like sealift) -------------------------------------------
+if begin yaml-cpp; then
 fetch_dsc yaml-cpp
 (cd "$BUILD/yaml-cpp" && run yaml-cmake cmake -S . -B b "${CMAKEARGS[@]}" -DYAML_CPP_BUILD_TESTS=OFF \
    -DYAML_CPP_BUILD_TOOLS=OFF -DYAML_CPP_BUILD_CONTRIB=OFF -DYAML_BUILD_SHARED_LIBS=OFF &&
   run yaml-make ninja -C b -j"$JOBS" install)
 debian yaml-cpp yaml-cpp MIT
+finish yaml-cpp; fi
+if begin fmtlib; then
 fetch_dsc fmtlib
 (cd "$BUILD/fmtlib" && run fmt-cmake cmake -S . -B b "${CMAKEARGS[@]}" -DFMT_DOC=OFF -DFMT_TEST=OFF -DFMT_INSTALL=ON &&
   run fmt-make ninja -C b -j"$JOBS" install)
 debian fmtlib fmt MIT
+finish fmtlib; fi
 # Header-only.
+if begin nlohmann-json3; then
 fetch_dsc nlohmann-json3
 (cd "$BUILD/nlohmann-json3" && run json-cmake cmake -S . -B b "${CMAKEARGS[@]}" -DJSON_BuildTests=OFF -DJSON_Install=ON &&
   run json-install ninja -C b install)
 debian nlohmann-json3 nlohmann-json MIT
+finish nlohmann-json3; fi
+if begin cli11; then
 fetch_dsc cli11
 (cd "$BUILD/cli11" && run cli11-cmake cmake -S . -B b "${CMAKEARGS[@]}" -DCLI11_BUILD_TESTS=OFF \
    -DCLI11_BUILD_EXAMPLES=OFF -DCLI11_BUILD_DOCS=OFF -DCLI11_PRECOMPILED=OFF &&
   run cli11-install ninja -C b install)
 debian cli11 CLI11 BSD-3-Clause
+finish cli11; fi
 # The C++ runtime and compiler support zig links in: libc++, libc++abi, libunwind, compiler-rt.
 component llvm-runtimes "zig-$zig_version" "libc++, libc++abi, libunwind, compiler-rt of zig $zig_version" \
   "Apache-2.0 WITH LLVM-exception" "pkg:pypi/ziglang@$zig_version"
@@ -302,6 +333,8 @@ cat "$ZIG_DIR/ziglang/lib/libcxx/LICENSE.TXT" "$ZIG_DIR/ziglang/LICENSE" >"$STAG
 grep -rlF "$STAGE" "$STAGE/bin" "$STAGE/lib/pkgconfig" "$STAGE/lib/cmake" 2>/dev/null |
   xargs -r sed -i "s|$STAGE|$PREFIX|g"
 rm -rf "$STAGE/share/man" "$STAGE/share/doc" "$STAGE/lib/"*.la
+sort "$STAGE"/share/components.d/* >"$STAGE/share/components.tsv"
+rm -rf "$STAGE/share/components.d" "$STAGE"/.done-*
 touch "$STAGE/.complete"
 rm -rf "$PREFIX" && mv "$STAGE" "$PREFIX"
 log "done in $((SECONDS - t_start)) s"
