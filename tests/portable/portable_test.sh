@@ -174,7 +174,10 @@ bullseye|arm64)
     ok "verify in Debian 11"
 
     # serve, answering skopeo on the host.
-    in_root "$inroot/sealift-install" serve "$inroot/bundle.tar.zst" --key "$inroot/cosign.pub" \
+    # Started directly (not through in_root) so that $! is the server itself: unshare, sh and
+    # chroot each exec the next.
+    unshare --mount --propagation private -- sh -c 'mount -t proc proc "$0/proc" && exec chroot "$@"' "$root" "$root" \
+      "$inroot/sealift-install" serve "$inroot/bundle.tar.zst" --key "$inroot/cosign.pub" \
       --listen 127.0.0.1:0 --project ai-saas --json >"$W/serve.out" 2>"$W/serve.err" &
     serve_pid=$!
     for _ in $(seq 600); do [ -s "$W/serve.out" ] || ! kill -0 "$serve_pid" 2>/dev/null && break; sleep 0.1; done
