@@ -80,7 +80,10 @@ done
 for t in ar ranlib; do printf '#!/bin/sh\nexec %q %s "$@"\n' "$ZIG" "$t" >"$STAGE/bin/$t"; done
 chmod +x "$STAGE/bin/"*
 export CC=$STAGE/bin/cc CXX=$STAGE/bin/c++ AR=$STAGE/bin/ar RANLIB=$STAGE/bin/ranlib
-export CFLAGS="-O2 -g0 -ffunction-sections -fdata-sections" CXXFLAGS="-O2 -g0 -ffunction-sections -fdata-sections"
+# The build directories' names (random, under the cache) stay out of the objects (__FILE__ in
+# assertions): the libraries, and so the release binaries, do not depend on where they were built.
+maps="-ffile-prefix-map=$BUILD=/build -ffile-prefix-map=$STAGE=/prefix"
+export CFLAGS="-O2 -g0 -ffunction-sections -fdata-sections $maps" CXXFLAGS="-O2 -g0 -ffunction-sections -fdata-sections $maps"
 export CPPFLAGS="-I$STAGE/include" LDFLAGS="-L$STAGE/lib"
 export PKG_CONFIG_LIBDIR=$STAGE/lib/pkgconfig PKG_CONFIG_PATH=""
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1700000000}
@@ -178,16 +181,20 @@ finish libzstd; fi
 # ARMv8 crypto extensions are chosen at run time). Off: what neither sealift nor curl uses (old
 # ciphers, CMS, CMP, timestamps, OCSP, certificate transparency, binary-field curves, DTLS), the
 # legacy provider and loadable modules (a static binary loads no provider: see README, FIPS).
+# The prefix is a fixed one, installed elsewhere (DESTDIR): OpenSSL compiles its directories into
+# libcrypto, and the cache's path has no place in a release binary.
 # OpenSSL is most of this script's CPU time; every algorithm off is objects not compiled.
 if begin openssl; then
 fetch_dsc openssl
 (cd "$BUILD/openssl" &&
-  run openssl-configure ./Configure "$OSSL_TARGET" --prefix="$STAGE" --libdir=lib --openssldir=/etc/ssl \
+  run openssl-configure ./Configure "$OSSL_TARGET" --prefix=/usr/local --libdir=lib --openssldir=/etc/ssl \
     no-shared no-module no-legacy no-tests no-comp no-dtls no-srp no-idea no-mdc2 \
     no-rc5 no-md2 no-whirlpool no-seed no-camellia no-aria no-sm2 no-sm3 no-sm4 no-gost no-siphash \
     no-ktls no-afalgeng no-padlockeng no-capieng no-cms no-ts no-ct no-srtp no-rfc3779 no-ec2m no-rc2 \
     no-rc4 no-bf no-cast no-ocb no-scrypt no-cmp no-ocsp -O2 &&
-  run openssl-make make -j"$JOBS" build_libs && run openssl-install make install_dev)
+  run openssl-make make -j"$JOBS" build_libs && run openssl-install make install_dev DESTDIR="$BUILD/openssl-dest" &&
+  cp -a "$BUILD/openssl-dest/usr/local/." "$STAGE/" &&
+  sed -i "s|^prefix=.*|prefix=$STAGE|" "$STAGE"/lib/pkgconfig/{libcrypto,libssl,openssl}.pc)
 debian openssl OpenSSL Apache-2.0
 finish openssl; fi
 
@@ -330,8 +337,10 @@ component llvm-runtimes "zig-$zig_version" "libc++, libc++abi, libunwind, compil
 cat "$ZIG_DIR/ziglang/lib/libcxx/LICENSE.TXT" "$ZIG_DIR/ziglang/LICENSE" >"$STAGE/share/licenses/llvm-runtimes"
 
 # The wrappers and .pc files name the staging directory; point them at the final one.
-grep -rlF "$STAGE" "$STAGE/bin" "$STAGE/lib/pkgconfig" "$STAGE/lib/cmake" 2>/dev/null |
-  xargs -r sed -i "s|$STAGE|$PREFIX|g"
+# Text files only: a path in a static library is a string of fixed length.
+for d in bin lib/pkgconfig lib/cmake share/cmake; do
+  if [ -d "$STAGE/$d" ]; then { grep -rlF "$STAGE" "$STAGE/$d" || true; } | xargs -r sed -i "s|$STAGE|$PREFIX|g"; fi
+done
 rm -rf "$STAGE/share/man" "$STAGE/share/doc" "$STAGE/lib/"*.la
 sort "$STAGE"/share/components.d/* >"$STAGE/share/components.tsv"
 rm -rf "$STAGE/share/components.d" "$STAGE"/.done-*
