@@ -36,7 +36,8 @@ lock_field() {
   [ -n "$v" ] || { log "sources.lock has no $1 $2"; exit 1; }
   echo "$v"
 }
-upstream_version() { local v=${1#*:}; v=${v%-*}; echo "${v%%[+~]*}"; }
+# 1:1.2.13.dfsg-1 -> 1.2.13 (no epoch, Debian revision or repack suffix).
+upstream_version() { local v=${1#*:}; v=${v%-*}; v=${v%%[+~]*}; echo "${v%.dfsg*}"; }
 
 KEY=$(cat "$LOCK" "$HERE/build-deps.sh" "$HERE/toolchain.cmake" | sha256sum | cut -c1-12)
 PREFIX=$CACHE/deps-$KEY/$ARCH
@@ -44,6 +45,8 @@ mkdir -p "$CACHE/deps-$KEY" "$CACHE/downloads"
 exec 9>"$CACHE/deps-$KEY/.$ARCH.lock"
 flock 9
 if [ -f "$PREFIX/.complete" ]; then echo "$PREFIX"; exit 0; fi
+# Build directories of runs that were killed (this one holds the lock now).
+rm -rf "$CACHE/deps-$KEY/.build-$ARCH".*
 
 # --- the toolchain --------------------------------------------------------------------------------
 zig_version=$(lock_field wheel ziglang 3)
@@ -68,6 +71,7 @@ export ZIG_GLOBAL_CACHE_DIR=$CACHE/zig-cache ZIG_LOCAL_CACHE_DIR=$CACHE/zig-cach
 
 BUILD=$(mktemp -d "$CACHE/deps-$KEY/.build-$ARCH.XXXXXX")
 trap 'rm -rf "$BUILD"' EXIT
+trap 'exit 143' TERM INT
 # The staging prefix outlives an interrupted run: each library is marked done (.done-NAME) once
 # installed into it, and the next run (same key, so same inputs) goes on from the first one not done.
 STAGE=$CACHE/deps-$KEY/.stage-$ARCH
