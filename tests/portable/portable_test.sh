@@ -106,7 +106,7 @@ checksums)
 
 reproducible)
   # Packaging is deterministic: the same binaries packaged again give byte-identical artifacts.
-  # (Rebuilding the binaries from scratch is checked by hand for a release; see the README.)
+  # (Two builds of the binaries from scratch are compared by hand: too much CPU for every run.)
   again=$P/dist-again
   rm -rf "$again"
   arch_args=(--arch all); [ "${#ARCHS[@]}" = 1 ] && arch_args=(--arch "${ARCHS[0]}")
