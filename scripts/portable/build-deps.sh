@@ -281,7 +281,8 @@ finish libarchive; fi
 # --- libsodium (cosign's encrypted keys: scrypt and secretbox; Ed25519ph) ------------------------------
 if begin libsodium; then
 fetch_dsc libsodium
-(cd "$BUILD/libsodium" && run sodium-configure ./configure "${HOSTARGS[@]}" --disable-pie --disable-ssp &&
+# Debian's source has no generated configure (autoreconf, as its package build does).
+(cd "$BUILD/libsodium" && run sodium-autoreconf autoreconf -fi && run sodium-configure ./configure "${HOSTARGS[@]}" --disable-pie --disable-ssp &&
   run sodium-make make -j"$JOBS" && run sodium-install make install)
 debian libsodium libsodium ISC
 finish libsodium; fi
