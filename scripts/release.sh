@@ -54,10 +54,12 @@ build_arch() {
   if [ "$package_only" = 0 ]; then
     log "building sealift for linux/$arch against $prefix"
     # Release (-O3), warnings as errors; paths in the binaries are relative to the source tree, and
-    # symbols are stripped (the SBOM names what is inside, and the build is reproducible).
+    # symbols are stripped (the SBOM names what is inside, and the build is reproducible). A unity
+    # build: the sources compile in batches, which costs far less CPU than file by file (most of a
+    # file's time is the shared headers); the man pages and completions are not part of a tarball.
     cmake -S . -B "$b" -G Ninja -DCMAKE_TOOLCHAIN_FILE="$SRC/scripts/portable/toolchain.cmake" \
       -DSEALIFT_PORTABLE_PREFIX="$prefix" -DCMAKE_BUILD_TYPE=Release -DSEALIFT_WERROR=ON \
-      -DSEALIFT_BUILD_TESTS=OFF -DCMAKE_CXX_FLAGS="-ffile-prefix-map=$SRC/=" \
+      -DCMAKE_UNITY_BUILD=ON -DSEALIFT_GENERATED_DOCS=OFF -DSEALIFT_BUILD_TESTS=OFF -DCMAKE_CXX_FLAGS="-ffile-prefix-map=$SRC/=" \
       -DCMAKE_EXE_LINKER_FLAGS="-s -Wl,--build-id=none" >"$b.cmake.log" 2>&1 ||
       { cat "$b.cmake.log" >&2; exit 1; }
     ninja -C "$b" -j"${JOBS:-2}" sealift-bundle sealift-install

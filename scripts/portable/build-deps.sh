@@ -135,7 +135,13 @@ fetch_dsc() {
   fi
   dpkg-source --no-copy -x "$dsc" "$BUILD/$name" >/dev/null 2>"$BUILD/$name.dpkg-source.log" ||
     { cat "$BUILD/$name.dpkg-source.log" >&2; exit 1; }
-  cp "$BUILD/$name/debian/copyright" "$STAGE/share/licenses/$name"
+  if [ "$name" = libxcrypt ]; then
+    # Its debian/rules writes the copyright file at build time (copyright.in, then LICENSING);
+    # COPYING.LIB is the LGPL's text that LICENSING refers to.
+    cat "$BUILD/$name/debian/copyright.in" "$BUILD/$name/LICENSING" "$BUILD/$name/COPYING.LIB" >"$STAGE/share/licenses/$name"
+  else
+    cp "$BUILD/$name/debian/copyright" "$STAGE/share/licenses/$name"
+  fi
 }
 # component NAME VERSION SOURCE LICENSE PURL: one line of components.tsv (LICENSE is an SPDX
 # expression, PURL the package URL of what it was built from).
@@ -308,6 +314,33 @@ fetch_dsc libxcrypt
     install-nodist_includeHEADERS install-pkgconfigDATA)
 debian libxcrypt libxcrypt LGPL-2.1-or-later
 finish libxcrypt; fi
+
+# --- libp11 (sign with a key in a PKCS#11 token; the module itself is dlopen()ed at run time) ----------
+# Debian 12's source package of libp11 is no longer on the archive (its files answer 404), so this
+# one library is Debian's own static archive from the libp11-dev binary package of the same
+# version, pinned by the .deb's sha256 (the one in Debian's Packages index). It is C built by
+# Debian's gcc against OpenSSL 3.0's headers, and needs nothing of glibc above 2.28 (the symbol
+# check of tests/portable holds it to that).
+if begin libp11; then
+p11_version=$(lock_field deb "libp11-dev:$ARCH" 3); p11_sha=$(lock_field deb "libp11-dev:$ARCH" 4)
+p11_deb=$CACHE/downloads/libp11-dev_${p11_version}_$ARCH.deb
+if ! { [ -f "$p11_deb" ] && echo "$p11_sha  $p11_deb" | sha256sum -c --quiet - 2>/dev/null; }; then
+  tmp=$(mktemp "$CACHE/downloads/.libp11.XXXXXX")
+  curl -fsS -o "$tmp" "http://deb.debian.org/debian/pool/main/libp/libp11/$(basename "$p11_deb")"
+  echo "$p11_sha  $tmp" | sha256sum -c --quiet - ||
+    { log "libp11-dev $p11_version $ARCH: the .deb's sha256 is not the one in sources.lock"; rm -f "$tmp"; exit 1; }
+  mv "$tmp" "$p11_deb"
+fi
+mkdir "$BUILD/libp11" && dpkg-deb -x "$p11_deb" "$BUILD/libp11"
+cp "$BUILD/libp11/usr/lib/$TRIPLE/libp11.a" "$STAGE/lib/"
+cp "$BUILD/libp11/usr/include/"*.h "$STAGE/include/"
+cp "$BUILD/libp11/usr/share/doc/libp11-dev/copyright" "$STAGE/share/licenses/libp11"
+printf 'prefix=%s\nName: libp11\nDescription: PKCS#11 wrapper library\nVersion: %s\nRequires.private: libcrypto\nLibs: -L${prefix}/lib -lp11 -ldl -lpthread\nCflags: -I${prefix}/include\n' \
+  "$STAGE" "$(upstream_version "$p11_version")" >"$STAGE/lib/pkgconfig/libp11.pc"
+component libp11 "$(upstream_version "$p11_version")" \
+  "Debian 12 binary package libp11-dev $p11_version ($ARCH; libp11.a as Debian built it)" LGPL-2.1-or-later \
+  "pkg:deb/debian/libp11-dev@$p11_version?arch=$ARCH&distro=debian-12"
+finish libp11; fi
 
 # --- C++ libraries (compiled with zig's libc++, like sealift) -------------------------------------------
 if begin yaml-cpp; then

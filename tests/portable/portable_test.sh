@@ -82,7 +82,7 @@ checksums)
       jq -e --arg d "$(sha256sum "$d/$prog" | cut -d' ' -f1)" \
         '.spdxVersion == "SPDX-2.3" and (.packages[0].checksums[0].checksumValue == $d)' "$s" >/dev/null ||
         fail "$s does not describe $prog of the $arch tarball"
-      for comp in OpenSSL curl libarchive zstd zlib yaml-cpp fmt libsodium libmicrohttpd libpsl libxcrypt llvm-runtimes; do
+      for comp in OpenSSL curl libarchive zstd zlib yaml-cpp fmt libsodium libmicrohttpd libpsl libxcrypt libp11 llvm-runtimes; do
         jq -e --arg c "$comp" '[.packages[] | select(.name == $c and (.versionInfo | length > 0) and
              (.licenseDeclared | length > 0))] | length == 1' "$s" >/dev/null || fail "$s: no component $comp"
         grep -q "^$comp " "$d/NOTICE" || fail "the $arch NOTICE does not name $comp"
