@@ -46,6 +46,10 @@ export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/n
 export TZ=UTC LC_ALL=C
 mkdir -p "$out" "$builddir" && out=$(cd "$out" && pwd) && builddir=$(cd "$builddir" && pwd)
 export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$SRC}
+# zig's own cache (the C++ runtime and glibc stubs it builds once per target): the one of
+# build-deps.sh, so that the runtime the libraries were built with is not built a second time.
+export ZIG_GLOBAL_CACHE_DIR=${SEALIFT_PORTABLE:-$HOME/.cache/sealift/portable}/zig-cache
+export ZIG_LOCAL_CACHE_DIR=$ZIG_GLOBAL_CACHE_DIR
 
 build_arch() {
   local arch=$1 prefix b
@@ -54,13 +58,15 @@ build_arch() {
   if [ "$package_only" = 0 ]; then
     log "building sealift for linux/$arch against $prefix"
     # Release (-O3), warnings as errors; paths in the binaries are relative to the source tree, and
-    # symbols are stripped (the SBOM names what is inside, and the build is reproducible). A unity
+    # symbols are stripped when packaged (the SBOM names what is inside, and the build is
+    # reproducible). Not by the link (zig's -s): zig builds its C++ runtime once per set of flags,
+    # and a stripped link would build it a second time for CMake's own test programs. A unity
     # build: the sources compile in batches, which costs far less CPU than file by file (most of a
     # file's time is the shared headers); the man pages and completions are not part of a tarball.
     cmake -S . -B "$b" -G Ninja -DCMAKE_TOOLCHAIN_FILE="$SRC/scripts/portable/toolchain.cmake" \
       -DSEALIFT_PORTABLE_PREFIX="$prefix" -DCMAKE_BUILD_TYPE=Release -DSEALIFT_WERROR=ON \
       -DCMAKE_UNITY_BUILD=ON -DSEALIFT_GENERATED_DOCS=OFF -DSEALIFT_BUILD_TESTS=OFF -DCMAKE_CXX_FLAGS="-ffile-prefix-map=$SRC/=" \
-      -DCMAKE_EXE_LINKER_FLAGS="-s -Wl,--build-id=none" >"$b.cmake.log" 2>&1 ||
+      -DCMAKE_EXE_LINKER_FLAGS="-Wl,--build-id=none" >"$b.cmake.log" 2>&1 ||
       { cat "$b.cmake.log" >&2; exit 1; }
     ninja -C "$b" -j"${JOBS:-2}" sealift-bundle sealift-install
   fi
@@ -73,7 +79,13 @@ package() {
   local name=sealift-$VERSION-linux-$arch
   local stage; stage=$(mktemp -d "${TMPDIR:-/tmp}/sealift-release.XXXXXX")
   mkdir -p "$stage/$name/licenses"
-  install -m 0755 "$b/sealift-bundle" "$b/sealift-install" "$stage/$name/"
+  # zig's objcopy (the pinned toolchain's, named by the prefix's wrappers) strips for either architecture.
+  local zig prog
+  zig=$(sed -n 's/^exec \([^ ]*\) ar .*/\1/p' "$prefix/bin/ar")
+  for prog in sealift-bundle sealift-install; do
+    "$zig" objcopy --strip-all "$b/$prog" "$stage/$name/$prog"
+    chmod 0755 "$stage/$name/$prog"
+  done
   install -m 0644 "$prefix"/share/licenses/* "$stage/$name/licenses/"
   {
     echo "sealift $VERSION for linux/$arch links these components statically (the C library is the"
@@ -88,7 +100,6 @@ package() {
   tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$SOURCE_DATE_EPOCH" --format=gnu \
       -C "$stage" -cf - "$name" | gzip -n -9 >"$out/$name.tar.gz.tmp"
   mv "$out/$name.tar.gz.tmp" "$out/$name.tar.gz"
-  local prog
   for prog in sealift-bundle sealift-install; do
     python3 scripts/portable/sbom.py --binary "$stage/$name/$prog" --name "$prog" --version "$VERSION" \
       --arch "$arch" --components "$prefix/share/components.tsv" \
