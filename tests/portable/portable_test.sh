@@ -163,7 +163,7 @@ bullseye|arm64)
     in_root() {
       unshare --mount --propagation private -- sh -c 'mount -t proc proc "$0/proc" && exec chroot "$@"' "$root" "$root" "$@"
     }
-    glibc=$(in_root /usr/bin/ldd --version | head -n1)
+    glibc=$(in_root /usr/bin/ldd --version | sed -n 1p)
     grep -q '2\.31' <<<"$glibc" || fail "the root's glibc is not 2.31: $glibc"
     v=$(in_root "$inroot/sealift-install" --version) || fail "sealift-install --version in bullseye"
     grep -q "$VERSION" <<<"$v" || fail "--version said: $v"
@@ -183,11 +183,18 @@ bullseye|arm64)
     for _ in $(seq 600); do [ -s "$W/serve.out" ] || ! kill -0 "$serve_pid" 2>/dev/null && break; sleep 0.1; done
     port=$(jq -r .port "$W/serve.out" 2>/dev/null || true)
     [ -n "$port" ] && [ "$port" != null ] || { cat "$W/serve.err"; fail "serve in bullseye did not start"; }
-    # The first repository and tag it serves (with the project prefix, as push writes them too).
-    repo=$(jq -r '.repositories | keys[0]' "$W/serve.out")
-    tag=$(jq -r --arg r "$repo" '.repositories[$r][0]' "$W/serve.out")
-    served=$(skopeo inspect --tls-verify=false --raw "docker://127.0.0.1:$port/$repo:$tag") || fail "skopeo inspect --raw"
-    skopeo inspect --tls-verify=false "docker://127.0.0.1:$port/$repo:$tag" >/dev/null || fail "skopeo inspect"
+    # The first image it serves (the chart is an OCI artifact, which `skopeo inspect` refuses to
+    # read as an image), with the project prefix, as push writes them too.
+    repo="" tag=""
+    while read -r r; do
+      t=$(jq -r --arg r "$r" '.repositories[$r][0]' "$W/serve.out")
+      m=$(skopeo inspect --tls-verify=false --raw "docker://127.0.0.1:$port/$r:$t") || fail "skopeo inspect --raw $r:$t"
+      if [ "$(jq -r '.config.mediaType // ""' <<<"$m")" != application/vnd.cncf.helm.config.v1+json ]; then
+        repo=$r tag=$t served=$m; break
+      fi
+    done < <(jq -r '.repositories | keys[]' "$W/serve.out")
+    [ -n "$repo" ] || fail "serve in bullseye serves no image: $(cat "$W/serve.out")"
+    skopeo inspect --tls-verify=false "docker://127.0.0.1:$port/$repo:$tag" >/dev/null || fail "skopeo inspect $repo:$tag"
     kill "$serve_pid"; wait "$serve_pid" 2>/dev/null || true
     ok "serve in Debian 11 answers skopeo inspect ($repo:$tag)"
 
@@ -198,13 +205,47 @@ bullseye|arm64)
       fail "$target/$repo:$tag is not there after the push"
     [ "$pushed" = "$served" ] || fail "$target/$repo:$tag is not the manifest serve gave"
     ok "push over TLS (--ca-file) from Debian 11"
+
+    # The system's CA bundle where Debian keeps it, found by the statically linked OpenSSL: the
+    # root's bundle with the test CA added, bind-mounted over it in the private mount namespace
+    # only (the cached root is not changed). Without the CA the push is refused, naming --ca-file.
+    cat "$root/etc/ssl/certs/ca-certificates.crt" "$W/target/tls/trust/ca.crt" >"$root$inroot/system-bundle.crt"
+    with_bundle() {
+      unshare --mount --propagation private -- sh -c \
+        'mount -t proc proc "$0/proc" && mount --bind "$0$1" "$0/etc/ssl/certs/ca-certificates.crt" && shift && exec chroot "$0" "$@"' \
+        "$root" "$@"
+    }
+    err=$(in_root "$inroot/sealift-install" push "$inroot/bundle.tar.zst" --key "$inroot/cosign.pub" --registry "$target" \
+      --project system-ca --registry-type oci --quiet 2>&1) && fail "push trusted $target without its CA"
+    grep -q -- --ca-file <<<"$err" || fail "the untrusted certificate's error does not name --ca-file: $err"
+    with_bundle "$inroot/system-bundle.crt" "$inroot/sealift-install" push "$inroot/bundle.tar.zst" --key "$inroot/cosign.pub" \
+      --registry "$target" --project system-ca --registry-type oci --quiet || fail "push with the CA in the system bundle"
+    skopeo inspect --cert-dir "$W/target/tls/trust" --raw "docker://$target/${repo/#ai-saas\//system-ca/}:$tag" >/dev/null ||
+      fail "${repo/#ai-saas\//system-ca/}:$tag is not in $target after the push through the system bundle"
+    ok "push over TLS trusting /etc/ssl/certs/ca-certificates.crt of Debian 11 (refused without the CA)"
+
+    # Child processes: glibc 2.31 has no posix_spawn_file_actions_addclosefrom_np, so the portable
+    # build forks (src/util/process.cc, fork_exec). A --signer-command is one such child: it gets
+    # the digest on stdin and answers a signature made beforehand on the host with openssl.
+    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$W/signer.key" 2>/dev/null
+    openssl pkey -in "$W/signer.key" -pubout -out "$root$inroot/signer.pub"
+    printf 'artifact\n' >"$root$inroot/blob"
+    openssl dgst -sha256 -sign "$W/signer.key" -out "$root$inroot/blob.der" "$root$inroot/blob"
+    printf '#!/bin/sh\n# Only 0, 1 and 2 reach a child (and the descriptor sh reads this script from).\n[ "$(ls /proc/self/fd | wc -l)" -le 5 ] || { ls -l /proc/self/fd >&2; exit 3; }\ncat >/dev/null\nexec cat %s/blob.der\n' \
+      "$inroot" >"$root$inroot/signer.sh"
+    chmod +x "$root$inroot/signer.sh"
+    in_root "$inroot/sealift-bundle" sign-blob --signer-command "$inroot/signer.sh" --signer-public-key "$inroot/signer.pub" \
+      "$inroot/blob" --output-signature "$inroot/blob.sig" || fail "sign-blob --signer-command in bullseye"
+    openssl dgst -sha256 -verify "$root$inroot/signer.pub" -signature <(base64 -d "$root$inroot/blob.sig") "$root$inroot/blob" >/dev/null ||
+      fail "the signature sign-blob wrote through the signer command does not verify"
+    ok "a child process (--signer-command) from Debian 11"
   else
     # arm64 under qemu-user-static, with Debian's arm64 C library (libc6-arm64-cross).
     sysroot=/usr/aarch64-linux-gnu
     [ -e "$sysroot/lib/ld-linux-aarch64.so.1" ] || fail "$sysroot has no arm64 loader (crossbuild-essential-arm64)"
     a=$(unpack arm64 "$W/arm64")
     run_arm64() { qemu-aarch64-static -L "$sysroot" "$@"; }
-    run_arm64 "$a/sealift-install" --version | grep -q "$VERSION" || fail "arm64 --version"
+    v=$(run_arm64 "$a/sealift-install" --version) && grep -q "$VERSION" <<<"$v" || fail "arm64 --version"
     run_arm64 "$a/sealift-install" verify "$W/bundle.tar.zst" --key "$W/vendor/cosign.pub" --quiet || fail "arm64 verify"
     ok "arm64 verify under qemu"
     run_arm64 "$a/sealift-install" push "$W/bundle.tar.zst" --key "$W/vendor/cosign.pub" --registry "$target" \
