@@ -194,6 +194,8 @@ finish libzstd; fi
 # The prefix is a fixed one, installed elsewhere (DESTDIR): OpenSSL compiles its directories into
 # libcrypto, and the cache's path has no place in a release binary.
 # OpenSSL is most of this script's CPU time; every algorithm off is objects not compiled.
+# The compiler line libcrypto records (`OpenSSL_version(OPENSSL_CFLAGS)`) would name the cache and
+# the random build directory: a fixed line replaces it, or two caches give different binaries.
 if begin openssl; then
 fetch_dsc openssl
 (cd "$BUILD/openssl" &&
@@ -202,6 +204,8 @@ fetch_dsc openssl
     no-rc5 no-md2 no-whirlpool no-seed no-camellia no-aria no-sm2 no-sm3 no-sm4 no-gost no-siphash \
     no-ktls no-afalgeng no-padlockeng no-capieng no-cms no-ts no-ct no-srtp no-rfc3779 no-ec2m no-rc2 \
     no-rc4 no-bf no-cast no-ocb no-scrypt no-cmp no-ocsp -O2 &&
+  run openssl-buildinf make crypto/buildinf.h &&
+  perl util/mkbuildinf.pl "zig cc -target $ZIG_TARGET -O2" "$OSSL_TARGET" >crypto/buildinf.h &&
   run openssl-make make -j"$JOBS" build_libs && run openssl-install make install_dev DESTDIR="$BUILD/openssl-dest" &&
   cp -a "$BUILD/openssl-dest/usr/local/." "$STAGE/" &&
   sed -i "s|^prefix=.*|prefix=$STAGE|" "$STAGE"/lib/pkgconfig/{libcrypto,libssl,openssl}.pc)
