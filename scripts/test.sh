@@ -45,18 +45,20 @@ start_peers() {
   setsid scripts/setup.sh --peers-only --cluster >"$peers_log" 2>&1 &
   peers_pid=$!
 }
+PORTABLE=${SEALIFT_PORTABLE_TESTS:-OFF}
+packages_args=(--packages-only)
+[ "$PORTABLE" = ON ] && packages_args+=(--portable)
 if command -v go >/dev/null 2>&1 || [ -x /usr/local/go/bin/go ]; then
   start_peers
-  scripts/setup.sh --packages-only
+  scripts/setup.sh "${packages_args[@]}"
 else
-  scripts/setup.sh --packages-only
+  scripts/setup.sh "${packages_args[@]}"
   start_peers
 fi
 phase_done "set-up: Debian packages (Go peers building beside)"
 # The portable release's static libraries (tests/portable) build in the background as well, niced,
 # one architecture after the other; cached by their pinned inputs, so a warm run skips this. The
 # portable.release test waits for them (build-deps.sh takes a lock per architecture).
-PORTABLE=${SEALIFT_PORTABLE_TESTS:-OFF}
 if [ "$PORTABLE" = ON ]; then
   deps_log=$(mktemp "${TMPDIR:-/tmp}/sealift-portable-deps.XXXXXX")
   setsid nice -n 10 sh -c 'scripts/portable/build-deps.sh amd64 && scripts/portable/build-deps.sh arm64' \

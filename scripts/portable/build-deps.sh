@@ -325,16 +325,24 @@ finish libxcrypt; fi
 # version, pinned by the .deb's sha256 (the one in Debian's Packages index). It is C built by
 # Debian's gcc against OpenSSL 3.0's headers, and needs nothing of glibc above 2.28 (the symbol
 # check of tests/portable holds it to that).
+# fetch_deb PACKAGE:ARCH POOLDIR: the pinned binary package from the archive, checked against the
+# sha256 of sources.lock; prints its path in the download cache.
+fetch_deb() {
+  local name=${1%%:*} arch=${1#*:} version sha deb tmp
+  version=$(lock_field deb "$1" 3); sha=$(lock_field deb "$1" 4)
+  deb=$CACHE/downloads/${name}_${version}_$arch.deb
+  if ! { [ -f "$deb" ] && echo "$sha  $deb" | sha256sum -c --quiet - 2>/dev/null; }; then
+    tmp=$(mktemp "$CACHE/downloads/.$name.XXXXXX")
+    curl -fsS -o "$tmp" "http://deb.debian.org/debian/pool/main/$2/$(basename "$deb")"
+    echo "$sha  $tmp" | sha256sum -c --quiet - ||
+      { log "$1 $version: the .deb's sha256 is not the one in sources.lock"; rm -f "$tmp"; exit 1; }
+    mv "$tmp" "$deb"
+  fi
+  echo "$deb"
+}
 if begin libp11; then
-p11_version=$(lock_field deb "libp11-dev:$ARCH" 3); p11_sha=$(lock_field deb "libp11-dev:$ARCH" 4)
-p11_deb=$CACHE/downloads/libp11-dev_${p11_version}_$ARCH.deb
-if ! { [ -f "$p11_deb" ] && echo "$p11_sha  $p11_deb" | sha256sum -c --quiet - 2>/dev/null; }; then
-  tmp=$(mktemp "$CACHE/downloads/.libp11.XXXXXX")
-  curl -fsS -o "$tmp" "http://deb.debian.org/debian/pool/main/libp/libp11/$(basename "$p11_deb")"
-  echo "$p11_sha  $tmp" | sha256sum -c --quiet - ||
-    { log "libp11-dev $p11_version $ARCH: the .deb's sha256 is not the one in sources.lock"; rm -f "$tmp"; exit 1; }
-  mv "$tmp" "$p11_deb"
-fi
+p11_version=$(lock_field deb "libp11-dev:$ARCH" 3)
+p11_deb=$(fetch_deb "libp11-dev:$ARCH" libp/libp11)
 mkdir "$BUILD/libp11" && dpkg-deb -x "$p11_deb" "$BUILD/libp11"
 cp "$BUILD/libp11/usr/lib/$TRIPLE/libp11.a" "$STAGE/lib/"
 cp "$BUILD/libp11/usr/include/"*.h "$STAGE/include/"
@@ -345,6 +353,22 @@ component libp11 "$(upstream_version "$p11_version")" \
   "Debian 12 binary package libp11-dev $p11_version ($ARCH; libp11.a as Debian built it)" LGPL-2.1-or-later \
   "pkg:deb/debian/libp11-dev@$p11_version?arch=$ARCH&distro=debian-12"
 finish libp11; fi
+
+# --- PKCS#11's standard header (keygen --pkcs11 calls C_GenerateKeyPair through the module) -----------
+# Only p11-kit's pkcs11.h is used, no library: taken from Debian's libp11-kit-dev (the same header
+# for every architecture, so the amd64 package serves both).
+if begin p11-kit-header; then
+p11kit_deb=$(fetch_deb "libp11-kit-dev:amd64" p/p11-kit)
+mkdir "$BUILD/p11-kit" && dpkg-deb -x "$p11kit_deb" "$BUILD/p11-kit"
+mkdir -p "$STAGE/include/p11-kit-1/p11-kit" "$STAGE/share/licenses/p11-kit"
+cp "$BUILD/p11-kit/usr/include/p11-kit-1/p11-kit/pkcs11.h" "$STAGE/include/p11-kit-1/p11-kit/"
+cp "$BUILD/p11-kit/usr/share/doc/libp11-kit-dev/copyright" "$STAGE/share/licenses/p11-kit"
+printf 'prefix=%s\nName: p11-kit-1\nDescription: PKCS#11 header only\nVersion: %s\nCflags: -I${prefix}/include/p11-kit-1\n' \
+  "$STAGE" "$(upstream_version "$(lock_field deb libp11-kit-dev:amd64 3)")" >"$STAGE/lib/pkgconfig/p11-kit-1.pc"
+component p11-kit "$(upstream_version "$(lock_field deb libp11-kit-dev:amd64 3)")" \
+  "Debian 12 binary package libp11-kit-dev (its pkcs11.h only; no code is linked)" FSFULLR \
+  "pkg:deb/debian/libp11-kit-dev@$(lock_field deb libp11-kit-dev:amd64 3)?arch=amd64&distro=debian-12"
+finish p11-kit-header; fi
 
 # --- C++ libraries (compiled with zig's libc++, like sealift) -------------------------------------------
 if begin yaml-cpp; then
