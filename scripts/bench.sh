@@ -5,7 +5,7 @@
 # reading.
 #
 #   scripts/bench.sh [--scale S] [--runs N] [--only LIST] [--big-gb N] [--big-split SIZE]
-#                    [--build DIR] [--work DIR] [--keep]
+#                    [--build DIR] [--work DIR] [--keep] [--portable DIR]
 #
 #   --scale S   fixture scale: 1.0 (default) is about 1 GB of blobs per architecture, both
 #               architectures; 0.1 for a quick look
@@ -23,6 +23,10 @@
 #   --work DIR  scratch directory (default a new one under ${TMPDIR:-/var/tmp}); needs about
 #               10× the fixture size
 #   --keep      keep the scratch directory (logs of every run are under DIR/logs)
+#   --portable DIR  also time the portable release binaries in DIR (an unpacked tarball of
+#               scripts/release.sh) in the build and verify scenarios, as "sealift-portable": the
+#               ratio to "sealift" (the Release build) shows what the static OpenSSL, zstd and
+#               libc++ cost (at most 10 % slower, issue 26)
 #
 # Peers: skopeo, zstd, tar, sha256sum, curl from Debian; crane, oras, syft, helm and the cluster from
 # ~/.cache/sealift/peers/bin (scripts/setup.sh --cluster). A peer or sealift subcommand that is
@@ -51,6 +55,7 @@ BIG_SPLIT=4G
 BUILD=${SEALIFT_BUILD_DIR:-build-bench}
 WORK=
 KEEP=0
+PORTABLE=
 while [ $# -gt 0 ]; do
   case "$1" in
     --scale) SCALE=$2; shift 2 ;;
@@ -61,6 +66,7 @@ while [ $# -gt 0 ]; do
     --build) BUILD=$2; shift 2 ;;
     --work) WORK=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
+    --portable) PORTABLE=$(cd "$2" && pwd); shift 2 ;;
     -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -300,7 +306,7 @@ sealift_build_script() {
   local name=$1 upstream=$2 lock=$3 out=$4 cache=$5 sbom="--sbom none"; shift 5
   [[ " $* " != *" --sbom "* ]] || sbom=
   script "$name" <<EOF
-'$BUNDLE' build -o '$out' --key '$KEY' --chart '${BUILD_CHART:-$ROOT/chart}' --lock '$lock' $(mirrors "$upstream") --plain-http --cache '$cache' --quiet $sbom $*
+'${BUNDLE_PROGRAM:-$BUNDLE}' build -o '$out' --key '$KEY' --chart '${BUILD_CHART:-$ROOT/chart}' --lock '$lock' $(mirrors "$upstream") --plain-http --cache '$cache' --quiet $sbom $*
 EOF
 }
 has_subcommand "$BUNDLE" build || { say "bench.sh: sealift-bundle build is missing"; exit 1; }
@@ -345,6 +351,11 @@ if wanted build; then
 EOF
 )" "$(script build-sealift-pkcs11-prep <<<"rm -rf '$B/cache-pkcs11' '$B/sealift-pkcs11.tar.zst'")"
   fi
+  if [ -n "$PORTABLE" ]; then
+    tool sealift-portable "$(BUNDLE_PROGRAM=$PORTABLE/sealift-bundle sealift_build_script build-sealift-portable \
+      "$UPSTREAM" "$WORK/images.lock" "$B/sealift-portable.tar.zst" "$B/cache-portable")" \
+      "$(script build-sealift-portable-prep <<<"rm -rf '$B/cache-portable' '$B/sealift-portable.tar.zst'")"
+  fi
   tool skopeo+tar+zstd "$BUILD_SKOPEO" "$BUILD_SKOPEO_PREP"
   tool crane-pull "$BUILD_CRANE" "$BUILD_CRANE_PREP"
   tool oras-copy "$BUILD_ORAS" "$BUILD_ORAS_PREP"
@@ -352,7 +363,7 @@ EOF
   tool hauler n/a
   tool zarf n/a
   run_scenario build "$RUNS"
-  rm -rf "$B/cache-sbom" "$B/sealift-sbom.tar.zst" "$B/cache-pkcs11" "$B/sealift-pkcs11.tar.zst"
+  rm -rf "$B/cache-sbom" "$B/sealift-sbom.tar.zst" "$B/cache-pkcs11" "$B/sealift-pkcs11.tar.zst" "$B/cache-portable" "$B/sealift-portable.tar.zst"
 fi
 # Inputs of the later scenarios, made once when the build scenario did not run (or failed).
 [ -s "$B/sealift.tar.zst" ] || { bash "$BUILD_SEALIFT_PREP"; bash "$BUILD_SEALIFT"; }
@@ -490,6 +501,8 @@ verify_script() { # NAME BUNDLE
 }
 if wanted verify; then
   tool sealift "$(verify_script verify-sealift "$BUNDLE_FILE")"
+  [ -z "$PORTABLE" ] ||
+    tool sealift-portable "$(script verify-sealift-portable <<<"'$PORTABLE/sealift-install' verify '$BUNDLE_FILE' --key '$PUB' --quiet")"
   tool zstd+tar+sha256sum "$(script verify-shell <<EOF
 mkdir -p '$V' && zstd -q -dc '$BUNDLE_FILE' | tar -C '$V' -xf -
 cd '$V/blobs/sha256' && for f in *; do printf '%s  %s\n' "\$f" "\$f"; done | sha256sum -c --quiet

@@ -5,6 +5,7 @@
 #   scripts/setup.sh            packages + core peers (helm 3 and 4, cosign 2 and 3, crane, oras, ociregistry, syft)
 #   scripts/setup.sh --cluster  also etcd, kube-apiserver & co., kubelet, kwok (for install/upgrade tests)
 #   scripts/setup.sh --bench    also the benchmark packages
+#   scripts/setup.sh --portable also what the portable release needs (scripts/release.sh, tests/portable)
 #   scripts/setup.sh --all      everything
 #   scripts/setup.sh --packages-only   only the Debian packages
 #   scripts/setup.sh --peers-only      only the Go peers (with --cluster: those too); scripts/test.sh
@@ -35,15 +36,16 @@ PEERS=${SEALIFT_PEERS:-$HOME/.cache/sealift/peers}
 HELM4_VERSION=v4.3.1
 SYFT_VERSION=v1.57.1
 
-want_cluster=0 want_bench=0 want_peers=1 want_packages=1
+want_cluster=0 want_bench=0 want_portable=0 want_peers=1 want_packages=1
 for a in "$@"; do
   case "$a" in
     --cluster) want_cluster=1 ;;
     --bench) want_bench=1 ;;
-    --all) want_cluster=1; want_bench=1 ;;
+    --portable) want_portable=1 ;;
+    --all) want_cluster=1; want_bench=1; want_portable=1 ;;
     --packages-only) want_peers=0 ;;
     --peers-only) want_packages=0 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "setup.sh: unknown option $a" >&2; exit 2 ;;
   esac
 done
@@ -66,6 +68,11 @@ packages=(
   containerd runc containernetworking-plugins busybox-static iproute2
 )
 [ "$want_bench" = 1 ] && packages+=(hyperfine time linux-perf valgrind)
+# The portable release (scripts/release.sh, tests/portable): sources are Debian source packages
+# (dpkg-source), zig comes from PyPI (pip), libxcrypt needs autoreconf; the tests run the binaries
+# in a Debian 11 root (debootstrap) and under qemu with Debian's arm64 libc.
+[ "$want_portable" = 1 ] && packages+=(dpkg-dev python3-pip unzip autoconf automake libtool debootstrap
+  qemu-user-static crossbuild-essential-arm64)
 missing=()
 for p in "${packages[@]}"; do
   # golang-go is only a fallback when no Go toolchain is present at all.

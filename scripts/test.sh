@@ -5,6 +5,7 @@
 #   scripts/test.sh                        everything, sanitized
 #   SEALIFT_SANITIZE=OFF scripts/test.sh   plain gcc build (faster locally; fuzzing is skipped)
 #   scripts/test.sh -R registry            pass extra arguments to ctest (fuzzing is skipped)
+#   SEALIFT_PORTABLE_TESTS=ON scripts/test.sh -R portable   also the portable release binaries
 #
 # The library and the programs build as a unity build (batches of 8 sources behind the precompiled
 # header): 8 sources of src/ took 51 CPU-s that way instead of 75 one by one, sanitized. A developer's
@@ -21,10 +22,11 @@ cd "$(dirname "$0")/.."
 PHASES=()
 phase_start=$SECONDS
 phase_done() { PHASES+=("$(printf '%6d s  %s' $((SECONDS - phase_start)) "$1")"); phase_start=$SECONDS; }
-peers_pid=""
+peers_pid="" deps_pid=""
 report() {
   # The background set-up (and its go commands) never outlives this script.
   if [ -n "$peers_pid" ]; then kill -- -"$peers_pid" 2>/dev/null || true; fi
+  if [ -n "$deps_pid" ]; then kill -- -"$deps_pid" 2>/dev/null || true; fi
   echo
   echo "test.sh: wall time per phase"
   printf '  %s\n' "${PHASES[@]}"
@@ -43,14 +45,26 @@ start_peers() {
   setsid scripts/setup.sh --peers-only --cluster >"$peers_log" 2>&1 &
   peers_pid=$!
 }
+PORTABLE=${SEALIFT_PORTABLE_TESTS:-OFF}
+packages_args=(--packages-only)
+[ "$PORTABLE" = ON ] && packages_args+=(--portable)
 if command -v go >/dev/null 2>&1 || [ -x /usr/local/go/bin/go ]; then
   start_peers
-  scripts/setup.sh --packages-only
+  scripts/setup.sh "${packages_args[@]}"
 else
-  scripts/setup.sh --packages-only
+  scripts/setup.sh "${packages_args[@]}"
   start_peers
 fi
 phase_done "set-up: Debian packages (Go peers building beside)"
+# The portable release's static libraries (tests/portable) build in the background as well, niced,
+# one architecture after the other; cached by their pinned inputs, so a warm run skips this. The
+# portable.release test waits for them (build-deps.sh takes a lock per architecture).
+if [ "$PORTABLE" = ON ]; then
+  deps_log=$(mktemp "${TMPDIR:-/tmp}/sealift-portable-deps.XXXXXX")
+  setsid nice -n 10 sh -c 'scripts/portable/build-deps.sh amd64 && scripts/portable/build-deps.sh arm64' \
+    >"$deps_log" 2>&1 &
+  deps_pid=$!
+fi
 peers_done() {
   local rc=0
   wait "$peers_pid" || rc=$?
@@ -69,11 +83,11 @@ if [ "$SANITIZE" = ON ]; then
   # -O1 and line tables: fast to compile, still file:line in every sanitizer report.
   cmake -S . -B "$BUILD" -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" \
-    -DSEALIFT_SANITIZE=ON -DSEALIFT_FUZZ=ON -DSEALIFT_WERROR=ON -DSEALIFT_PCH=ON -DCMAKE_UNITY_BUILD=ON >/dev/null
+    -DSEALIFT_SANITIZE=ON -DSEALIFT_FUZZ=ON -DSEALIFT_WERROR=ON -DSEALIFT_PCH=ON -DCMAKE_UNITY_BUILD=ON -DSEALIFT_PORTABLE_TESTS="$PORTABLE" >/dev/null
 else
   BUILD=${SEALIFT_BUILD_DIR:-build/test-plain}
   cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSEALIFT_SANITIZE=OFF -DSEALIFT_WERROR=ON \
-    -DSEALIFT_PCH=ON -DCMAKE_UNITY_BUILD=ON >/dev/null
+    -DSEALIFT_PCH=ON -DCMAKE_UNITY_BUILD=ON -DSEALIFT_PORTABLE_TESTS="$PORTABLE" >/dev/null
 fi
 ninja -C "$BUILD"
 phase_done "build ($( [ "$SANITIZE" = ON ] && echo "clang, ASan+UBSan+fuzzer coverage" || echo "gcc, plain"), beside the Go peers)"
@@ -85,6 +99,9 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 # Leaks of third-party libraries that sealift cannot free (each explained in the file).
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp}
 ctest --test-dir "$BUILD" --output-on-failure -j"$JOBS" "$@"
+# In a whole run it is done by now (portable.release waited for it); its log says what it built
+# and how long it took. A partial run (ctest arguments) stops it on exit instead.
+if [ -n "$deps_pid" ] && [ $# -eq 0 ]; then wait "$deps_pid" || true; deps_pid=""; cat "$deps_log"; rm -f "$deps_log"; fi
 phase_done "test suites (ctest -j$JOBS)"
 
 # A minute of fuzzing every parser (clang, ASan+UBSan); fails on any finding. Only for the whole,

@@ -3,6 +3,9 @@
 #include <openssl/bn.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
+// environ's own declaration (C linkage) comes before the one below: libstdc++ happened to include
+// it, libc++ (the portable build) does not, and in a unity build unistd.h later clashed with it.
+#include <unistd.h>
 
 #include <cctype>
 #include <cstdlib>

@@ -1,11 +1,13 @@
 #include "util/process.h"
 
 #include <fcntl.h>
+#include <features.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,6 +22,14 @@
 #include "util/error.h"
 
 extern char** environ;
+
+// posix_spawn can change the child's directory and close its other descriptors from glibc 2.34
+// on; before that (the portable build's floor, 2.28), spawn() forks (fork_exec).
+#if __GLIBC_PREREQ(2, 34)
+#define SEALIFT_SPAWN_NP 1
+#else
+#define SEALIFT_SPAWN_NP 0
+#endif
 
 namespace sealift::util {
 
@@ -148,6 +158,67 @@ class SigpipeGuard {
   sigset_t old_;
 };
 
+#if !SEALIFT_SPAWN_NP
+// What the posix_spawn below does, for a C library without posix_spawn_file_actions_addchdir_np
+// (glibc 2.29) and addclosefrom_np (2.34): the portable release binaries are built for glibc 2.28
+// (RHEL 8). The child runs only async-signal-safe calls (other threads may hold locks at the
+// fork); an exec failure comes back as its errno through a close-on-exec pipe, as posix_spawn
+// reports it. Returns 0 or an errno value.
+int fork_exec(const char* program, char* const* args, char* const* envs, int in, int out, int err, int cwd_fd,
+              const char* cwd, pid_t& pid) {
+  int report[2];
+  if (pipe2(report, O_CLOEXEC) != 0) return errno;
+  const long open_max = sysconf(_SC_OPEN_MAX);  // not async-signal-safe: asked before the fork
+  pid = fork();
+  if (pid < 0) {
+    int e = errno;
+    close(report[0]);
+    close(report[1]);
+    return e;
+  }
+  if (pid == 0) {
+    int e = 0;
+    if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0) e = errno;
+    if (e == 0 && cwd_fd >= 0 && fchdir(cwd_fd) != 0) e = errno;
+    if (e == 0 && cwd_fd < 0 && cwd != nullptr && chdir(cwd) != 0) e = errno;
+    if (e == 0) {
+      // Nothing else of ours reaches the child (as addclosefrom_np(3)), but the report pipe, which
+      // exec closes. close_range is Linux 5.9; older kernels close one by one.
+      const int keep = report[1];
+      if ((keep > 3 && syscall(SYS_close_range, 3U, static_cast<unsigned>(keep - 1), 0U) != 0) ||
+          syscall(SYS_close_range, static_cast<unsigned>(keep + 1), ~0U, 0U) != 0) {
+        for (long fd = 3; fd < open_max; ++fd)
+          if (fd != keep) close(static_cast<int>(fd));
+      }
+      struct sigaction dfl {};
+      dfl.sa_handler = SIG_DFL;
+      sigaction(SIGPIPE, &dfl, nullptr);
+      sigset_t none;
+      sigemptyset(&none);
+      sigprocmask(SIG_SETMASK, &none, nullptr);
+      execve(program, args, envs);
+      e = errno;
+    }
+    ssize_t ignored = write(report[1], &e, sizeof e);
+    (void)ignored;
+    _exit(127);
+  }
+  close(report[1]);
+  int child_errno = 0;
+  ssize_t n;
+  do n = read(report[0], &child_errno, sizeof child_errno);
+  while (n < 0 && errno == EINTR);
+  close(report[0]);
+  if (n == static_cast<ssize_t>(sizeof child_errno)) {
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return child_errno;
+  }
+  return 0;
+}
+#endif
+
 pid_t spawn(const std::vector<std::string>& argv, const ProcessOptions& options, Pipe& in, Pipe& out, Pipe& err) {
   // Our own PATH search rather than posix_spawnp's, which takes an empty entry for the current
   // directory.
@@ -158,6 +229,17 @@ pid_t spawn(const std::vector<std::string>& argv, const ProcessOptions& options,
       throw Error(ErrorKind::Tool, fmt::format("cannot start {}: not found in PATH", argv[0]),
                   "is it installed and in PATH? (empty and relative PATH entries are skipped)");
   }
+  std::vector<std::string> args = argv;
+  std::vector<std::string> envs = child_environment(options.env);
+  auto c_args = c_strings(args);
+  auto c_envs = c_strings(envs);
+#if !SEALIFT_SPAWN_NP
+  pid_t forked = -1;
+  int frc = fork_exec(program.c_str(), c_args.data(), c_envs.data(), in.read.get(), out.write.get(),
+                      err.write.get(), options.cwd_fd, options.cwd.empty() ? nullptr : options.cwd.c_str(), forked);
+  if (frc != 0) throw Error(ErrorKind::Tool, fmt::format("cannot start {}: {}", argv[0], std::strerror(frc)));
+  return forked;
+#else
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, in.read.get(), 0);
@@ -181,16 +263,13 @@ pid_t spawn(const std::vector<std::string>& argv, const ProcessOptions& options,
   posix_spawnattr_setsigdefault(&attr, &defaults);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 
-  std::vector<std::string> args = argv;
-  std::vector<std::string> envs = child_environment(options.env);
-  auto c_args = c_strings(args);
-  auto c_envs = c_strings(envs);
   pid_t pid = -1;
   int rc = posix_spawn(&pid, program.c_str(), &actions, &attr, c_args.data(), c_envs.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) throw Error(ErrorKind::Tool, fmt::format("cannot start {}: {}", argv[0], std::strerror(rc)));
   return pid;
+#endif
 }
 
 }  // namespace
