@@ -360,7 +360,7 @@ finish libp11; fi
 if begin p11-kit-header; then
 p11kit_deb=$(fetch_deb "libp11-kit-dev:amd64" p/p11-kit)
 mkdir "$BUILD/p11-kit" && dpkg-deb -x "$p11kit_deb" "$BUILD/p11-kit"
-mkdir -p "$STAGE/include/p11-kit-1/p11-kit" "$STAGE/share/licenses/p11-kit"
+mkdir -p "$STAGE/include/p11-kit-1/p11-kit"
 cp "$BUILD/p11-kit/usr/include/p11-kit-1/p11-kit/pkcs11.h" "$STAGE/include/p11-kit-1/p11-kit/"
 cp "$BUILD/p11-kit/usr/share/doc/libp11-kit-dev/copyright" "$STAGE/share/licenses/p11-kit"
 printf 'prefix=%s\nName: p11-kit-1\nDescription: PKCS#11 header only\nVersion: %s\nCflags: -I${prefix}/include/p11-kit-1\n' \
