@@ -427,7 +427,11 @@ TEST(Fixtures, CopiedImagesUnpackWithUmociAndTheirDiffIdsMatch) {
   EXPECT_TRUE(fs::exists(rootfs / "var/cache/debconf"));
   EXPECT_FALSE(fs::exists(rootfs / "var/cache/debconf/templates.dat-old"));
   json runtime = json::parse(file_text(bundle / "config.json"));
-  EXPECT_EQ(runtime.at("process").at("args"), json({"python3", "/app/main.py"}));
+  // The runnable layer's entrypoint (it answers the chart's probes on a real node) comes first; the
+  // image's own command follows as its ignored arguments.
+  EXPECT_EQ(runtime.at("process").at("args"),
+            json({"/sealift-run/busybox-static", "sh", "/sealift-run/serve", "8000", "python3", "/app/main.py"}));
+  EXPECT_TRUE(fs::exists(rootfs / "sealift-run/busybox-static"));
   EXPECT_EQ(runtime.at("process").at("cwd"), "/app");
 
   const fs::path prom = tmp / "prometheus-amd64";
