@@ -30,18 +30,16 @@ struct KeygenFlags {
   cli::OutputFlags out;
 };
 
-void print_result(const KeygenFlags& f, const std::string& private_key, const std::filesystem::path& public_key,
-                  const sign::PublicKey& key) {
-  if (f.out.json) {
+// `text` unless --json or --quiet; with --json, what was written and the key's fingerprint.
+void print_result(const KeygenFlags& f, const std::string& text, const std::string& private_key,
+                  const std::filesystem::path& public_key, const sign::PublicKey& key) {
+  if (f.out.json)
     fmt::print("{}\n", nlohmann::ordered_json{{"privateKey", private_key},
                                               {"publicKey", public_key.string()},
                                               {"fingerprint", key.fingerprint()}}
                            .dump());
-    return;
-  }
-  if (f.out.quiet) return;
-  fmt::print("Private key {}\nPublic key written to {}\nFingerprint {}\n", private_key, public_key.string(),
-             key.fingerprint());
+  else if (!f.out.quiet)
+    fmt::print("{}", text);
 }
 
 // The key pair is made in the token; only cosign.pub is written.
@@ -58,7 +56,10 @@ void run_keygen_pkcs11(const KeygenFlags& f, const sign::KeyPairFiles& files) {
   options.pin.password_file = f.pin_file;
   const sign::PublicKey key = sign::Pkcs11Key::generate(f.pkcs11_uri, options);
   util::write_file_atomic(files.public_key, key.pem(), 0644);
-  print_result(f, f.pkcs11_uri, files.public_key, key);
+  print_result(f,
+               fmt::format("Private key {}\nPublic key written to {}\nFingerprint {}\n", f.pkcs11_uri,
+                           files.public_key.string(), key.fingerprint()),
+               f.pkcs11_uri, files.public_key, key);
 }
 
 void run_keygen(const KeygenFlags& f) {
@@ -77,12 +78,10 @@ void run_keygen(const KeygenFlags& f) {
   const sign::PrivateKey key = sign::PrivateKey::generate(type);
   sign::write_key_pair(files, key, password,
                        f.legacy_format ? sign::KeyFileFormat::Legacy : sign::KeyFileFormat::Current, f.force);
-  if (!f.out.json && !f.out.quiet) {
-    fmt::print("Private key written to {}\nPublic key written to {}\n", files.private_key.string(),
-               files.public_key.string());
-    return;
-  }
-  print_result(f, files.private_key.string(), files.public_key, key.public_key());
+  print_result(f,
+               fmt::format("Private key written to {}\nPublic key written to {}\n", files.private_key.string(),
+                           files.public_key.string()),
+               files.private_key.string(), files.public_key, key.public_key());
 }
 struct PublicKeyFlags {
   cli::SignerFlags signer;

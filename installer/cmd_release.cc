@@ -449,10 +449,7 @@ void run_status(const HelmFlags& h, const cli::OutputFlags& out) {
     containers = install::cluster_images(helm, kubectl, s.release, s.namespace_name, h.kubeconfig, h.kube_context);
   if (out.json) {
     nlohmann::json listed = nlohmann::json::array();
-    for (const auto& c : containers)
-      listed.push_back({{"namespace", c.namespace_name}, {"workload", c.workload}, {"pod", c.pod},
-                        {"container", c.container}, {"image", c.image}, {"imageID", c.image_id},
-                        {"waiting", c.waiting.empty() ? nlohmann::json(nullptr) : nlohmann::json(c.waiting)}});
+    for (const auto& c : containers) listed.push_back(nlohmann::json(install::workload_json(c)));
     fmt::print("{}\n", nlohmann::json{{"release", s.release},
                                       {"namespace", s.namespace_name},
                                       {"revision", s.revision},

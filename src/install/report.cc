@@ -164,15 +164,18 @@ json report_json(const InstallReport& r) {
   j["phases"] = json::array();
   for (const auto& p : r.phases) j["phases"].push_back({{"phase", p.phase}, {"seconds", p.seconds}});
   j["workloads"] = json::array();
-  for (const auto& w : r.workloads)
-    j["workloads"].push_back({{"namespace", w.namespace_name},
-                              {"workload", w.workload},
-                              {"pod", w.pod},
-                              {"container", w.container},
-                              {"image", w.image},
-                              {"imageID", w.image_id},
-                              {"waiting", w.waiting.empty() ? json(nullptr) : json(w.waiting)}});
+  for (const auto& w : r.workloads) j["workloads"].push_back(workload_json(w));
   return j;
+}
+
+json workload_json(const WorkloadImage& w) {
+  return {{"namespace", w.namespace_name},
+          {"workload", w.workload},
+          {"pod", w.pod},
+          {"container", w.container},
+          {"image", w.image},
+          {"imageID", w.image_id},
+          {"waiting", w.waiting.empty() ? json(nullptr) : json(w.waiting)}};
 }
 
 std::string html_escape(std::string_view text) {

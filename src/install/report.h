@@ -85,6 +85,8 @@ void check_report_path(const std::filesystem::path& path);
 std::filesystem::path html_path_for(const std::filesystem::path& json_path);
 
 nlohmann::ordered_json report_json(const InstallReport& report);
+// One workload container as the report and `status --json` list it.
+nlohmann::ordered_json workload_json(const WorkloadImage& w);
 std::string report_html(const InstallReport& report);
 // &, <, >, " and ' as character references: safe in text and in quoted attributes.
 std::string html_escape(std::string_view text);

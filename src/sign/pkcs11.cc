@@ -160,6 +160,13 @@ Secret read_pin(const Pkcs11Uri& u, const Pkcs11Options& options) {
   return read_password(pin);
 }
 
+[[noreturn]] void token_not_found(const Pkcs11Uri& u, std::string_view module, const std::vector<std::string>& seen) {
+  throw Error(ErrorKind::Input,
+              fmt::format("PKCS#11 token \"{}\" not found in {} (tokens there: {})", u.token, module,
+                          seen.empty() ? "none" : fmt::format("\"{}\"", fmt::join(seen, "\", \""))),
+              "plug the token in, or name it by its label with token=");
+}
+
 std::string padded_field(const unsigned char* field, size_t size) {
   std::string s(reinterpret_cast<const char*>(field), size);
   s.erase(s.find_last_not_of(' ') + 1);
@@ -210,14 +217,8 @@ class Cryptoki {
 
   // Whether an object of any class has this attribute value (a label or an id).
   bool has_object(CK_ATTRIBUTE_TYPE type, const std::string& value) {
-    CK_ATTRIBUTE match{type, const_cast<char*>(value.data()), value.size()};
-    check(f_->C_FindObjectsInit(session_, &match, 1), "search the token");
-    CK_OBJECT_HANDLE found = CK_INVALID_HANDLE;
-    CK_ULONG n = 0;
-    CK_RV rv = f_->C_FindObjects(session_, &found, 1, &n);
-    f_->C_FindObjectsFinal(session_);
-    check(rv, "search the token");
-    return n > 0;
+    CK_ATTRIBUTE match[] = {{type, const_cast<char*>(value.data()), value.size()}};
+    return !find(match, 1).empty();
   }
 
   // A P-256 pair, stored in the token; the private half sensitive, not extractable, signing only.
@@ -246,13 +247,7 @@ class Cryptoki {
   void destroy_all(const std::string& label, const std::string& id) {
     CK_ATTRIBUTE match[] = {{CKA_LABEL, const_cast<char*>(label.data()), label.size()},
                             {CKA_ID, const_cast<char*>(id.data()), id.size()}};
-    check(f_->C_FindObjectsInit(session_, match, std::size(match)), "search the token");
-    std::vector<CK_OBJECT_HANDLE> found(8);
-    CK_ULONG n = 0;
-    CK_RV rv = f_->C_FindObjects(session_, found.data(), found.size(), &n);
-    f_->C_FindObjectsFinal(session_);
-    check(rv, "search the token");
-    for (CK_ULONG i = 0; i < n; ++i) check(f_->C_DestroyObject(session_, found[i]), "remove the new key");
+    for (CK_OBJECT_HANDLE object : find(match, 8)) check(f_->C_DestroyObject(session_, object), "remove the new key");
   }
 
  private:
@@ -272,10 +267,19 @@ class Cryptoki {
       if (!u.serial.empty() && padded_field(info.serialNumber, sizeof info.serialNumber) != u.serial) continue;
       return slot;
     }
-    throw Error(ErrorKind::Input,
-                fmt::format("PKCS#11 token \"{}\" not found in {} (tokens there: {})", u.token, module_,
-                            seen.empty() ? "none" : fmt::format("\"{}\"", fmt::join(seen, "\", \""))),
-                "plug the token in, or name it by its label with token=");
+    token_not_found(u, module_, seen);
+  }
+  // Up to `most` objects matching every attribute of `match`.
+  template <size_t N>
+  std::vector<CK_OBJECT_HANDLE> find(CK_ATTRIBUTE (&match)[N], CK_ULONG most) {
+    check(f_->C_FindObjectsInit(session_, match, N), "search the token");
+    std::vector<CK_OBJECT_HANDLE> found(most);
+    CK_ULONG n = 0;
+    CK_RV rv = f_->C_FindObjects(session_, found.data(), most, &n);
+    f_->C_FindObjectsFinal(session_);
+    check(rv, "search the token");
+    found.resize(n);
+    return found;
   }
   void check(CK_RV rv, std::string_view what) const {
     if (rv != CKR_OK)
@@ -329,10 +333,7 @@ struct Pkcs11Key::Session {
       s->slot = &s->slots[i];
       return s;
     }
-    throw Error(ErrorKind::Input,
-                fmt::format("PKCS#11 token \"{}\" not found in {} (tokens there: {})", u.token, module.string(),
-                            seen.empty() ? "none" : fmt::format("\"{}\"", fmt::join(seen, "\", \""))),
-                "plug the token in, or name it by its label with token=");
+    token_not_found(u, module.string(), seen);
   }
 
   bool matches(const Pkcs11Uri& u, const PKCS11_KEY& k) const {
